@@ -14,11 +14,20 @@ int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   // --in-memory is refused together with --no-huge by DPDK 22.11; --no-shconf
   // gives the same isolation between concurrent test processes.
-  std::vector<std::string> args = {argv[0], "--no-huge",   "--no-shconf",         "--no-pci",
-                                   "-m",    "512",         "--no-telemetry",      "--log-level",
-                                   "error", "--file-prefix", "dquic-test-" + std::to_string(getpid())};
+  std::vector<std::string> args = {argv[0],
+                                   "--no-huge",
+                                   "--no-shconf",
+                                   "--no-pci",
+                                   "-m",
+                                   "512",
+                                   "--no-telemetry",
+                                   "--log-level",
+                                   "error",
+                                   "--file-prefix",
+                                   "dquic-test-" + std::to_string(getpid())};
   std::vector<char*> eal_argv;
-  for (auto& a : args) eal_argv.push_back(a.data());
+  for (auto& a : args)
+    eal_argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
     std::fprintf(stderr, "rte_eal_init failed: %s\n", rte_strerror(rte_errno));
     return 1;

@@ -37,7 +37,8 @@ class Reader {
   [[nodiscard]] bool read_uint(std::size_t n, std::uint64_t* v) {
     if (remaining() < n) return false;
     std::uint64_t r = 0;
-    for (std::size_t i = 0; i < n; ++i) r = (r << 8) | p_[i];
+    for (std::size_t i = 0; i < n; ++i)
+      r = (r << 8) | p_[i];
     p_ += n;
     *v = r;
     return true;
@@ -75,7 +76,8 @@ class Reader {
 // ok() check at the end.
 class Writer {
  public:
-  explicit Writer(std::span<std::uint8_t> out) : begin_(out.data()), p_(out.data()), end_(out.data() + out.size()) {}
+  explicit Writer(std::span<std::uint8_t> out)
+      : begin_(out.data()), p_(out.data()), end_(out.data() + out.size()) {}
 
   bool ok() const { return ok_; }
   std::size_t written() const { return static_cast<std::size_t>(p_ - begin_); }

@@ -29,7 +29,8 @@ struct ConnectionId {
   bool empty() const { return length == 0; }
 
   friend bool operator==(const ConnectionId& a, const ConnectionId& b) {
-    return a.length == b.length && std::equal(a.bytes.begin(), a.bytes.begin() + a.length, b.bytes.begin());
+    return a.length == b.length &&
+           std::equal(a.bytes.begin(), a.bytes.begin() + a.length, b.bytes.begin());
   }
 };
 

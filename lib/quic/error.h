@@ -29,7 +29,9 @@ enum class TransportError : std::uint64_t {
 // RFC 9000 §20.1: CRYPTO_ERROR is 0x0100-0x01ff, carrying the TLS alert.
 inline constexpr std::uint64_t kCryptoErrorBase = 0x100;
 
-constexpr std::uint64_t crypto_error(std::uint8_t tls_alert) { return kCryptoErrorBase + tls_alert; }
+constexpr std::uint64_t crypto_error(std::uint8_t tls_alert) {
+  return kCryptoErrorBase + tls_alert;
+}
 
 // The name RFC 9000 uses, e.g. "FRAME_ENCODING_ERROR"; "UNKNOWN" otherwise.
 std::string_view transport_error_name(TransportError e);

@@ -17,7 +17,8 @@ std::size_t varint_read(const std::uint8_t* in, std::size_t avail, std::uint64_t
   const std::size_t len = varint_length_from_prefix(in[0]);
   if (len > avail) return 0;
   std::uint64_t r = in[0] & 0x3f;
-  for (std::size_t i = 1; i < len; ++i) r = (r << 8) | in[i];
+  for (std::size_t i = 1; i < len; ++i)
+    r = (r << 8) | in[i];
   *v = r;
   return len;
 }

@@ -28,11 +28,16 @@ void varint_write(std::uint8_t* out, std::uint64_t v, std::size_t len);
 
 constexpr bool varint_fits(std::uint64_t v, std::size_t len) {
   switch (len) {
-    case 1: return v < (1u << 6);
-    case 2: return v < (1u << 14);
-    case 4: return v < (1u << 30);
-    case 8: return v <= kVarintMax;
-    default: return false;
+    case 1:
+      return v < (1u << 6);
+    case 2:
+      return v < (1u << 14);
+    case 4:
+      return v < (1u << 30);
+    case 8:
+      return v <= kVarintMax;
+    default:
+      return false;
   }
 }
 

@@ -10,6 +10,8 @@ inline constexpr std::uint32_t kVersion1 = 0x00000001;   // RFC 9000
 inline constexpr std::uint32_t kVersion2 = 0x6b3343cf;   // RFC 9369
 
 // RFC 9000 §15: versions 0x?a?a?a?a are reserved to exercise negotiation.
-constexpr bool is_reserved_version(std::uint32_t v) { return (v & 0x0f0f0f0f) == 0x0a0a0a0a; }
+constexpr bool is_reserved_version(std::uint32_t v) {
+  return (v & 0x0f0f0f0f) == 0x0a0a0a0a;
+}
 
 }  // namespace dquic

@@ -10,7 +10,9 @@
 namespace dquic {
 namespace {
 
-std::vector<std::uint8_t> hex(std::initializer_list<std::uint8_t> b) { return b; }
+std::vector<std::uint8_t> hex(std::initializer_list<std::uint8_t> b) {
+  return b;
+}
 
 // RFC 9000 Appendix A.1 examples.
 TEST(Varint, Rfc9000AppendixA1Examples) {

@@ -2,10 +2,10 @@
 // through Writer are read back in place through Reader, and mbufs return to
 // their pool. Runs under tests/dpdk_test_main.cc (EAL without hugepages).
 #include <gtest/gtest.h>
+#include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
-#include <rte_errno.h>
 
 #include "quic/buffer.h"
 
@@ -29,8 +29,8 @@ TEST(EalMbuf, WriteAndParseInPlace) {
   auto* data = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, 64));
   ASSERT_NE(data, nullptr);
   Writer w(std::span<std::uint8_t>(data, 64));
-  w.write_u8(0xc3);          // long header, Initial, 4-byte packet number
-  w.write_u32(0x00000001);   // version 1
+  w.write_u8(0xc3);         // long header, Initial, 4-byte packet number
+  w.write_u32(0x00000001);  // version 1
   w.write_varint(151288809941952652ull);
   w.write_varint(37);
   ASSERT_TRUE(w.ok());

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The test command: builds and runs the unit tests twice (release, then debug
+# with ASan/UBSan), and runs each libFuzzer target briefly when clang exists.
+# Ends with Meson's test summary of the sanitizer run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh || exit 2
+. scripts/configure.sh
+jobs=$(nproc)
+failed=()
+
+step() { echo; echo "=== $* ==="; }
+
+step "release build and unit tests (build/release)"
+configure_build build/release --buildtype=release -Dtests=true -Dwerror=true || exit 2
+ninja -C build/release -j"$jobs" || exit 2
+meson test -C build/release --suite unit --print-errorlogs || failed+=("release")
+
+if command -v clang++ >/dev/null; then
+  step "fuzz targets, ${FUZZ_SECONDS:-20} s each (build/fuzz, clang + ASan/UBSan)"
+  CXX=clang++ configure_build build/fuzz --buildtype=debugoptimized -Dtests=false -Dfuzz=true -Dwerror=true \
+    -Dfuzz_seconds="${FUZZ_SECONDS:-20}" -Db_sanitize=address,undefined -Db_lundef=false || exit 2
+  ninja -C build/fuzz -j"$jobs" || exit 2
+  meson test -C build/fuzz --suite fuzz --print-errorlogs || failed+=("fuzz")
+else
+  step "clang++ not found: fuzz targets not run"
+fi
+
+step "debug build with ASan/UBSan and unit tests (build/asan)"
+configure_build build/asan --buildtype=debug -Dtests=true -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false || exit 2
+ninja -C build/asan -j"$jobs" || exit 2
+if [ ${#failed[@]} -gt 0 ]; then echo "failed so far: ${failed[*]} (see above)"; fi
+meson test -C build/asan --suite unit --print-errorlogs || failed+=("asan")
+
+[ ${#failed[@]} -eq 0 ]
