@@ -11,7 +11,6 @@
 #include <vector>
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
   // --in-memory is refused together with --no-huge by DPDK 22.11; --no-shconf
   // gives the same isolation between concurrent test processes.
   std::vector<std::string> args = {argv[0],
@@ -25,6 +24,19 @@ int main(int argc, char** argv) {
                                    "error",
                                    "--file-prefix",
                                    "dquic-test-" + std::to_string(getpid())};
+#ifdef DQUIC_TEST_VDEVS
+  // Comma-separated virtual devices this test binary needs (crypto PMDs).
+  const std::string vdevs = DQUIC_TEST_VDEVS;
+  for (std::size_t pos = 0; pos < vdevs.size();) {
+    std::size_t end = vdevs.find(',', pos);
+    if (end == std::string::npos) end = vdevs.size();
+    if (end > pos) {
+      args.push_back("--vdev");
+      args.push_back(vdevs.substr(pos, end - pos));
+    }
+    pos = end + 1;
+  }
+#endif
   std::vector<char*> eal_argv;
   for (auto& a : args)
     eal_argv.push_back(a.data());
@@ -32,6 +44,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rte_eal_init failed: %s\n", rte_strerror(rte_errno));
     return 1;
   }
+  // After the EAL: parameterized suites enumerate devices when gtest starts.
+  ::testing::InitGoogleTest(&argc, argv);
   const int rc = RUN_ALL_TESTS();
   rte_eal_cleanup();
   return rc;
