@@ -31,6 +31,15 @@ constexpr std::uint8_t first_byte_mask(bool long_header) {
 // RFC 9001 §5.4.2: the sample starts 4 bytes after the packet number offset.
 constexpr std::size_t kSampleSkip = 4;
 
+// Whether ops i..n all use keys[i] (a failed op has no key, so it breaks the
+// run): then they go to the engine in place, without staging copies.
+bool same_key_to_end(KeyHandle* const* keys, std::size_t i, std::size_t n) {
+  for (std::size_t j = i + 1; j < n; ++j) {
+    if (keys[j] != keys[i]) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 struct Protector::Scratch {
@@ -108,6 +117,15 @@ void Protector::run_aead(bool seal, KeyHandle* const* keys, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     if (s.done[i] || keys[i] == nullptr) continue;
     KeyHandle* k = keys[i];
+    if (same_key_to_end(keys, i, n)) {  // the common case: no staging copies
+      const std::span<AeadOp> run(s.ops.data() + i, n - i);
+      if (seal) {
+        k->aead->seal(k->aead_key, run);
+      } else {
+        k->aead->open(k->aead_key, run);
+      }
+      break;
+    }
     std::size_t g = 0;
     for (std::size_t j = i; j < n; ++j) {
       if (s.done[j] || keys[j] != k) continue;
@@ -133,6 +151,14 @@ bool Protector::run_hp(KeyHandle* const* keys, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     if (s.done[i] || keys[i] == nullptr) continue;
     KeyHandle* k = keys[i];
+    if (same_key_to_end(keys, i, n)) {
+      if (!k->hp->masks(k->hp_key, {s.samples.data() + i, n - i}, {s.masks.data() + i, n - i})) {
+        for (std::size_t x = i; x < n; ++x)
+          s.ops[x].ok = false;
+        all_ok = false;
+      }
+      break;
+    }
     std::size_t g = 0;
     for (std::size_t j = i; j < n; ++j) {
       if (s.done[j] || keys[j] != k) continue;

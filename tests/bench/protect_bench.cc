@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
       bench.run(name, dquic::AeadAlgorithm::kChacha20Poly1305, "CHACHA20-POLY1305");
     }
   }
+  dquic::offload::close_test_devices();
   rte_eal_cleanup();
   return 0;
 }

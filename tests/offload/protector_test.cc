@@ -459,6 +459,13 @@ TEST_P(ProtectorTest, TooShortForSampleIsDroppedNotCrashed) {
   protector_->release(key);
 }
 
+// The devices outlive every test; close them before the EAL goes away.
+class CloseDevices : public ::testing::Environment {
+ public:
+  void TearDown() override { close_test_devices(); }
+};
+const auto* const kCloseDevices = ::testing::AddGlobalTestEnvironment(new CloseDevices);
+
 INSTANTIATE_TEST_SUITE_P(Backends, ProtectorTest, ::testing::ValuesIn(test_backend_names()),
                          [](const auto& info) { return info.param; });
 

@@ -91,4 +91,10 @@ std::unique_ptr<TestBackends> make_test_backends(const std::string& name) {
   return nullptr;
 }
 
+void close_test_devices() {
+  for (auto& [name, dev] : started_devices())
+    drivers::close_crypto_device(&dev);
+  started_devices().clear();
+}
+
 }  // namespace dquic::offload

@@ -23,5 +23,8 @@ class TestBackends {
 std::vector<std::string> test_backend_names();
 // nullptr if `name` is not available.
 std::unique_ptr<TestBackends> make_test_backends(const std::string& name);
+// Stops and closes the devices started above; call before rte_eal_cleanup
+// once every pairing is gone.
+void close_test_devices();
 
 }  // namespace dquic::offload
