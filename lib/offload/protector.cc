@@ -110,6 +110,14 @@ void Protector::release(KeyHandle* key) {
   delete key;
 }
 
+void Protector::count_aead(const KeyHandle* k, std::size_t ops) {
+  (k->aead == inline_aead_ ? counters_.aead_inline_ops : counters_.aead_device_ops) += ops;
+}
+
+void Protector::count_hp(const KeyHandle* k, std::size_t ops) {
+  (k->hp == inline_hp_ ? counters_.hp_inline_ops : counters_.hp_device_ops) += ops;
+}
+
 void Protector::run_aead(bool seal, KeyHandle* const* keys, std::size_t n) {
   Scratch& s = *scratch_;
   std::fill_n(s.done.begin(), n, false);
@@ -119,6 +127,7 @@ void Protector::run_aead(bool seal, KeyHandle* const* keys, std::size_t n) {
     KeyHandle* k = keys[i];
     if (same_key_to_end(keys, i, n)) {  // the common case: no staging copies
       const std::span<AeadOp> run(s.ops.data() + i, n - i);
+      count_aead(k, run.size());
       if (seal) {
         k->aead->seal(k->aead_key, run);
       } else {
@@ -134,6 +143,7 @@ void Protector::run_aead(bool seal, KeyHandle* const* keys, std::size_t n) {
       s.group_ops[g++] = s.ops[j];
     }
     const std::span<AeadOp> group(s.group_ops.data(), g);
+    count_aead(k, g);
     if (seal) {
       k->aead->seal(k->aead_key, group);
     } else {
@@ -152,6 +162,7 @@ bool Protector::run_hp(KeyHandle* const* keys, std::size_t n) {
     if (s.done[i] || keys[i] == nullptr) continue;
     KeyHandle* k = keys[i];
     if (same_key_to_end(keys, i, n)) {
+      count_hp(k, n - i);
       if (!k->hp->masks(k->hp_key, {s.samples.data() + i, n - i}, {s.masks.data() + i, n - i})) {
         for (std::size_t x = i; x < n; ++x)
           s.ops[x].ok = false;
@@ -166,6 +177,7 @@ bool Protector::run_hp(KeyHandle* const* keys, std::size_t n) {
       s.group_index[g] = static_cast<std::uint8_t>(j);
       s.group_samples[g++] = s.samples[j];
     }
+    count_hp(k, g);
     if (!k->hp->masks(k->hp_key, {s.group_samples.data(), g}, {s.group_masks.data(), g})) {
       // A backend failure: mark the whole group unusable.
       for (std::size_t x = 0; x < g; ++x)
@@ -273,6 +285,7 @@ void Protector::open_chunk(std::span<OpenJob> jobs) {
   const std::size_t n = jobs.size();
   for (std::size_t i = 0; i < n; ++i) {
     OpenJob& j = jobs[i];
+    j.used_key = nullptr;
     s.keys[i] = nullptr;
     s.ops[i] = AeadOp{};
     s.ops[i].ok = true;  // run_hp clears it on a backend failure
@@ -318,16 +331,17 @@ void Protector::open_chunk(std::span<OpenJob> jobs) {
     // RFC 9001 §6: the key-phase bit (short headers) selects the key.
     KeyHandle* k = j.key;
     j.key_phase = !j.long_header && (j.first_byte & 0x04) != 0;
-    j.used_other_phase = false;
     if (!j.long_header && j.key_phase != k->key_phase) {
-      if (j.other_phase == nullptr) {
+      // §6.5: older than the current phase means the previous keys.
+      k = j.previous_phase != nullptr && j.packet_number < j.phase_start ? j.previous_phase
+                                                                         : j.next_phase;
+      if (k == nullptr) {
         j.status = OpenStatus::kNoKey;
         s.keys[i] = nullptr;
         continue;
       }
-      k = j.other_phase;
-      j.used_other_phase = true;
     }
+    j.used_key = k;
     AeadOp& op = s.ops[i];
     op.m = j.m;
     op.aad_offset = j.offset;

@@ -57,10 +57,14 @@ struct OpenJob {
   bool long_header = false;
   std::uint64_t largest_received = kNoPacketNumber;  // in this number space
   KeyHandle* key = nullptr;
-  // 1-RTT only: the key for the other key phase (RFC 9001 §6), if installed.
-  // The key-phase bit picks between `key` and `other_phase` after header
-  // protection is removed.
-  KeyHandle* other_phase = nullptr;
+  // 1-RTT only (RFC 9001 §6): when the key-phase bit, read after header
+  // protection is removed, differs from `key`'s phase, the packet is either
+  // the peer's first of a key update (`next_phase`) or a late one of the phase
+  // before (`previous_phase`): a packet number below `phase_start`, the first
+  // packet number seen in the current phase, picks the previous keys (§6.5).
+  KeyHandle* next_phase = nullptr;
+  KeyHandle* previous_phase = nullptr;
+  std::uint64_t phase_start = 0;
 
   // Outputs. On kOk the payload plaintext is in place at
   // offset + header_length, payload_length bytes.
@@ -68,7 +72,7 @@ struct OpenJob {
   std::uint8_t first_byte = 0;  // unprotected
   std::uint8_t pn_length = 0;
   bool key_phase = false;
-  bool used_other_phase = false;
+  KeyHandle* used_key = nullptr;  // which of key / next_phase / previous_phase opened it
   std::uint16_t header_length = 0;
   std::uint16_t payload_length = 0;
   std::uint64_t packet_number = 0;
@@ -81,6 +85,11 @@ struct ProtectorCounters {
   std::uint64_t auth_failures = 0;
   std::uint64_t open_failures = 0;  // too short, no key, backend errors
   std::uint64_t gather_copies = 0;  // gather seals done by copying (engine lacks OOP)
+  // Operations per backend: the chosen (device) engines vs the inline ones.
+  std::uint64_t aead_device_ops = 0;
+  std::uint64_t aead_inline_ops = 0;
+  std::uint64_t hp_device_ops = 0;
+  std::uint64_t hp_inline_ops = 0;
   std::uint64_t key_fallbacks = 0;  // keys placed on the inline engines (device full)
   std::uint64_t keys_installed = 0;
   std::uint64_t keys_released = 0;
@@ -120,6 +129,8 @@ class Protector {
   // Runs engine calls over ops[0..n) grouped by key; keys[i] belongs to ops[i].
   void run_aead(bool seal, KeyHandle* const* keys, std::size_t n);
   bool run_hp(KeyHandle* const* keys, std::size_t n);
+  void count_aead(const KeyHandle* k, std::size_t ops);
+  void count_hp(const KeyHandle* k, std::size_t ops);
 
   AeadEngine* aead_;
   HpEngine* hp_;

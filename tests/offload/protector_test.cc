@@ -13,8 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "offload/aead_evp.h"
+#include "offload/hp_inline.h"
+#include "offload/key_phases.h"
 #include "offload/rfc9001_vectors.h"
 #include "offload/test_backends.h"
+#include "quic/key_schedule.h"
+#include "quic/version.h"
 
 namespace dquic::offload {
 namespace {
@@ -390,16 +395,154 @@ TEST_P(ProtectorTest, KeyPhaseBitSelectsTheKey) {
   without.key = phase0;
   OpenJob with = without;
   with.m = packet(sealed);
-  with.other_phase = phase1;
+  with.next_phase = phase1;
   std::array<OpenJob, 2> jobs = {without, with};
   protector_->open_burst(jobs);
   EXPECT_EQ(jobs[0].status, OpenStatus::kNoKey);
   ASSERT_EQ(jobs[1].status, OpenStatus::kOk);
   EXPECT_TRUE(jobs[1].key_phase);
-  EXPECT_TRUE(jobs[1].used_other_phase);
+  EXPECT_EQ(jobs[1].used_key, phase1);
   EXPECT_EQ(jobs[1].packet_number, 7u);
   protector_->release(phase0);
   protector_->release(phase1);
+}
+
+// RFC 9001 §6.5: with the phase bit of the previous phase, a packet number
+// below the current phase's first one opens with the previous keys; one
+// above it is the peer's next update.
+TEST_P(ProtectorTest, OldPhasePacketsPickPreviousOrNextByPacketNumber) {
+  PacketKeys k0 = client_initial_keys();
+  PacketKeys k1 = server_initial_keys();
+  PacketKeys k2 = chacha_keys();
+  k2.aead = AeadAlgorithm::kAes128Gcm;
+  k1.hp_key = k2.hp_key = k0.hp_key;  // the HP key survives updates
+  KeyHandle* previous = protector_->install(k0, false);
+  KeyHandle* current = protector_->install(k1, true);
+  KeyHandle* next = protector_->install(k2, false);
+  ASSERT_TRUE(previous && current && next);
+
+  auto seal_short = [&](KeyHandle* key, bool phase, std::uint64_t pn) {
+    Bytes plain(48, 0x33);
+    plain[0] = static_cast<std::uint8_t>(0x40 | (phase ? 0x04 : 0) | 0x01);
+    plain[1] = static_cast<std::uint8_t>(pn >> 8);
+    plain[2] = static_cast<std::uint8_t>(pn);
+    SealJob s;
+    s.m = packet(plain);
+    s.header_length = 3;
+    s.pn_offset = 1;
+    s.pn_length = 2;
+    s.payload_length = static_cast<std::uint16_t>(plain.size() - 3 - kAeadTagLength);
+    s.packet_number = pn;
+    s.key = key;
+    protector_->seal_burst({&s, 1});
+    EXPECT_TRUE(s.ok);
+    return s.m;
+  };
+  std::array<OpenJob, 3> jobs;
+  const std::uint64_t pns[3] = {50, 150, 120};
+  rte_mbuf* ms[3] = {seal_short(previous, false, 50), seal_short(next, false, 150),
+                     seal_short(current, true, 120)};
+  for (int i = 0; i < 3; ++i) {
+    jobs[i].m = ms[i];
+    jobs[i].pn_offset = 1;
+    jobs[i].packet_length = 48;
+    jobs[i].largest_received = 130;
+    jobs[i].key = current;
+    jobs[i].next_phase = next;
+    jobs[i].previous_phase = previous;
+    jobs[i].phase_start = 100;
+  }
+  protector_->open_burst(jobs);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(jobs[i].status, OpenStatus::kOk) << i;
+    EXPECT_EQ(jobs[i].packet_number, pns[i]);
+  }
+  EXPECT_EQ(jobs[0].used_key, previous);
+  EXPECT_EQ(jobs[1].used_key, next);
+  EXPECT_EQ(jobs[2].used_key, current);
+  for (KeyHandle* k : {previous, current, next})
+    protector_->release(k);
+}
+
+// A key update end to end (RFC 9001 §6): sender and receiver derive the
+// same phases from one secret; the receiver opens the first packet of the
+// new phase with the key it installed ahead, and a late packet of the old
+// phase with the previous key until it discards it.
+TEST_P(ProtectorTest, KeyUpdateAcrossPhases) {
+  for (AeadAlgorithm aead :
+       {AeadAlgorithm::kAes128Gcm, AeadAlgorithm::kAes256Gcm, AeadAlgorithm::kChacha20Poly1305}) {
+    Secret secret;
+    const Bytes raw(hash_length(aead_hash(aead)), 0x42);
+    ASSERT_TRUE(Secret::from(aead_hash(aead), raw, &secret));
+    KeyPhases tx(*protector_, kVersion1), rx(*protector_, kVersion1);
+    ASSERT_TRUE(tx.start(aead, secret));
+    ASSERT_TRUE(rx.start(aead, secret));
+
+    auto seal = [&](std::uint64_t pn) {
+      Bytes plain(60, static_cast<std::uint8_t>(pn));
+      plain[0] = static_cast<std::uint8_t>(0x40 | (tx.phase() ? 0x04 : 0) | 0x01);
+      plain[1] = static_cast<std::uint8_t>(pn >> 8);
+      plain[2] = static_cast<std::uint8_t>(pn);
+      SealJob s;
+      s.m = packet(plain);
+      s.header_length = 3;
+      s.pn_offset = 1;
+      s.pn_length = 2;
+      s.payload_length = static_cast<std::uint16_t>(plain.size() - 3 - kAeadTagLength);
+      s.packet_number = pn;
+      s.key = tx.current();
+      protector_->seal_burst({&s, 1});
+      EXPECT_TRUE(s.ok);
+      return s.m;
+    };
+    auto open = [&](rte_mbuf* m, std::uint64_t largest, std::uint64_t phase_start) {
+      OpenJob o;
+      o.m = m;
+      o.pn_offset = 1;
+      o.packet_length = 60;
+      o.largest_received = largest;
+      o.key = rx.current();
+      o.next_phase = rx.next();
+      o.previous_phase = rx.previous();
+      o.phase_start = phase_start;
+      protector_->open_burst({&o, 1});
+      return o;
+    };
+
+    rte_mbuf* late = seal(10);  // phase 0, delivered late
+    OpenJob o = open(seal(11), 9, 0);
+    ASSERT_EQ(o.status, OpenStatus::kOk);
+    EXPECT_EQ(o.used_key, rx.current());
+
+    ASSERT_TRUE(tx.advance());  // the sender updates
+    EXPECT_TRUE(tx.phase());
+    o = open(seal(12), 11, 0);
+    ASSERT_EQ(o.status, OpenStatus::kOk);
+    EXPECT_TRUE(o.key_phase);
+    EXPECT_EQ(o.used_key, rx.next());  // opened with the key installed ahead
+
+    ASSERT_TRUE(rx.advance());  // the receiver follows; phase 1 starts at 12
+    o = open(late, 12, 12);
+    ASSERT_EQ(o.status, OpenStatus::kOk);
+    EXPECT_EQ(o.used_key, rx.previous());
+    EXPECT_EQ(o.packet_number, 10u);
+
+    rte_mbuf* late2 = packet(contents(seal(13)));  // phase 1: opens with current
+    o = open(late2, 12, 12);
+    EXPECT_EQ(o.status, OpenStatus::kOk);
+
+    // Two more updates on both sides stay in step.
+    for (std::uint64_t pn = 14; pn < 16; ++pn) {
+      ASSERT_TRUE(tx.advance());
+      o = open(seal(pn), pn - 1, pn - 1);
+      ASSERT_EQ(o.status, OpenStatus::kOk) << pn;
+      EXPECT_EQ(o.used_key, rx.next());
+      ASSERT_TRUE(rx.advance());
+    }
+    EXPECT_EQ(tx.updates(), 3u);
+    rx.discard_previous();
+    EXPECT_EQ(rx.previous(), nullptr);
+  }
 }
 
 TEST_P(ProtectorTest, GatherSealEqualsInPlaceSeal) {
@@ -457,6 +600,166 @@ TEST_P(ProtectorTest, TooShortForSampleIsDroppedNotCrashed) {
   EXPECT_FALSE(s.ok);
   EXPECT_EQ(protector_->counters().seal_failures, 1u);
   protector_->release(key);
+}
+
+// RFC 9001 A.4 through the AEAD engine: the Retry integrity tag is
+// AES-128-GCM over the pseudo-packet as AAD with an empty plaintext, using
+// the fixed key and nonce of §5.8.
+TEST_P(ProtectorTest, Rfc9001RetryIntegrityTagThroughTheEngine) {
+  PacketKeys k = make_keys(AeadAlgorithm::kAes128Gcm, "be0c690b9f66575a1d766b54e368c84e",
+                           "461599d35d632bf2239825bb", "00000000000000000000000000000000");
+  AeadEngine& engine = backends_->aead();
+  if (!engine.supports(AeadAlgorithm::kAes128Gcm)) {
+    // Only the ChaCha20-Poly1305 device lacks AES-GCM; the pipeline puts
+    // such keys on the inline engine (KeysTheDeviceRefuses... below).
+    EXPECT_EQ(GetParam(), "crypto_chacha20_poly1305_0_async");
+    return;
+  }
+  AeadKey* key = engine.create_key(k);
+  ASSERT_NE(key, nullptr);
+  // ODCID length, ODCID, then the Retry packet without its tag.
+  Bytes pseudo = hex("088394c8f03e515708ff000000010008f067a5502a4262b5746f6b656e");
+  pseudo.resize(pseudo.size() + kAeadTagLength, 0);
+  AeadOp op;
+  op.m = packet(pseudo);
+  op.aad_length = static_cast<std::uint32_t>(pseudo.size() - kAeadTagLength);
+  op.payload_offset = op.aad_length;
+  op.payload_length = 0;
+  std::copy(k.iv.begin(), k.iv.end(), op.nonce.begin());
+  engine.seal(key, {&op, 1});
+  ASSERT_TRUE(op.ok);
+  const Bytes out = contents(op.m);
+  EXPECT_EQ(Bytes(out.end() - kAeadTagLength, out.end()), hex("04a265ba2eff4d829058fb3f0f2496ba"));
+  engine.destroy_key(key);
+}
+
+TEST_P(ProtectorTest, CountsOperationsPerBackend) {
+  KeyHandle* key = protector_->install(client_initial_keys());
+  ASSERT_NE(key, nullptr);
+  SealJob job;
+  job.m = packet(a2_unprotected());
+  job.header_length = 22;
+  job.pn_offset = 18;
+  job.pn_length = 4;
+  job.payload_length = 1162;
+  job.packet_number = 2;
+  job.key = key;
+  protector_->seal_burst({&job, 1});
+  ASSERT_TRUE(job.ok);
+  const ProtectorCounters& c = protector_->counters();
+  // A device without AES-GCM (the ChaCha20 PMD) leaves this key inline.
+  const bool device_aead =
+      GetParam() != "inline" && backends_->aead().supports(AeadAlgorithm::kAes128Gcm);
+  const bool device_hp = GetParam().ends_with("_devhp");
+  EXPECT_EQ(c.aead_device_ops, device_aead ? 1u : 0u);
+  EXPECT_EQ(c.aead_inline_ops, device_aead ? 0u : 1u);
+  EXPECT_EQ(c.hp_device_ops, device_hp ? 1u : 0u);
+  EXPECT_EQ(c.hp_inline_ops, device_hp ? 0u : 1u);
+  EXPECT_EQ(c.sealed, 1u);
+  EXPECT_EQ(c.keys_installed, 1u);
+  protector_->release(key);
+  EXPECT_EQ(c.keys_released, 1u);
+}
+
+// Every backend turns the same packets into the same bytes.
+TEST(ProtectorBackends, AllBackendsProduceIdenticalCiphertext) {
+  rte_mempool* pool = rte_pktmbuf_pool_create(
+      "identical_ct", 1023, 0, 0, 2048 + RTE_PKTMBUF_HEADROOM, static_cast<int>(rte_socket_id()));
+  ASSERT_NE(pool, nullptr);
+  std::mt19937_64 rng(99);
+  std::vector<RandomPacket> pkts;
+  for (int i = 0; i < 40; ++i)
+    pkts.push_back(random_packet(rng, 3));
+  const PacketKeys keys[3] = {client_initial_keys(), chacha_keys(), [] {
+                                PacketKeys k = server_initial_keys();
+                                k.aead = AeadAlgorithm::kAes256Gcm;
+                                return k;
+                              }()};
+  std::vector<Bytes> reference;
+  for (const std::string& name : test_backend_names()) {
+    auto b = make_test_backends(name);
+    ASSERT_NE(b, nullptr) << name;
+    KeyHandle* handles[3];
+    for (int i = 0; i < 3; ++i)
+      handles[i] = b->protector().install(keys[i]);
+    std::vector<SealJob> jobs(pkts.size());
+    for (std::size_t i = 0; i < pkts.size(); ++i) {
+      rte_mbuf* m = rte_pktmbuf_alloc(pool);
+      ASSERT_NE(m, nullptr);
+      std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(pkts[i].plain.size())),
+                  pkts[i].plain.data(), pkts[i].plain.size());
+      jobs[i].m = m;
+      jobs[i].header_length = pkts[i].header_length;
+      jobs[i].pn_offset = pkts[i].pn_offset;
+      jobs[i].pn_length = pkts[i].pn_length;
+      jobs[i].payload_length = pkts[i].payload_length;
+      jobs[i].packet_number = pkts[i].pn;
+      jobs[i].key = handles[pkts[i].key_index];
+    }
+    b->protector().seal_burst(jobs);
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      EXPECT_TRUE(jobs[i].ok) << name << " " << i;
+      const auto* p = rte_pktmbuf_mtod(jobs[i].m, const std::uint8_t*);
+      const Bytes got(p, p + rte_pktmbuf_data_len(jobs[i].m));
+      if (reference.size() <= i) {
+        reference.push_back(got);
+      } else {
+        EXPECT_EQ(got, reference[i]) << name << " packet " << i;
+      }
+      rte_pktmbuf_free(jobs[i].m);
+    }
+    for (KeyHandle* h : handles)
+      b->protector().release(h);
+  }
+  rte_mempool_free(pool);
+}
+
+// An engine that takes no keys, as a device whose sessions ran out.
+class FullEngine : public AeadEngine {
+ public:
+  const char* name() const override { return "full"; }
+  bool supports(AeadAlgorithm) const override { return true; }
+  bool supports_gather() const override { return false; }
+  AeadKey* create_key(const PacketKeys&) override { return nullptr; }
+  void destroy_key(AeadKey*) override {}
+  void seal(AeadKey*, std::span<AeadOp>) override { ADD_FAILURE() << "no key was placed here"; }
+  void open(AeadKey*, std::span<AeadOp>) override { ADD_FAILURE() << "no key was placed here"; }
+};
+
+TEST(ProtectorBackends, KeysTheDeviceRefusesFallBackInlineAndAreCounted) {
+  FullEngine full;  // "chosen", but takes no keys
+  std::unique_ptr<AeadEngine> evp = make_evp_aead_engine();
+  std::unique_ptr<HpEngine> hp = make_inline_hp_engine();
+  Protector p(&full, hp.get(), evp.get(), hp.get());
+  KeyHandle* key = p.install(client_initial_keys());
+  ASSERT_NE(key, nullptr);
+  EXPECT_EQ(p.counters().key_fallbacks, 1u);
+
+  rte_mempool* pool = rte_pktmbuf_pool_create("fallback", 63, 0, 0, 2048 + RTE_PKTMBUF_HEADROOM,
+                                              static_cast<int>(rte_socket_id()));
+  ASSERT_NE(pool, nullptr);
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  const Bytes plain = a2_unprotected();
+  std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(plain.size())), plain.data(),
+              plain.size());
+  SealJob job;
+  job.m = m;
+  job.header_length = 22;
+  job.pn_offset = 18;
+  job.pn_length = 4;
+  job.payload_length = 1162;
+  job.packet_number = 2;
+  job.key = key;
+  p.seal_burst({&job, 1});
+  ASSERT_TRUE(job.ok);
+  const auto* out = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  EXPECT_TRUE(
+      std::equal(std::begin(test::kA2ProtectedPacket), std::end(test::kA2ProtectedPacket), out));
+  EXPECT_EQ(p.counters().aead_inline_ops, 1u);
+  EXPECT_EQ(p.counters().aead_device_ops, 0u);
+  p.release(key);
+  rte_pktmbuf_free(m);
+  rte_mempool_free(pool);
 }
 
 // The devices outlive every test; close them before the EAL goes away.

@@ -45,6 +45,7 @@ class Pairing : public TestBackends {
   }
   ~Pairing() override { protector_.reset(); }  // before the engines it uses
   Protector& protector() override { return *protector_; }
+  AeadEngine& aead() override { return aead_ ? *aead_ : *inline_aead_; }
 
  private:
   std::unique_ptr<AeadEngine> inline_aead_;

@@ -17,6 +17,8 @@ class TestBackends {
  public:
   virtual ~TestBackends() = default;
   virtual Protector& protector() = 0;
+  // The chosen AEAD engine itself, for checks below the pipeline.
+  virtual AeadEngine& aead() = 0;
 };
 
 // Names of the pairings available (starts the crypto devices on first call).
