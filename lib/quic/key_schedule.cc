@@ -23,11 +23,9 @@ struct VersionConstants {
   std::string_view iv_label;
   std::string_view hp_label;
   std::string_view ku_label;
-  Bytes16 retry_key;
-  std::array<std::uint8_t, kAeadNonceLength> retry_nonce;
 };
 
-// RFC 9001 §5.2, §5.1, §6.1, §5.8.
+// RFC 9001 §5.2, §5.1, §6.1.
 constexpr VersionConstants kV1Constants{
     {0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17,
      0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad, 0xcc, 0xbb, 0x7f, 0x0a},
@@ -35,12 +33,9 @@ constexpr VersionConstants kV1Constants{
     "quic iv",
     "quic hp",
     "quic ku",
-    {0xbe, 0x0c, 0x69, 0x0b, 0x9f, 0x66, 0x57, 0x5a, 0x1d, 0x76, 0x6b, 0x54, 0xe3, 0x68, 0xc8,
-     0x4e},
-    {0x46, 0x15, 0x99, 0xd3, 0x5d, 0x63, 0x2b, 0xf2, 0x23, 0x98, 0x25, 0xbb},
 };
 
-// RFC 9369 §3.3.1, §3.3.2, §3.3.3.
+// RFC 9369 §3.3.1, §3.3.2.
 constexpr VersionConstants kV2Constants{
     {0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6, 0xdb, 0x81, 0x93,
      0x81, 0xbe, 0x6e, 0x26, 0x9d, 0xcb, 0xf9, 0xbd, 0x2e, 0xd9},
@@ -48,9 +43,6 @@ constexpr VersionConstants kV2Constants{
     "quicv2 iv",
     "quicv2 hp",
     "quicv2 ku",
-    {0x8f, 0xb4, 0xb0, 0x1b, 0x56, 0xac, 0x48, 0xe2, 0x60, 0xfb, 0xcb, 0xce, 0xad, 0x7c, 0xcc,
-     0x92},
-    {0xd8, 0x69, 0x69, 0xbc, 0x2d, 0x7c, 0x6d, 0x99, 0x90, 0xef, 0xb0, 0x4a},
 };
 
 const VersionConstants* constants_for(std::uint32_t version) {
@@ -71,51 +63,6 @@ bool expand(const Secret& secret, std::string_view label, std::span<std::uint8_t
 bool derive_key_iv(const VersionConstants& c, const Secret& secret, PacketKeys* keys) {
   return expand(secret, c.key_label, {keys->key.data(), keys->key_length()}) &&
          expand(secret, c.iv_label, keys->iv);
-}
-
-// AES-128-GCM contexts keyed with each version's Retry key, one set per
-// thread: Retry is what a server sends to every unvalidated client when under
-// load, so it avoids a context allocation and AES key expansion per packet.
-// Each use re-sets the nonce, which restarts GCM.
-class RetryAead {
- public:
-  RetryAead() {
-    EVP_CIPHER* aes = EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
-    if (aes == nullptr) return;
-    v1_ = make(aes, kV1Constants);
-    v2_ = make(aes, kV2Constants);
-    EVP_CIPHER_free(aes);  // the contexts hold their own references
-  }
-  ~RetryAead() {
-    EVP_CIPHER_CTX_free(v1_);
-    EVP_CIPHER_CTX_free(v2_);
-  }
-  RetryAead(const RetryAead&) = delete;
-  RetryAead& operator=(const RetryAead&) = delete;
-
-  EVP_CIPHER_CTX* get(const VersionConstants& c) const { return &c == &kV1Constants ? v1_ : v2_; }
-
- private:
-  static EVP_CIPHER_CTX* make(EVP_CIPHER* aes, const VersionConstants& c) {
-    EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-    if (ctx != nullptr &&
-        EVP_EncryptInit_ex2(ctx, aes, c.retry_key.data(), nullptr, nullptr) == 1) {
-      return ctx;
-    }
-    EVP_CIPHER_CTX_free(ctx);
-    return nullptr;
-  }
-
-  EVP_CIPHER_CTX* v1_ = nullptr;
-  EVP_CIPHER_CTX* v2_ = nullptr;
-};
-
-// Feeds one part of the AAD; GCM accepts it in pieces, so the pseudo-packet
-// is never assembled.
-bool add_aad(EVP_CIPHER_CTX* ctx, ByteSpan part) {
-  if (part.empty()) return true;
-  int outl = 0;
-  return EVP_EncryptUpdate(ctx, nullptr, &outl, part.data(), static_cast<int>(part.size())) == 1;
 }
 
 }  // namespace
@@ -183,41 +130,6 @@ bool derive_updated_keys(std::uint32_t version, const Secret& secret, const Pack
   OPENSSL_cleanse(&s, sizeof(s));
   OPENSSL_cleanse(&k, sizeof(k));
   return ok;
-}
-
-bool compute_retry_integrity_tag(std::uint32_t version, ByteSpan original_dcid,
-                                 ByteSpan retry_without_tag,
-                                 std::span<std::uint8_t, kRetryIntegrityTagLength> tag) {
-  const VersionConstants* c = constants_for(version);
-  if (c == nullptr || original_dcid.size() > kMaxConnectionIdLength ||
-      retry_without_tag.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
-    return false;
-  }
-  static thread_local RetryAead aead;
-  EVP_CIPHER_CTX* ctx = aead.get(*c);
-  if (ctx == nullptr) return false;
-
-  // RFC 9001 §5.8: the plaintext is empty and the AAD is the pseudo-packet
-  // ODCID Length || ODCID || Retry packet without its tag.
-  const std::uint8_t odcid_len = static_cast<std::uint8_t>(original_dcid.size());
-  int outl = 0;
-  std::array<std::uint8_t, 16> unused;  // GCM's final emits no bytes
-  return EVP_EncryptInit_ex2(ctx, nullptr, nullptr, c->retry_nonce.data(), nullptr) == 1 &&
-         add_aad(ctx, {&odcid_len, 1}) && add_aad(ctx, original_dcid) &&
-         add_aad(ctx, retry_without_tag) && EVP_EncryptFinal_ex(ctx, unused.data(), &outl) == 1 &&
-         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(tag.size()),
-                             tag.data()) == 1;
-}
-
-bool verify_retry_integrity_tag(std::uint32_t version, ByteSpan original_dcid,
-                                ByteSpan retry_packet) {
-  if (retry_packet.size() < kRetryIntegrityTagLength) return false;
-  const std::size_t body = retry_packet.size() - kRetryIntegrityTagLength;
-  std::array<std::uint8_t, kRetryIntegrityTagLength> expected;
-  if (!compute_retry_integrity_tag(version, original_dcid, retry_packet.first(body), expected)) {
-    return false;
-  }
-  return CRYPTO_memcmp(expected.data(), retry_packet.data() + body, expected.size()) == 0;
 }
 
 }  // namespace dquic

@@ -1,8 +1,9 @@
 // QUIC's use of the TLS key schedule (RFC 9001 §5, §6; RFC 9369 §3.3):
 // Initial secrets from the client's Destination Connection ID, packet
-// protection keys from a traffic secret, key updates, and the Retry Integrity
-// Tag. The version (kVersion1 or kVersion2) picks the salt, the labels and
-// the Retry key; any other version makes every function return false.
+// protection keys from a traffic secret, and key updates (the Retry
+// Integrity Tag is in retry_integrity.h). The version (kVersion1 or
+// kVersion2) picks the salt and the labels; any other version makes every
+// function return false.
 // Sans-IO: bytes in, bytes out.
 #pragma once
 
@@ -54,18 +55,5 @@ struct InitialSecrets {
 [[nodiscard]] bool derive_updated_keys(std::uint32_t version, const Secret& secret,
                                        const PacketKeys& current, Secret* next_secret,
                                        PacketKeys* next_keys);
-
-// RFC 9001 §5.8, RFC 9369 §3.3.3: the AES-128-GCM tag over the Retry
-// pseudo-packet, i.e. ODCID Length, `original_dcid` (the DCID of the client's
-// first Initial, at most 20 bytes) and `retry_without_tag` (the Retry packet
-// up to, not including, its tag).
-[[nodiscard]] bool compute_retry_integrity_tag(
-    std::uint32_t version, ByteSpan original_dcid, ByteSpan retry_without_tag,
-    std::span<std::uint8_t, kRetryIntegrityTagLength> tag);
-
-// `retry_packet` is the whole Retry packet, tag included (its last 16 bytes).
-// Compares in constant time. False on a mismatch or bad arguments.
-[[nodiscard]] bool verify_retry_integrity_tag(std::uint32_t version, ByteSpan original_dcid,
-                                              ByteSpan retry_packet);
 
 }  // namespace dquic

@@ -28,7 +28,7 @@ constexpr std::size_t aead_key_length(AeadAlgorithm a) {
 
 struct PacketKeys {
   AeadAlgorithm aead = AeadAlgorithm::kAes128Gcm;
-  std::array<std::uint8_t, kMaxAeadKeyLength> key{};     // first aead_key_length() bytes used
+  std::array<std::uint8_t, kMaxAeadKeyLength> key{};  // first aead_key_length() bytes used
   std::array<std::uint8_t, kAeadNonceLength> iv{};
   std::array<std::uint8_t, kMaxAeadKeyLength> hp_key{};  // same length as key
 
