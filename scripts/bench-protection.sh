@@ -33,8 +33,8 @@ ours_of() { awk -v b="$1" -v a="$2" -v f="$3" '$1 == b && $2 == a {for (i = 3; i
 
 printf '%-26s %-18s %10s %12s %12s %10s\n' device algorithm raw_aead seal_cpu seal_async seal/raw
 for row in "crypto_aesni_gcm aes-gcm 16 AES-128-GCM" "crypto_aesni_mb aes-gcm 16 AES-128-GCM" \
-           "crypto_openssl aes-gcm 16 AES-128-GCM" "crypto_chacha20_poly1305 chacha20-poly1305 32 CHACHA20-POLY1305" \
-           "crypto_aesni_mb chacha20-poly1305 32 CHACHA20-POLY1305" "crypto_openssl chacha20-poly1305 32 CHACHA20-POLY1305"; do
+           "crypto_openssl aes-gcm 16 AES-128-GCM" "crypto_chacha20_poly1305 chacha20-poly1305 32 ChaCha20-Poly1305" \
+           "crypto_aesni_mb chacha20-poly1305 32 ChaCha20-Poly1305" "crypto_openssl chacha20-poly1305 32 ChaCha20-Poly1305"; do
   read -r dev algo keysz name <<<"$row"
   r=$(raw "$dev" "$algo" "$keysz")
   vdev=${dev}0

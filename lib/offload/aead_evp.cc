@@ -8,36 +8,16 @@
 #include <cstdint>
 #include <new>
 
+#include "offload/evp_ptr.h"
+
 namespace dquic::offload {
 namespace {
-
-struct CipherDeleter {
-  void operator()(EVP_CIPHER* c) const { EVP_CIPHER_free(c); }
-};
-struct CtxDeleter {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-using CipherPtr = std::unique_ptr<EVP_CIPHER, CipherDeleter>;
-using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter>;
 
 constexpr std::size_t kAlgorithmCount = 3;
 constexpr int kTagLength = static_cast<int>(kAeadTagLength);
 
 constexpr std::size_t algorithm_index(AeadAlgorithm a) {
   return static_cast<std::size_t>(a);
-}
-
-// RFC 9001 §5.3: the AEADs of the TLS 1.3 suites QUIC uses.
-constexpr const char* evp_name(AeadAlgorithm a) {
-  switch (a) {
-    case AeadAlgorithm::kAes128Gcm:
-      return "AES-128-GCM";
-    case AeadAlgorithm::kAes256Gcm:
-      return "AES-256-GCM";
-    case AeadAlgorithm::kChacha20Poly1305:
-      return "ChaCha20-Poly1305";
-  }
-  return "";
 }
 
 // Two contexts so a seal and an open in flight on the same key (e.g. the
@@ -135,7 +115,7 @@ class EvpAeadEngine final : public AeadEngine {
     // the algorithm up every packet.
     for (std::size_t i = 0; i < kAlgorithmCount; ++i) {
       ciphers_[i].reset(
-          EVP_CIPHER_fetch(nullptr, evp_name(static_cast<AeadAlgorithm>(i)), nullptr));
+          EVP_CIPHER_fetch(nullptr, aead_name(static_cast<AeadAlgorithm>(i)), nullptr));
     }
   }
 

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <new>
 
+#include "offload/evp_ptr.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <wmmintrin.h>
@@ -20,15 +22,6 @@
 
 namespace dquic::offload {
 namespace {
-
-struct CipherDeleter {
-  void operator()(EVP_CIPHER* c) const { EVP_CIPHER_free(c); }
-};
-struct CtxDeleter {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-using CipherPtr = std::unique_ptr<EVP_CIPHER, CipherDeleter>;
-using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter>;
 
 constexpr std::size_t kAesBlock = 16;
 constexpr int kAes128Rounds = 10;

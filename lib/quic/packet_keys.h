@@ -22,6 +22,19 @@ inline constexpr std::size_t kAeadNonceLength = 12;  // RFC 9001 §5.3: all thre
 inline constexpr std::size_t kAeadTagLength = 16;
 inline constexpr std::size_t kMaxAeadKeyLength = 32;
 
+// The AEAD's name, which is also its OpenSSL EVP_CIPHER_fetch name.
+constexpr const char* aead_name(AeadAlgorithm a) {
+  switch (a) {
+    case AeadAlgorithm::kAes128Gcm:
+      return "AES-128-GCM";
+    case AeadAlgorithm::kAes256Gcm:
+      return "AES-256-GCM";
+    case AeadAlgorithm::kChacha20Poly1305:
+      return "ChaCha20-Poly1305";
+  }
+  return "";
+}
+
 constexpr std::size_t aead_key_length(AeadAlgorithm a) {
   return a == AeadAlgorithm::kAes128Gcm ? 16 : 32;
 }

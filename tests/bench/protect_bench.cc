@@ -81,7 +81,8 @@ class Bench {
     return jobs;
   }
 
-  void run(const std::string& backend, AeadAlgorithm alg, const char* alg_name) {
+  void run(const std::string& backend, AeadAlgorithm alg) {
+    const char* alg_name = aead_name(alg);
     auto b = make_test_backends(backend);
     if (b == nullptr) return;
     Protector& prot = b->protector();
@@ -164,8 +165,8 @@ int main(int argc, char** argv) {
                 dquic::offload::kReps);
     dquic::offload::Bench bench(pool);
     for (const std::string& name : dquic::offload::test_backend_names()) {
-      bench.run(name, dquic::AeadAlgorithm::kAes128Gcm, "AES-128-GCM");
-      bench.run(name, dquic::AeadAlgorithm::kChacha20Poly1305, "CHACHA20-POLY1305");
+      bench.run(name, dquic::AeadAlgorithm::kAes128Gcm);
+      bench.run(name, dquic::AeadAlgorithm::kChacha20Poly1305);
     }
   }
   dquic::offload::close_test_devices();

@@ -20,33 +20,17 @@
 #include "offload/backends.h"
 #include "offload/cryptodev_aead.h"
 #include "offload/cryptodev_hp.h"
+#include "support/hex.h"
 
 namespace dquic::offload {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
-
-Bytes hex(const char* s) {
-  Bytes out;
-  for (std::size_t i = 0; s[i] != '\0' && s[i + 1] != '\0'; i += 2)
-    out.push_back(static_cast<std::uint8_t>(std::stoul(std::string(s + i, 2), nullptr, 16)));
-  return out;
-}
+using test::Bytes;
+using test::bytes;
+using test::hex;
 
 constexpr AeadAlgorithm kAllAeads[] = {AeadAlgorithm::kAes128Gcm, AeadAlgorithm::kAes256Gcm,
                                        AeadAlgorithm::kChacha20Poly1305};
-
-const char* aead_name(AeadAlgorithm a) {
-  switch (a) {
-    case AeadAlgorithm::kAes128Gcm:
-      return "AES-128-GCM";
-    case AeadAlgorithm::kAes256Gcm:
-      return "AES-256-GCM";
-    case AeadAlgorithm::kChacha20Poly1305:
-      return "ChaCha20-Poly1305";
-  }
-  return "?";
-}
 
 struct PoolDeleter {
   void operator()(rte_mempool* mp) const { rte_mempool_free(mp); }

@@ -20,6 +20,7 @@
 
 #include "offload/aead_evp.h"
 #include "offload/hp_inline.h"
+#include "support/hex.h"
 #include "tests/offload/rfc9001_vectors.h"
 
 namespace dquic::offload {
@@ -43,14 +44,9 @@ void counting_free(void* p, const char*, int) {
 const bool g_allocs_counted =
     CRYPTO_set_mem_functions(counting_malloc, counting_realloc, counting_free) == 1;
 
-using Bytes = std::vector<std::uint8_t>;
-
-Bytes hex(const char* s) {
-  Bytes out;
-  for (std::size_t i = 0; s[i] != '\0' && s[i + 1] != '\0'; i += 2)
-    out.push_back(static_cast<std::uint8_t>(std::stoul(std::string(s + i, 2), nullptr, 16)));
-  return out;
-}
+using test::Bytes;
+using test::bytes;
+using test::hex;
 
 template <std::size_t N>
 std::array<std::uint8_t, N> hex_array(const char* s) {
@@ -91,22 +87,10 @@ Bytes random_bytes(std::size_t n, std::mt19937_64& rng) {
 constexpr AeadAlgorithm kAllAeads[] = {AeadAlgorithm::kAes128Gcm, AeadAlgorithm::kAes256Gcm,
                                        AeadAlgorithm::kChacha20Poly1305};
 
-const char* evp_aead_name(AeadAlgorithm a) {
-  switch (a) {
-    case AeadAlgorithm::kAes128Gcm:
-      return "AES-128-GCM";
-    case AeadAlgorithm::kAes256Gcm:
-      return "AES-256-GCM";
-    case AeadAlgorithm::kChacha20Poly1305:
-      return "ChaCha20-Poly1305";
-  }
-  return "";
-}
-
 // Independent reference: a fresh one-shot EVP context per packet.
 Bytes reference_seal(const PacketKeys& k, const std::array<std::uint8_t, kAeadNonceLength>& nonce,
                      const Bytes& aad, const Bytes& plaintext) {
-  EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, evp_aead_name(k.aead), nullptr);
+  EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, aead_name(k.aead), nullptr);
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   Bytes out(plaintext.size() + kAeadTagLength);
   int outl = 0;
@@ -478,7 +462,7 @@ SealedBurst seal_random_burst(AeadEngine& engine, AeadKey* key, const PacketKeys
 TEST_F(InlineEnginesTest, AeadRoundTripRandom) {
   std::mt19937_64 rng(1234);
   for (AeadAlgorithm a : kAllAeads) {
-    SCOPED_TRACE(evp_aead_name(a));
+    SCOPED_TRACE(aead_name(a));
     for (int round = 0; round < 8; ++round) {
       const PacketKeys k = random_keys(a, rng);
       auto key = aead_key(k);
@@ -503,7 +487,7 @@ TEST_F(InlineEnginesTest, AeadRoundTripRandom) {
 TEST_F(InlineEnginesTest, AeadTamperedOpFailsAlone) {
   std::mt19937_64 rng(77);
   for (AeadAlgorithm a : kAllAeads) {
-    SCOPED_TRACE(evp_aead_name(a));
+    SCOPED_TRACE(aead_name(a));
     const PacketKeys k = random_keys(a, rng);
     auto key = aead_key(k);
     for (int region = 0; region < 3; ++region) {
@@ -554,7 +538,7 @@ std::vector<ByteSegment> split(const Bytes& payload, std::size_t parts, std::mt1
 TEST_F(InlineEnginesTest, AeadGatherSealMatchesInPlace) {
   std::mt19937_64 rng(5);
   for (AeadAlgorithm a : kAllAeads) {
-    SCOPED_TRACE(evp_aead_name(a));
+    SCOPED_TRACE(aead_name(a));
     const PacketKeys k = random_keys(a, rng);
     auto key = aead_key(k);
     for (std::size_t parts = 1; parts <= 4; ++parts) {
@@ -618,7 +602,7 @@ TEST_F(InlineEnginesTest, AeadGatherLengthMismatchFails) {
 TEST_F(InlineEnginesTest, AeadOutOfBoundsOpsFailAlone) {
   std::mt19937_64 rng(7);
   for (AeadAlgorithm a : kAllAeads) {
-    SCOPED_TRACE(evp_aead_name(a));
+    SCOPED_TRACE(aead_name(a));
     const PacketKeys k = random_keys(a, rng);
     auto key = aead_key(k);
     const Bytes bytes = random_bytes(20 + 100 + kAeadTagLength, rng);
@@ -678,7 +662,7 @@ TEST_F(InlineEnginesTest, NoAllocationPerOperation) {
   if (!g_allocs_counted) GTEST_SKIP() << "CRYPTO_set_mem_functions came too late";
   std::mt19937_64 rng(10);
   for (AeadAlgorithm a : kAllAeads) {
-    SCOPED_TRACE(evp_aead_name(a));
+    SCOPED_TRACE(aead_name(a));
     const PacketKeys k = random_keys(a, rng);
     auto key = aead_key(k);
     SealedBurst b = seal_random_burst(*aead_, key.get(), k, 32, rng, pool_.get());

@@ -20,19 +20,14 @@
 #include "offload/test_backends.h"
 #include "quic/key_schedule.h"
 #include "quic/version.h"
+#include "support/hex.h"
 
 namespace dquic::offload {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
-
-Bytes hex(const char* s) {
-  Bytes out;
-  for (std::size_t i = 0; s[i] && s[i + 1]; i += 2) {
-    out.push_back(static_cast<std::uint8_t>(std::stoul(std::string(s + i, 2), nullptr, 16)));
-  }
-  return out;
-}
+using test::Bytes;
+using test::bytes;
+using test::hex;
 
 PacketKeys make_keys(AeadAlgorithm a, const char* key, const char* iv, const char* hp) {
   PacketKeys k;

@@ -7,36 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "support/hex.h"
+
 namespace dquic {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
-
-Bytes hex(std::string_view s) {
-  Bytes out;
-  int hi = -1;
-  for (char c : s) {
-    int v;
-    if (c >= '0' && c <= '9') {
-      v = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      v = c - 'a' + 10;
-    } else {
-      continue;  // spaces
-    }
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  return out;
-}
-
-Bytes bytes(ByteSpan s) {
-  return Bytes(s.begin(), s.end());
-}
+using test::Bytes;
+using test::bytes;
+using test::hex;
 
 Bytes range(std::uint8_t first, std::size_t n) {
   Bytes b(n);

@@ -9,11 +9,14 @@
 
 #include "quic/connection_id.h"
 #include "quic/packet_header_encode.h"
+#include "support/hex.h"
 
 namespace dquic {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
+using test::Bytes;
+using test::bytes;
+using test::hex;
 
 // Builds a spec field by field (designated initializers that skip fields
 // trip g++ 12's -Wmissing-field-initializers).
@@ -22,28 +25,6 @@ Spec make(F set) {
   Spec s;
   set(s);
   return s;
-}
-
-Bytes hex(std::string_view s) {
-  Bytes out;
-  int hi = -1;
-  for (char c : s) {
-    int v;
-    if (c >= '0' && c <= '9') {
-      v = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      v = c - 'a' + 10;
-    } else {
-      continue;  // spaces
-    }
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<std::uint8_t>(hi << 4 | v));
-      hi = -1;
-    }
-  }
-  return out;
 }
 
 ByteSpan span(const Bytes& b) {
