@@ -10,6 +10,7 @@
 #include <cstring>
 #include <new>
 
+#include "offload/chacha20_mask.h"
 #include "offload/evp_ptr.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -35,13 +36,17 @@ constexpr std::size_t kEvpBatch = 64;
 
 class InlineHpKey final : public HpKey {
  public:
-  ~InlineHpKey() override { OPENSSL_cleanse(round_keys.data(), sizeof(round_keys)); }
+  ~InlineHpKey() override {
+    OPENSSL_cleanse(round_keys.data(), sizeof(round_keys));
+    OPENSSL_cleanse(chacha_key.data(), sizeof(chacha_key));
+  }
 
   AeadAlgorithm aead = AeadAlgorithm::kAes128Gcm;
   bool aesni = false;  // round_keys in use, else ctx
   int rounds = 0;
   alignas(16) std::array<std::uint8_t, kMaxRoundKeys * kAesBlock> round_keys{};
-  // AES-ECB (fallback) or ChaCha20, keyed once.
+  ChachaKey chacha_key{};  // ChaCha20 suites (RFC 9001 §5.4.4)
+  // AES-ECB through EVP when AES-NI is not used, keyed once.
   CtxPtr ctx;
 };
 
@@ -171,30 +176,12 @@ bool evp_ecb_masks(EVP_CIPHER_CTX* ctx, std::span<const HpSample> samples,
   return true;
 }
 
-// RFC 9001 §5.4.4: counter = sample[0..3] (little-endian), nonce =
-// sample[4..15], mask = ChaCha20(hp_key, counter, nonce, {0,0,0,0,0}). EVP's
-// ChaCha20 IV is counter (4 bytes, little-endian) || nonce: the sample as is.
-bool chacha20_masks(EVP_CIPHER_CTX* ctx, std::span<const HpSample> samples,
-                    std::span<HpMask> masks) {
-  static constexpr std::uint8_t kZeros[kHpMaskLength] = {};
-  for (std::size_t i = 0; i < samples.size(); ++i) {
-    int outl = 0;
-    if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, samples[i].data()) != 1 ||
-        EVP_EncryptUpdate(ctx, masks[i].data(), &outl, kZeros, kHpMaskLength) != 1 ||
-        outl != static_cast<int>(kHpMaskLength)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 class InlineHpEngine final : public HpEngine {
  public:
   explicit InlineHpEngine(bool use_aesni) : aesni_(use_aesni && cpu_has_aesni()) {
     // Fetched once, not per key or per mask.
     aes128_ecb_.reset(EVP_CIPHER_fetch(nullptr, "AES-128-ECB", nullptr));
     aes256_ecb_.reset(EVP_CIPHER_fetch(nullptr, "AES-256-ECB", nullptr));
-    chacha20_.reset(EVP_CIPHER_fetch(nullptr, "ChaCha20", nullptr));
   }
 
   const char* name() const override { return aesni_ ? "inline-aesni" : "inline-evp"; }
@@ -206,7 +193,7 @@ class InlineHpEngine final : public HpEngine {
       case AeadAlgorithm::kAes256Gcm:
         return aesni_ || aes256_ecb_ != nullptr;
       case AeadAlgorithm::kChacha20Poly1305:
-        return chacha20_ != nullptr;
+        return true;  // chacha20_mask.h, no EVP needed
     }
     return false;
   }
@@ -216,9 +203,12 @@ class InlineHpEngine final : public HpEngine {
     std::unique_ptr<InlineHpKey> k(new (std::nothrow) InlineHpKey);
     if (k == nullptr) return nullptr;
     k->aead = keys.aead;
-    const bool aes = keys.aead != AeadAlgorithm::kChacha20Poly1305;
+    if (keys.aead == AeadAlgorithm::kChacha20Poly1305) {
+      k->chacha_key = chacha20_key_words(keys.hp_key.data());
+      return k.release();
+    }
 #if DQUIC_HP_AESNI
-    if (aes && aesni_) {
+    if (aesni_) {
       k->aesni = true;
       auto* rk = reinterpret_cast<__m128i*>(k->round_keys.data());
       if (keys.aead == AeadAlgorithm::kAes128Gcm) {
@@ -231,9 +221,8 @@ class InlineHpEngine final : public HpEngine {
       return k.release();
     }
 #endif
-    const EVP_CIPHER* cipher = !aes                                     ? chacha20_.get()
-                               : keys.aead == AeadAlgorithm::kAes128Gcm ? aes128_ecb_.get()
-                                                                        : aes256_ecb_.get();
+    const EVP_CIPHER* cipher =
+        keys.aead == AeadAlgorithm::kAes128Gcm ? aes128_ecb_.get() : aes256_ecb_.get();
     k->ctx.reset(EVP_CIPHER_CTX_new());
     if (k->ctx == nullptr ||
         EVP_EncryptInit_ex2(k->ctx.get(), cipher, keys.hp_key.data(), nullptr, nullptr) != 1) {
@@ -241,7 +230,7 @@ class InlineHpEngine final : public HpEngine {
     }
     // Samples are whole blocks: no padding, and EVP_EncryptUpdate then emits
     // every block at once instead of holding the last one back.
-    if (aes) EVP_CIPHER_CTX_set_padding(k->ctx.get(), 0);
+    EVP_CIPHER_CTX_set_padding(k->ctx.get(), 0);
     return k.release();
   }
 
@@ -265,7 +254,8 @@ class InlineHpEngine final : public HpEngine {
     }
 #endif
     if (k->aead == AeadAlgorithm::kChacha20Poly1305) {
-      return chacha20_masks(k->ctx.get(), samples, masks);
+      chacha20_masks(k->chacha_key, samples, masks);
+      return true;
     }
     return evp_ecb_masks(k->ctx.get(), samples, masks);
   }
@@ -274,7 +264,6 @@ class InlineHpEngine final : public HpEngine {
   bool aesni_;
   CipherPtr aes128_ecb_;
   CipherPtr aes256_ecb_;
-  CipherPtr chacha20_;
 };
 
 }  // namespace
