@@ -1,6 +1,7 @@
 #include "quic/hkdf.h"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
@@ -76,11 +77,11 @@ bool hkdf_extract(HashAlgorithm hash, ByteSpan salt, ByteSpan ikm, Secret* prk) 
   Secret s;
   s.hash = hash;
   s.length = static_cast<std::uint8_t>(len);
-  if (!run_hkdf(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, hash, ikm, salt, {}, {s.bytes.data(), len})) {
-    return false;
-  }
-  *prk = s;
-  return true;
+  const bool ok =
+      run_hkdf(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, hash, ikm, salt, {}, {s.bytes.data(), len});
+  if (ok) *prk = s;
+  OPENSSL_cleanse(s.bytes.data(), s.bytes.size());  // the copy on the stack
+  return ok;
 }
 
 bool hkdf_expand(HashAlgorithm hash, ByteSpan prk, ByteSpan info, std::span<std::uint8_t> out) {
