@@ -1,0 +1,379 @@
+#include "quic/tls_client.h"
+
+#include <arpa/inet.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+
+namespace dquic {
+
+namespace {
+
+// signature_algorithms: what we accept in CertificateVerify (RFC 8446
+// §4.2.3, §4.4.3).
+constexpr std::array<SignatureScheme, 6> kSchemes = {
+    SignatureScheme::kEcdsaSecp256r1Sha256, SignatureScheme::kEcdsaSecp384r1Sha384,
+    SignatureScheme::kRsaPssRsaeSha256,     SignatureScheme::kRsaPssRsaeSha384,
+    SignatureScheme::kRsaPssRsaeSha512,     SignatureScheme::kEd25519};
+constexpr std::array<std::uint16_t, 6> kSchemesWire = {0x0403, 0x0503, 0x0804,
+                                                       0x0805, 0x0806, 0x0807};
+// signature_algorithms_cert (RFC 8446 §4.2.3): certificates may also be
+// signed with RSASSA-PKCS1-v1_5, as most public CAs' are; the chain check is
+// the verifier's.
+constexpr std::array<std::uint16_t, 9> kCertSchemesWire = {0x0403, 0x0503, 0x0804, 0x0805, 0x0806,
+                                                           0x0807, 0x0401, 0x0501, 0x0601};
+constexpr std::array<std::uint16_t, 1> kVersionsWire = {kTls13Version};
+
+bool is_ip_literal(const std::string& name) {
+  std::array<std::uint8_t, 16> addr;
+  return inet_pton(AF_INET, name.c_str(), addr.data()) == 1 ||
+         inet_pton(AF_INET6, name.c_str(), addr.data()) == 1;
+}
+
+bool offered(const std::vector<std::uint16_t>& list, std::uint16_t v) {
+  return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+}  // namespace
+
+std::span<const SignatureScheme> TlsClient::offered_signature_schemes() {
+  return kSchemes;
+}
+
+TlsClient::TlsClient(const TlsClientConfig& config, ByteSpan transport_parameters, TlsSink* sink)
+    : TlsEngine(EndpointRole::kClient, sink),
+      config_(config),
+      transport_parameters_(transport_parameters.begin(), transport_parameters.end()) {
+  server_name_ = config.server_name;
+}
+
+TlsClient::~TlsClient() {
+  wipe_secret(&client_handshake_secret_);
+  wipe_secret(&server_handshake_secret_);
+}
+
+void TlsClient::keylog(KeylogLabel label, const Secret& s) const {
+  emit_keylog(config_.keylog, label, client_random_, s);
+}
+
+bool TlsClient::expects(EncryptionLevel level, HandshakeType type) const {
+  using T = HandshakeType;
+  if (state_ == State::kWaitServerHello)
+    return level == EncryptionLevel::kInitial && type == T::kServerHello;
+  if (state_ == State::kConnected)
+    return level == EncryptionLevel::kApplication && type == T::kNewSessionTicket;
+  if (level != EncryptionLevel::kHandshake) return false;
+  switch (state_) {
+    case State::kWaitEncryptedExtensions:
+      return type == T::kEncryptedExtensions;
+    case State::kWaitCertificateOrRequest:
+      return type == T::kCertificate || type == T::kCertificateRequest;
+    case State::kWaitCertificate:
+      return type == T::kCertificate;
+    case State::kWaitCertificateVerify:
+      return type == T::kCertificateVerify;
+    case State::kWaitFinished:
+      return type == T::kFinished;
+    default:
+      return false;
+  }
+}
+
+std::optional<TlsError> TlsClient::handle(EncryptionLevel, const HandshakeMessage& m,
+                                          std::int64_t now_ms) {
+  switch (m.type) {
+    case HandshakeType::kServerHello:
+      return on_server_hello(m);
+    case HandshakeType::kEncryptedExtensions:
+      return on_encrypted_extensions(m);
+    case HandshakeType::kCertificateRequest:
+      return on_certificate_request(m);
+    case HandshakeType::kCertificate:
+      return on_certificate(m, now_ms);
+    case HandshakeType::kCertificateVerify:
+      return on_certificate_verify(m);
+    case HandshakeType::kFinished:
+      return on_finished(m);
+    case HandshakeType::kNewSessionTicket:
+      return on_new_session_ticket(m);
+    default:
+      return TlsAlert::kUnexpectedMessage;  // expects() lets nothing else through
+  }
+}
+
+std::optional<TlsError> TlsClient::start() {
+  if (state_ != State::kIdle || error_) return fail(TlsAlert::kInternalError);
+  if (config_.verifier == nullptr || config_.alpn.empty() || config_.cipher_suites.empty() ||
+      config_.groups.empty())
+    return fail(TlsAlert::kInternalError);
+  for (CipherSuite s : config_.cipher_suites)
+    suites_wire_.push_back(static_cast<std::uint16_t>(s));
+  for (NamedGroup g : config_.groups) {
+    if (offered(groups_wire_, static_cast<std::uint16_t>(g))) return fail(TlsAlert::kInternalError);
+    groups_wire_.push_back(static_cast<std::uint16_t>(g));
+  }
+  for (const std::string& p : config_.alpn) {
+    if (p.empty() || p.size() > 255) return fail(TlsAlert::kInternalError);
+    alpn_wire_.emplace_back(reinterpret_cast<const std::uint8_t*>(p.data()), p.size());
+  }
+  send_sni_ = !config_.server_name.empty() && !is_ip_literal(config_.server_name);
+  if (RAND_bytes(client_random_.data(), static_cast<int>(client_random_.size())) != 1)
+    return fail(TlsAlert::kInternalError);
+  if (std::optional<TlsAlert> a = key_share_.generate(config_.groups[0])) return fail(*a);
+  state_ = State::kWaitServerHello;
+  if (std::optional<TlsError> e = send_client_hello()) return fail(*e);
+  return std::nullopt;
+}
+
+std::optional<TlsError> TlsClient::send_client_hello() {
+  ClientHello ch;
+  ch.random = client_random_;
+  // legacy_session_id stays empty: RFC 9001 §8.4.
+  ch.cipher_suites = U16List(std::span<const std::uint16_t>(suites_wire_));
+  ExtensionSet& x = ch.extensions;
+  if (send_sni_) {
+    x.add(TlsExtension::kServerName);
+    ch.server_name = ByteSpan(reinterpret_cast<const std::uint8_t*>(config_.server_name.data()),
+                              config_.server_name.size());
+  }
+  x.add(TlsExtension::kSupportedGroups);
+  ch.supported_groups = U16List(std::span<const std::uint16_t>(groups_wire_));
+  x.add(TlsExtension::kSignatureAlgorithms);
+  ch.signature_algorithms = U16List(std::span<const std::uint16_t>(kSchemesWire));
+  x.add(TlsExtension::kSignatureAlgorithmsCert);
+  ch.signature_algorithms_cert = U16List(std::span<const std::uint16_t>(kCertSchemesWire));
+  x.add(TlsExtension::kAlpn);
+  ch.alpn = OpaqueList(std::span<const ByteSpan>(alpn_wire_));
+  x.add(TlsExtension::kSupportedVersions);  // RFC 8446 §4.2.1: TLS 1.3 only
+  ch.supported_versions = U16List(std::span<const std::uint16_t>(kVersionsWire));
+  x.add(TlsExtension::kKeyShare);
+  const KeyShareEntry share{static_cast<std::uint16_t>(key_share_.group()),
+                            key_share_.public_key()};
+  ch.key_shares = KeyShareList(std::span<const KeyShareEntry>(&share, 1));
+  x.add(TlsExtension::kQuicTransportParameters);
+  ch.quic_transport_parameters = transport_parameters_;
+  if (!cookie_.empty()) {
+    x.add(TlsExtension::kCookie);
+    ch.cookie = cookie_;
+  }
+  std::size_t size = 512 + config_.server_name.size() + transport_parameters_.size() +
+                     cookie_.size() + 2 * suites_wire_.size() + 2 * groups_wire_.size();
+  for (ByteSpan p : alpn_wire_)
+    size += 1 + p.size();
+  std::vector<std::uint8_t> buf(size);
+  Writer w(buf);
+  if (!encode_client_hello(ch, w)) return TlsAlert::kInternalError;
+  const ByteSpan bytes(buf.data(), w.written());
+  if (!transcript_.update(bytes)) return TlsAlert::kInternalError;
+  send(EncryptionLevel::kInitial, bytes);
+  return std::nullopt;
+}
+
+std::optional<TlsError> TlsClient::on_server_hello(const HandshakeMessage& m) {
+  ServerHello sh;
+  if (std::optional<TlsAlert> a = parse_server_hello(m.body, &sh)) return *a;
+  const ExtensionSet& x = sh.extensions;
+  // RFC 8446 §4.2.1: no supported_versions means a TLS 1.2 (or older)
+  // server; one naming anything but TLS 1.3 was not offered.
+  if (!x.has(TlsExtension::kSupportedVersions)) return TlsAlert::kProtocolVersion;
+  if (sh.selected_version != kTls13Version) return TlsAlert::kIllegalParameter;
+  // RFC 8446 §4.1.3: the echo must match what we sent (nothing).
+  if (!sh.legacy_session_id_echo.empty()) return TlsAlert::kIllegalParameter;
+  // RFC 8446 §4.1.3: a suite we did not offer.
+  if (!offered(suites_wire_, sh.cipher_suite)) return TlsAlert::kIllegalParameter;
+  // RFC 8446 §4.2: only extensions we offered (no pre_shared_key here).
+  if (!sh.other_extensions.empty() || x.has(TlsExtension::kPreSharedKey))
+    return TlsAlert::kUnsupportedExtension;
+  if (sh.is_hello_retry_request()) return on_hello_retry_request(m, sh);
+
+  const auto suite = static_cast<CipherSuite>(sh.cipher_suite);
+  // RFC 8446 §4.1.4: the ServerHello keeps the HelloRetryRequest's suite.
+  if (hello_retry_ && suite != *suite_) return TlsAlert::kIllegalParameter;
+  // Without a PSK the server must answer our share (RFC 8446 §4.2.8, §9.2).
+  if (!x.has(TlsExtension::kKeyShare)) return TlsAlert::kMissingExtension;
+  if (sh.key_share.group != static_cast<std::uint16_t>(key_share_.group()))
+    return TlsAlert::kIllegalParameter;
+  SharedSecret shared;
+  if (std::optional<TlsAlert> a = key_share_.derive(sh.key_share.key_exchange, &shared)) return *a;
+  key_share_ = KeyShare();  // the private key has done its work
+
+  suite_ = suite;
+  group_ = static_cast<NamedGroup>(sh.key_share.group);
+  const HashAlgorithm hash = cipher_suite_hash(suite);
+  HashValue th;
+  schedule_.emplace(hash);
+  if (!transcript_.select(hash) || !transcript_.update(m.bytes) || !transcript_.digest(&th) ||
+      !schedule_->set_early_secret() || !schedule_->set_handshake_secret(shared.span()) ||
+      !schedule_->client_handshake_traffic_secret(th, &client_handshake_secret_) ||
+      !schedule_->server_handshake_traffic_secret(th, &server_handshake_secret_))
+    return TlsAlert::kInternalError;
+  keylog(KeylogLabel::kClientHandshakeTrafficSecret, client_handshake_secret_);
+  keylog(KeylogLabel::kServerHandshakeTrafficSecret, server_handshake_secret_);
+  install(EncryptionLevel::kHandshake, KeyDirection::kRead, server_handshake_secret_);
+  install(EncryptionLevel::kHandshake, KeyDirection::kWrite, client_handshake_secret_);
+  state_ = State::kWaitEncryptedExtensions;
+  return std::nullopt;
+}
+
+std::optional<TlsError> TlsClient::on_hello_retry_request(const HandshakeMessage& m,
+                                                          const ServerHello& hrr) {
+  // RFC 8446 §4.1.4: at most one HelloRetryRequest.
+  if (hello_retry_) return TlsAlert::kUnexpectedMessage;
+  const ExtensionSet& x = hrr.extensions;
+  if (x.has(TlsExtension::kKeyShare)) {
+    // A group we offered, and not the one we already sent a share for.
+    if (!offered(groups_wire_, hrr.selected_group) ||
+        hrr.selected_group == static_cast<std::uint16_t>(key_share_.group()))
+      return TlsAlert::kIllegalParameter;
+  } else if (!x.has(TlsExtension::kCookie)) {
+    return TlsAlert::kIllegalParameter;  // it would change nothing (§4.1.4)
+  }
+  suite_ = static_cast<CipherSuite>(hrr.cipher_suite);
+  hello_retry_ = true;
+  // RFC 8446 §4.4.1: ClientHello1 becomes message_hash.
+  if (!transcript_.restart_for_hello_retry() || !transcript_.select(cipher_suite_hash(*suite_)) ||
+      !transcript_.update(m.bytes))
+    return TlsAlert::kInternalError;
+  if (x.has(TlsExtension::kCookie)) cookie_.assign(hrr.cookie.begin(), hrr.cookie.end());
+  if (x.has(TlsExtension::kKeyShare)) {
+    key_share_ = KeyShare();
+    if (std::optional<TlsAlert> a =
+            key_share_.generate(static_cast<NamedGroup>(hrr.selected_group)))
+      return *a;
+  }
+  // RFC 8446 §4.1.2: the same ClientHello but for the new share and cookie.
+  return send_client_hello();
+}
+
+std::optional<TlsError> TlsClient::on_encrypted_extensions(const HandshakeMessage& m) {
+  EncryptedExtensions ee;
+  if (std::optional<TlsAlert> a = parse_encrypted_extensions(m.body, &ee)) return *a;
+  const ExtensionSet& x = ee.extensions;
+  // RFC 8446 §4.2: nothing we did not offer (we offer neither early_data nor
+  // unknown extensions; server_name only when we sent SNI).
+  if (!ee.other_extensions.empty() || x.has(TlsExtension::kEarlyData) ||
+      (x.has(TlsExtension::kServerName) && !send_sni_))
+    return TlsAlert::kUnsupportedExtension;
+  // RFC 9001 §8.1: ALPN is mandatory; the choice must be one we offered.
+  if (!x.has(TlsExtension::kAlpn)) return TlsAlert::kNoApplicationProtocol;
+  const auto chosen = std::find_if(alpn_wire_.begin(), alpn_wire_.end(),
+                                   [&](ByteSpan p) { return bytes_equal(p, ee.alpn); });
+  if (chosen == alpn_wire_.end()) return TlsAlert::kIllegalParameter;
+  // RFC 9001 §8.2.
+  if (!x.has(TlsExtension::kQuicTransportParameters)) return TlsAlert::kMissingExtension;
+  alpn_.assign(reinterpret_cast<const char*>(ee.alpn.data()), ee.alpn.size());
+  peer_transport_parameters_.assign(ee.quic_transport_parameters.begin(),
+                                    ee.quic_transport_parameters.end());
+  if (!transcript_.update(m.bytes)) return TlsAlert::kInternalError;
+  state_ = State::kWaitCertificateOrRequest;
+  return std::nullopt;
+}
+
+std::optional<TlsError> TlsClient::on_certificate_request(const HandshakeMessage& m) {
+  // RFC 8446 §4.3.2: we have no client certificate and answer with an empty
+  // Certificate (§4.4.2.4 lets the server decide whether that is enough).
+  CertificateRequest cr;
+  if (std::optional<TlsAlert> a = parse_certificate_request(m.body, &cr)) return *a;
+  certificate_requested_ = true;
+  certificate_request_context_.assign(cr.request_context.begin(), cr.request_context.end());
+  if (!transcript_.update(m.bytes)) return TlsAlert::kInternalError;
+  state_ = State::kWaitCertificate;
+  return std::nullopt;
+}
+
+std::optional<TlsError> TlsClient::on_certificate(const HandshakeMessage& m, std::int64_t now_ms) {
+  Certificate cert;
+  if (std::optional<TlsAlert> a = parse_certificate(m.body, &cert)) return *a;
+  // RFC 8446 §4.4.2: the context is empty for server authentication.
+  if (!cert.request_context.empty()) return TlsAlert::kIllegalParameter;
+  // RFC 8446 §4.4.2.4: an empty chain is decode_error.
+  if (cert.entries.empty()) return TlsAlert::kDecodeError;
+  if (cert.entries.size() > kMaxChainLength) return TlsAlert::kCertificateUnknown;
+  std::array<ByteSpan, kMaxChainLength> chain;
+  std::size_t n = 0;
+  for (const CertificateEntry& e : cert.entries) {
+    // RFC 8446 §4.4.2: entry extensions answer ClientHello extensions
+    // (status_request, SCT), and we send none.
+    if (!e.extensions.empty()) return TlsAlert::kUnsupportedExtension;
+    chain[n++] = e.cert_data;
+  }
+  const std::int64_t now_s = now_ms >= 0 ? now_ms / 1000 : -((-now_ms + 999) / 1000);
+  if (std::optional<TlsAlert> a = config_.verifier->verify(
+          std::span<const ByteSpan>(chain.data(), n), config_.server_name, now_s, &leaf_))
+    return *a;
+  if (!transcript_.update(m.bytes)) return TlsAlert::kInternalError;
+  state_ = State::kWaitCertificateVerify;
+  return std::nullopt;
+}
+
+std::optional<TlsError> TlsClient::on_certificate_verify(const HandshakeMessage& m) {
+  CertificateVerify cv;
+  if (std::optional<TlsAlert> a = parse_certificate_verify(m.body, &cv)) return *a;
+  HashValue th;  // RFC 8446 §4.4.3: ClientHello..Certificate
+  if (!transcript_.digest(&th)) return TlsAlert::kInternalError;
+  if (std::optional<TlsAlert> a = verify_certificate_verify(
+          leaf_, cv.algorithm, kSchemes, th.span(), /*is_server=*/true, cv.signature))
+    return *a;
+  if (!transcript_.update(m.bytes)) return TlsAlert::kInternalError;
+  state_ = State::kWaitFinished;
+  return std::nullopt;
+}
+
+std::optional<TlsError> TlsClient::on_finished(const HandshakeMessage& m) {
+  const HashAlgorithm hash = cipher_suite_hash(*suite_);
+  Finished fin;
+  if (std::optional<TlsAlert> a = parse_finished(m.body, hash_length(hash), &fin)) return *a;
+  HashValue th;  // RFC 8446 §4.4.4: ClientHello..CertificateVerify
+  if (!transcript_.digest(&th)) return TlsAlert::kInternalError;
+  if (!verify_finished(server_handshake_secret_, th, fin.verify_data))
+    return TlsAlert::kDecryptError;
+  wipe_secret(&server_handshake_secret_);
+
+  // RFC 8446 §7.1: application secrets over ClientHello..server Finished.
+  Secret client_ap;
+  Secret server_ap;
+  if (!transcript_.update(m.bytes) || !transcript_.digest(&th) || !schedule_->set_master_secret() ||
+      !schedule_->client_application_traffic_secret(th, &client_ap) ||
+      !schedule_->server_application_traffic_secret(th, &server_ap))
+    return TlsAlert::kInternalError;
+
+  std::array<std::uint8_t, 4 + 4 + 255 + 4 + kMaxHashLength> buf;
+  Writer w(buf);
+  if (certificate_requested_) {
+    // RFC 8446 §4.4.2: an empty Certificate with the request's context.
+    Certificate cert;
+    cert.request_context = certificate_request_context_;
+    if (!encode_certificate(cert, w) || !transcript_.update(ByteSpan(buf.data(), w.written())))
+      return TlsAlert::kInternalError;
+  }
+  const std::size_t fin_at = w.written();
+  HashValue verify_data;
+  if (!transcript_.digest(&th) || !compute_finished(client_handshake_secret_, th, &verify_data))
+    return TlsAlert::kInternalError;
+  Finished ours;
+  ours.verify_data = verify_data.span();
+  if (!encode_finished(ours, w) ||
+      !transcript_.update(ByteSpan(buf.data() + fin_at, w.written() - fin_at)))
+    return TlsAlert::kInternalError;
+  wipe_secret(&client_handshake_secret_);
+
+  send(EncryptionLevel::kHandshake, ByteSpan(buf.data(), w.written()));
+  keylog(KeylogLabel::kClientTrafficSecret0, client_ap);
+  keylog(KeylogLabel::kServerTrafficSecret0, server_ap);
+  install(EncryptionLevel::kApplication, KeyDirection::kWrite, client_ap);
+  install(EncryptionLevel::kApplication, KeyDirection::kRead, server_ap);
+  wipe_secret(&client_ap);
+  wipe_secret(&server_ap);
+  state_ = State::kConnected;
+  finish();
+  return std::nullopt;
+}
+
+std::optional<TlsError> TlsClient::on_new_session_ticket(const HandshakeMessage& m) {
+  // Resumption is not implemented: a well-formed ticket is dropped.
+  NewSessionTicket t;
+  if (std::optional<TlsAlert> a = parse_new_session_ticket(m.body, &t)) return *a;
+  return std::nullopt;
+}
+
+}  // namespace dquic

@@ -1,0 +1,97 @@
+// TLS 1.3 client handshake for QUIC (RFC 8446 §2, §4; RFC 9001 §4, §8):
+// ClientHello → [HelloRetryRequest → ClientHello] → ServerHello,
+// EncryptedExtensions, [CertificateRequest], Certificate, CertificateVerify,
+// Finished → [empty Certificate], Finished. Full handshakes only (no PSK, no
+// 0-RTT yet); NewSessionTicket is checked and dropped.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "quic/tls_credentials.h"
+#include "quic/tls_engine.h"
+#include "quic/tls_key_schedule.h"
+
+namespace dquic {
+
+// Must outlive the clients that use it.
+struct TlsClientConfig {
+  // DNS name or IPv4/IPv6 literal the certificate must match. A DNS name is
+  // sent as SNI; an IP literal is not (RFC 6066 §3) but is still checked
+  // against the certificate's IP SANs.
+  std::string server_name;
+  // ALPN offers in preference order (RFC 7301); at least one (RFC 9001 §8.1).
+  std::vector<std::string> alpn;
+  std::vector<CipherSuite> cipher_suites{kDefaultCipherSuites.begin(), kDefaultCipherSuites.end()};
+  // Groups offered, preferred first; the first gets a key share and
+  // the server may ask for another with HelloRetryRequest.
+  std::vector<NamedGroup> groups{kDefaultGroups.begin(), kDefaultGroups.end()};
+  // Required. Its TrustOptions::insecure_skip_verify skips chain and name
+  // checks (CertificateVerify is still checked against the leaf's key).
+  const CertificateVerifier* verifier = nullptr;
+  KeylogSink keylog;  // off when empty
+};
+
+class TlsClient final : public TlsEngine {
+ public:
+  // `transport_parameters` is the encoded quic_transport_parameters
+  // extension_data (RFC 9001 §8.2), copied. `config` and `sink` must outlive
+  // the client.
+  TlsClient(const TlsClientConfig& config, ByteSpan transport_parameters, TlsSink* sink);
+  ~TlsClient() override;
+
+  // Sends the ClientHello at the Initial level. Once only.
+  [[nodiscard]] std::optional<TlsError> start();
+
+  // The schemes we accept in CertificateVerify (signature_algorithms).
+  static std::span<const SignatureScheme> offered_signature_schemes();
+
+ private:
+  enum class State : std::uint8_t {
+    kIdle,
+    kWaitServerHello,
+    kWaitEncryptedExtensions,
+    kWaitCertificateOrRequest,
+    kWaitCertificate,  // after CertificateRequest
+    kWaitCertificateVerify,
+    kWaitFinished,
+    kConnected,
+  };
+
+  bool expects(EncryptionLevel level, HandshakeType type) const override;
+  std::optional<TlsError> handle(EncryptionLevel level, const HandshakeMessage& m,
+                                 std::int64_t now_ms) override;
+  std::optional<TlsError> send_client_hello();
+  std::optional<TlsError> on_server_hello(const HandshakeMessage& m);
+  std::optional<TlsError> on_hello_retry_request(const HandshakeMessage& m, const ServerHello& sh);
+  std::optional<TlsError> on_encrypted_extensions(const HandshakeMessage& m);
+  std::optional<TlsError> on_certificate_request(const HandshakeMessage& m);
+  std::optional<TlsError> on_certificate(const HandshakeMessage& m, std::int64_t now_ms);
+  std::optional<TlsError> on_certificate_verify(const HandshakeMessage& m);
+  std::optional<TlsError> on_finished(const HandshakeMessage& m);
+  std::optional<TlsError> on_new_session_ticket(const HandshakeMessage& m);
+  void keylog(KeylogLabel label, const Secret& s) const;
+
+  const TlsClientConfig& config_;
+  std::vector<std::uint8_t> transport_parameters_;
+  State state_ = State::kIdle;
+  bool send_sni_ = false;
+  std::vector<std::uint16_t> suites_wire_;
+  std::vector<std::uint16_t> groups_wire_;
+  std::vector<ByteSpan> alpn_wire_;  // into config_.alpn
+  std::array<std::uint8_t, kTlsRandomLength> client_random_{};
+  KeyShare key_share_;
+  std::vector<std::uint8_t> cookie_;  // from HelloRetryRequest, echoed (RFC 8446 §4.2.2)
+  TranscriptHash transcript_;
+  std::optional<TlsKeySchedule> schedule_;
+  Secret client_handshake_secret_;
+  Secret server_handshake_secret_;
+  PeerCertificate leaf_;
+  bool certificate_requested_ = false;
+  std::vector<std::uint8_t> certificate_request_context_;
+};
+
+}  // namespace dquic
