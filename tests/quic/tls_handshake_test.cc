@@ -702,6 +702,31 @@ TEST(TlsServerHello, HandMadeClientHelloCompletesTheFirstFlight) {
   EXPECT_EQ(sink.outbox.size(), 2u);  // ServerHello, then the Handshake flight
 }
 
+// RFC 8446 §4.2: the same extension twice in one message is
+// illegal_parameter; here a second supported_versions at the end.
+TEST(TlsServerHello, DuplicateExtensionIsIllegalParameter) {
+  Pair p;
+  p.make();
+  KeyShare key;
+  Bytes ch = make_client_hello(HelloOptions{}, &key);
+  // Header (4), version (2), random (32), empty session id (1), one suite
+  // (2 + 2), null compression (1 + 1): the extensions length follows.
+  constexpr std::size_t kExtensionsLength = 4 + 2 + 32 + 1 + 4 + 2;
+  const Bytes dup = {0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04};
+  ch.insert(ch.end(), dup.begin(), dup.end());
+  const std::size_t ext_len =
+      (std::size_t{ch[kExtensionsLength]} << 8 | ch[kExtensionsLength + 1]) + dup.size();
+  ch[kExtensionsLength] = static_cast<std::uint8_t>(ext_len >> 8);
+  ch[kExtensionsLength + 1] = static_cast<std::uint8_t>(ext_len);
+  const std::size_t body_len = ch.size() - 4;
+  ch[1] = static_cast<std::uint8_t>(body_len >> 16);
+  ch[2] = static_cast<std::uint8_t>(body_len >> 8);
+  ch[3] = static_cast<std::uint8_t>(body_len);
+  // The edit keeps the message well formed: only the duplicate is wrong.
+  ASSERT_EQ(ext_len + kExtensionsLength + 2, ch.size());
+  expect_alert(p.server->receive(Level::kInitial, ch, kNowMs), TlsAlert::kIllegalParameter);
+}
+
 TEST(TlsServerHello, MissingTransportParameters) {
   expect_alert(server_result(hello([](HelloOptions& o) { o.transport_parameters = false; })),
                TlsAlert::kMissingExtension);
