@@ -50,6 +50,52 @@ TlsClient::TlsClient(const TlsClientConfig& config, ByteSpan transport_parameter
 TlsClient::~TlsClient() {
   wipe_secret(&client_handshake_secret_);
   wipe_secret(&server_handshake_secret_);
+  wipe_secret(&resumption_master_secret_);
+  if (session_) wipe_secret(&session_->psk);
+}
+
+bool TlsClient::offer_session(const TlsSession& session, std::int64_t now_ms, bool early_data) {
+  if (state_ != State::kIdle || !session.valid_at(now_ms) || session.ticket.empty() ||
+      session.ticket.size() > 0xffff || session.psk.length == 0 ||
+      !is_supported_cipher_suite(session.cipher_suite) ||
+      session.server_name != config_.server_name)
+    return false;
+  const auto suite = static_cast<CipherSuite>(session.cipher_suite);
+  // RFC 8446 §4.2.11: the PSK's hash must be one some offered suite uses.
+  const bool hash_offered =
+      std::any_of(config_.cipher_suites.begin(), config_.cipher_suites.end(),
+                  [&](CipherSuite s) { return cipher_suite_hash(s) == session.psk.hash; });
+  if (!hash_offered || cipher_suite_hash(suite) != session.psk.hash) return false;
+  session_ = session;
+  // RFC 8446 §4.2.11.1: age in ms plus ticket_age_add, mod 2^32.
+  obfuscated_ticket_age_ =
+      static_cast<std::uint32_t>(now_ms - session.received_ms) + session.ticket_age_add;
+  // RFC 8446 §4.2.10: 0-RTT uses the session's suite and ALPN, so both must
+  // still be ours.
+  const bool suite_offered = std::find(config_.cipher_suites.begin(), config_.cipher_suites.end(),
+                                       suite) != config_.cipher_suites.end();
+  const bool alpn_offered =
+      std::find(config_.alpn.begin(), config_.alpn.end(), session.alpn) != config_.alpn.end();
+  early_data_offered_ = early_data && session.allows_early_data && suite_offered && alpn_offered;
+  return true;
+}
+
+bool TlsClient::write_binder(std::span<std::uint8_t> message, std::size_t binders_offset) {
+  const HashAlgorithm hash = session_->psk.hash;
+  TlsKeySchedule early(hash);
+  Secret binder_key;
+  HashValue th;
+  HashValue binder;
+  // RFC 8446 §4.2.11.2: over the transcript so far (message_hash and the
+  // HelloRetryRequest on a second ClientHello) and the truncated ClientHello.
+  const bool ok = early.set_early_secret(session_->psk.span()) &&
+                  early.binder_key(PskKind::kResumption, &binder_key) &&
+                  transcript_.digest_with_tail(
+                      hash, client_hello_binder_prefix(message, binders_offset), &th) &&
+                  compute_psk_binder(binder_key, th, &binder);
+  wipe_secret(&binder_key);
+  const ByteSpan binders[] = {binder.span()};
+  return ok && write_client_hello_binders(message, binders_offset, binders);
 }
 
 void TlsClient::keylog(KeylogLabel label, const Secret& s) const {
@@ -95,7 +141,7 @@ std::optional<TlsError> TlsClient::handle(EncryptionLevel, const HandshakeMessag
     case HandshakeType::kFinished:
       return on_finished(m);
     case HandshakeType::kNewSessionTicket:
-      return on_new_session_ticket(m);
+      return on_new_session_ticket(m, now_ms);
     default:
       return TlsAlert::kUnexpectedMessage;  // expects() lets nothing else through
   }
@@ -156,16 +202,53 @@ std::optional<TlsError> TlsClient::send_client_hello() {
     x.add(TlsExtension::kCookie);
     ch.cookie = cookie_;
   }
+  // RFC 8446 §4.2.9: PSK with (EC)DHE only, so a resumed session keeps
+  // forward secrecy.
+  static constexpr std::uint8_t kModes[] = {kPskDheKe};
+  const std::array<std::uint8_t, kMaxHashLength> placeholder{};
+  PskIdentity identity;
+  ByteSpan placeholder_binder;
+  if (session_) {
+    x.add(TlsExtension::kPskKeyExchangeModes);
+    ch.psk_key_exchange_modes = kModes;
+    x.add(TlsExtension::kPreSharedKey);
+    identity.identity = session_->ticket;
+    identity.obfuscated_ticket_age = obfuscated_ticket_age_;
+    ch.psk_identities = PskIdentityList(std::span<const PskIdentity>(&identity, 1));
+    placeholder_binder = ByteSpan(placeholder.data(), hash_length(session_->psk.hash));
+    ch.psk_binders = OpaqueList(std::span<const ByteSpan>(&placeholder_binder, 1));
+    // RFC 8446 §4.2.10: never in the ClientHello that answers a retry.
+    if (early_data_offered_ && !hello_retry_) x.add(TlsExtension::kEarlyData);
+  }
   std::size_t size = 512 + config_.server_name.size() + transport_parameters_.size() +
-                     cookie_.size() + 2 * suites_wire_.size() + 2 * groups_wire_.size();
+                     cookie_.size() + 2 * suites_wire_.size() + 2 * groups_wire_.size() +
+                     (session_ ? session_->ticket.size() + 64 + kMaxHashLength : 0);
   for (ByteSpan p : alpn_wire_)
     size += 1 + p.size();
   std::vector<std::uint8_t> buf(size);
   Writer w(buf);
-  if (!encode_client_hello(ch, w)) return TlsAlert::kInternalError;
-  const ByteSpan bytes(buf.data(), w.written());
+  std::size_t binders_offset = 0;
+  if (!encode_client_hello(ch, w, &binders_offset)) return TlsAlert::kInternalError;
+  const std::span<std::uint8_t> bytes(buf.data(), w.written());
+  if (session_ && !write_binder(bytes, binders_offset)) return TlsAlert::kInternalError;
   if (!transcript_.update(bytes)) return TlsAlert::kInternalError;
   send(EncryptionLevel::kInitial, bytes);
+  if (x.has(TlsExtension::kEarlyData)) {
+    // RFC 8446 §7.1: client_early_traffic_secret over ClientHello; RFC 9001
+    // §4.1.4: available to the transport right after the ClientHello.
+    const auto suite = static_cast<CipherSuite>(session_->cipher_suite);
+    TlsKeySchedule early(session_->psk.hash);
+    HashValue th;
+    Secret secret;
+    if (!early.set_early_secret(session_->psk.span()) ||
+        !transcript_.digest(session_->psk.hash, &th) ||
+        !early.client_early_traffic_secret(th, &secret))
+      return TlsAlert::kInternalError;
+    keylog(KeylogLabel::kClientEarlyTrafficSecret, secret);
+    sink_->on_secret(EncryptionLevel::kEarlyData, KeyDirection::kWrite, cipher_suite_aead(suite),
+                     secret);
+    wipe_secret(&secret);
+  }
   return std::nullopt;
 }
 
@@ -181,10 +264,19 @@ std::optional<TlsError> TlsClient::on_server_hello(const HandshakeMessage& m) {
   if (!sh.legacy_session_id_echo.empty()) return TlsAlert::kIllegalParameter;
   // RFC 8446 §4.1.3: a suite we did not offer.
   if (!offered(suites_wire_, sh.cipher_suite)) return TlsAlert::kIllegalParameter;
-  // RFC 8446 §4.2: only extensions we offered (no pre_shared_key here).
-  if (!sh.other_extensions.empty() || x.has(TlsExtension::kPreSharedKey))
+  // RFC 8446 §4.2: only extensions we offered; pre_shared_key only when
+  // we offered a PSK, and never in a HelloRetryRequest.
+  if (!sh.other_extensions.empty() ||
+      (x.has(TlsExtension::kPreSharedKey) && (!session_ || sh.is_hello_retry_request())))
     return TlsAlert::kUnsupportedExtension;
   if (sh.is_hello_retry_request()) return on_hello_retry_request(m, sh);
+  if (x.has(TlsExtension::kPreSharedKey)) {
+    // RFC 8446 §4.2.11: our only identity, under a suite of the PSK's hash.
+    if (sh.selected_identity != 0 ||
+        cipher_suite_hash(static_cast<CipherSuite>(sh.cipher_suite)) != session_->psk.hash)
+      return TlsAlert::kIllegalParameter;
+    resumed_ = true;
+  }
 
   const auto suite = static_cast<CipherSuite>(sh.cipher_suite);
   // RFC 8446 §4.1.4: the ServerHello keeps the HelloRetryRequest's suite.
@@ -203,7 +295,9 @@ std::optional<TlsError> TlsClient::on_server_hello(const HandshakeMessage& m) {
   HashValue th;
   schedule_.emplace(hash);
   if (!transcript_.select(hash) || !transcript_.update(m.bytes) || !transcript_.digest(&th) ||
-      !schedule_->set_early_secret() || !schedule_->set_handshake_secret(shared.span()) ||
+      !(resumed_ ? schedule_->set_early_secret(session_->psk.span())
+                 : schedule_->set_early_secret()) ||
+      !schedule_->set_handshake_secret(shared.span()) ||
       !schedule_->client_handshake_traffic_secret(th, &client_handshake_secret_) ||
       !schedule_->server_handshake_traffic_secret(th, &server_handshake_secret_))
     return TlsAlert::kInternalError;
@@ -235,6 +329,12 @@ std::optional<TlsError> TlsClient::on_hello_retry_request(const HandshakeMessage
       !transcript_.update(m.bytes))
     return TlsAlert::kInternalError;
   if (x.has(TlsExtension::kCookie)) cookie_.assign(hrr.cookie.begin(), hrr.cookie.end());
+  // RFC 8446 §4.1.4: a PSK whose hash the retry's suite does not use cannot
+  // be selected; drop it from the second ClientHello.
+  if (session_ && session_->psk.hash != cipher_suite_hash(*suite_)) {
+    wipe_secret(&session_->psk);
+    session_.reset();
+  }
   if (x.has(TlsExtension::kKeyShare)) {
     key_share_ = KeyShare();
     if (std::optional<TlsAlert> a =
@@ -249,9 +349,10 @@ std::optional<TlsError> TlsClient::on_encrypted_extensions(const HandshakeMessag
   EncryptedExtensions ee;
   if (std::optional<TlsAlert> a = parse_encrypted_extensions(m.body, &ee)) return *a;
   const ExtensionSet& x = ee.extensions;
-  // RFC 8446 §4.2: nothing we did not offer (we offer neither early_data nor
-  // unknown extensions; server_name only when we sent SNI).
-  if (!ee.other_extensions.empty() || x.has(TlsExtension::kEarlyData) ||
+  // RFC 8446 §4.2: nothing we did not offer (no unknown extensions;
+  // early_data only in answer to ours; server_name only when we sent SNI).
+  const bool early_sent = early_data_offered_ && !hello_retry_;
+  if (!ee.other_extensions.empty() || (x.has(TlsExtension::kEarlyData) && !early_sent) ||
       (x.has(TlsExtension::kServerName) && !send_sni_))
     return TlsAlert::kUnsupportedExtension;
   // RFC 9001 §8.1: ALPN is mandatory; the choice must be one we offered.
@@ -262,10 +363,19 @@ std::optional<TlsError> TlsClient::on_encrypted_extensions(const HandshakeMessag
   // RFC 9001 §8.2.
   if (!x.has(TlsExtension::kQuicTransportParameters)) return TlsAlert::kMissingExtension;
   alpn_.assign(reinterpret_cast<const char*>(ee.alpn.data()), ee.alpn.size());
+  if (x.has(TlsExtension::kEarlyData)) {
+    // RFC 8446 §4.2.10: accepted 0-RTT needs the PSK that carried it, its
+    // suite and its ALPN.
+    if (!resumed_ || static_cast<std::uint16_t>(*suite_) != session_->cipher_suite ||
+        alpn_ != session_->alpn)
+      return TlsAlert::kIllegalParameter;
+    early_data_accepted_ = true;
+  }
   peer_transport_parameters_.assign(ee.quic_transport_parameters.begin(),
                                     ee.quic_transport_parameters.end());
   if (!transcript_.update(m.bytes)) return TlsAlert::kInternalError;
-  state_ = State::kWaitCertificateOrRequest;
+  // RFC 8446 §2.2: with a PSK the server authenticates by its Finished.
+  state_ = resumed_ ? State::kWaitFinished : State::kWaitCertificateOrRequest;
   return std::nullopt;
 }
 
@@ -356,6 +466,10 @@ std::optional<TlsError> TlsClient::on_finished(const HandshakeMessage& m) {
       !transcript_.update(ByteSpan(buf.data() + fin_at, w.written() - fin_at)))
     return TlsAlert::kInternalError;
   wipe_secret(&client_handshake_secret_);
+  // RFC 8446 §7.1: over ClientHello..client Finished, for tickets.
+  if (!transcript_.digest(&th) ||
+      !schedule_->resumption_master_secret(th, &resumption_master_secret_))
+    return TlsAlert::kInternalError;
 
   send(EncryptionLevel::kHandshake, ByteSpan(buf.data(), w.written()));
   keylog(KeylogLabel::kClientTrafficSecret0, client_ap);
@@ -369,10 +483,30 @@ std::optional<TlsError> TlsClient::on_finished(const HandshakeMessage& m) {
   return std::nullopt;
 }
 
-std::optional<TlsError> TlsClient::on_new_session_ticket(const HandshakeMessage& m) {
-  // Resumption is not implemented: a well-formed ticket is dropped.
+std::optional<TlsError> TlsClient::on_new_session_ticket(const HandshakeMessage& m,
+                                                         std::int64_t now_ms) {
   NewSessionTicket t;
   if (std::optional<TlsAlert> a = parse_new_session_ticket(m.body, &t)) return *a;
+  // RFC 9001 §4.6.1: early_data with any other size is a PROTOCOL_VIOLATION.
+  const bool early = t.extensions.has(TlsExtension::kEarlyData);
+  if (early && t.max_early_data_size != kQuicMaxEarlyDataSize)
+    return TlsError::transport_error(TransportError::kProtocolViolation);
+  // RFC 8446 §4.6.1: lifetime 0 means do not use; never keep over 7 days.
+  if (t.ticket_lifetime == 0 || !config_.session_store) return std::nullopt;
+  TlsSession s;
+  if (!ticket_psk(resumption_master_secret_, t.ticket_nonce, &s.psk))
+    return TlsAlert::kInternalError;
+  s.ticket.assign(t.ticket.begin(), t.ticket.end());
+  s.cipher_suite = static_cast<std::uint16_t>(*suite_);
+  s.alpn = alpn_;
+  s.server_name = config_.server_name;
+  s.ticket_age_add = t.ticket_age_add;
+  s.lifetime_s = std::min(t.ticket_lifetime, kMaxTicketLifetimeSeconds);
+  s.received_ms = now_ms;
+  s.allows_early_data = early;
+  s.transport_parameters = peer_transport_parameters_;
+  config_.session_store(s);
+  wipe_secret(&s.psk);
   return std::nullopt;
 }
 

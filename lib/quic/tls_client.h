@@ -1,12 +1,16 @@
 // TLS 1.3 client handshake for QUIC (RFC 8446 §2, §4; RFC 9001 §4, §8):
 // ClientHello → [HelloRetryRequest → ClientHello] → ServerHello,
 // EncryptedExtensions, [CertificateRequest], Certificate, CertificateVerify,
-// Finished → [empty Certificate], Finished. Full handshakes only (no PSK, no
-// 0-RTT yet); NewSessionTicket is checked and dropped.
+// Finished → [empty Certificate], Finished. With a stored session
+// (offer_session) the ClientHello carries pre_shared_key (psk_dhe_ke) and,
+// if asked, early_data; a server accepting the PSK skips Certificate and
+// CertificateVerify (RFC 8446 §2.2-2.3). NewSessionTicket after the
+// handshake becomes a TlsSession handed to TlsClientConfig::session_store.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +18,7 @@
 #include "quic/tls_credentials.h"
 #include "quic/tls_engine.h"
 #include "quic/tls_key_schedule.h"
+#include "quic/tls_ticket.h"
 
 namespace dquic {
 
@@ -33,6 +38,10 @@ struct TlsClientConfig {
   // checks (CertificateVerify is still checked against the leaf's key).
   const CertificateVerifier* verifier = nullptr;
   KeylogSink keylog;  // off when empty
+  // Receives each session the server's NewSessionTicket makes resumable
+  // (RFC 8446 §4.6.1), for the application to persist and give to
+  // offer_session() later. Called from inside receive(); off when empty.
+  std::function<void(const TlsSession&)> session_store;
 };
 
 class TlsClient final : public TlsEngine {
@@ -45,6 +54,22 @@ class TlsClient final : public TlsEngine {
 
   // Sends the ClientHello at the Initial level. Once only.
   [[nodiscard]] std::optional<TlsError> start();
+
+  // Before start(): offers `session` for resumption (RFC 8446 §4.2.11), with
+  // its ticket age taken at now_ms, and asks for 0-RTT if `early_data` and
+  // the ticket allows it (RFC 9001 §4.6.1). False, with nothing offered, if
+  // the session is expired or does not fit this configuration (suite, ALPN,
+  // server name). With 0-RTT, start() installs the kEarlyData write secret
+  // right after the ClientHello (RFC 9001 §4.1.4).
+  [[nodiscard]] bool offer_session(const TlsSession& session, std::int64_t now_ms, bool early_data);
+  // 0-RTT was offered (early_data in the first ClientHello).
+  bool early_data_offered() const { return early_data_offered_; }
+  // The server transport parameters remembered with the offered session
+  // (RFC 9000 §7.4.1): what 0-RTT must respect until the handshake gives
+  // the new ones. Empty when no session is offered.
+  ByteSpan remembered_transport_parameters() const {
+    return session_ ? ByteSpan(session_->transport_parameters) : ByteSpan();
+  }
 
   // The schemes we accept in CertificateVerify (signature_algorithms).
   static std::span<const SignatureScheme> offered_signature_schemes();
@@ -65,6 +90,8 @@ class TlsClient final : public TlsEngine {
   std::optional<TlsError> handle(EncryptionLevel level, const HandshakeMessage& m,
                                  std::int64_t now_ms) override;
   std::optional<TlsError> send_client_hello();
+  // RFC 8446 §4.2.11.2: fills in the binder of the encoded ClientHello.
+  bool write_binder(std::span<std::uint8_t> message, std::size_t binders_offset);
   std::optional<TlsError> on_server_hello(const HandshakeMessage& m);
   std::optional<TlsError> on_hello_retry_request(const HandshakeMessage& m, const ServerHello& sh);
   std::optional<TlsError> on_encrypted_extensions(const HandshakeMessage& m);
@@ -72,7 +99,7 @@ class TlsClient final : public TlsEngine {
   std::optional<TlsError> on_certificate(const HandshakeMessage& m, std::int64_t now_ms);
   std::optional<TlsError> on_certificate_verify(const HandshakeMessage& m);
   std::optional<TlsError> on_finished(const HandshakeMessage& m);
-  std::optional<TlsError> on_new_session_ticket(const HandshakeMessage& m);
+  std::optional<TlsError> on_new_session_ticket(const HandshakeMessage& m, std::int64_t now_ms);
   void keylog(KeylogLabel label, const Secret& s) const;
 
   const TlsClientConfig& config_;
@@ -92,6 +119,11 @@ class TlsClient final : public TlsEngine {
   PeerCertificate leaf_;
   bool certificate_requested_ = false;
   std::vector<std::uint8_t> certificate_request_context_;
+  // Resumption.
+  std::optional<TlsSession> session_;  // offered; dropped if HRR changes the hash
+  std::uint32_t obfuscated_ticket_age_ = 0;
+  bool early_data_offered_ = false;
+  Secret resumption_master_secret_;  // for tickets, after our Finished
 };
 
 }  // namespace dquic

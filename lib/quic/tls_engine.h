@@ -144,6 +144,14 @@ class TlsEngine {
   std::optional<CipherSuite> cipher_suite() const { return suite_; }
   std::optional<NamedGroup> key_exchange_group() const { return group_; }
   bool used_hello_retry_request() const { return hello_retry_; }
+  // RFC 8446 §2.2: the handshake authenticated with a resumption PSK (no
+  // Certificate / CertificateVerify); set from the ServerHello.
+  bool resumed() const { return resumed_; }
+  // RFC 9001 §4.6.1-4.6.2: the server accepted 0-RTT (early_data in
+  // EncryptedExtensions). A client that sent 0-RTT and sees false once the
+  // handshake completes must send that data again in 1-RTT packets; a
+  // server that did not accept discards 0-RTT packets.
+  bool early_data_accepted() const { return early_data_accepted_; }
   // The ALPN protocol (RFC 7301), once EncryptedExtensions is sent/received.
   std::string_view alpn() const { return alpn_; }
   // Server: the host_name the client sent (empty if none). Client: the
@@ -184,6 +192,8 @@ class TlsEngine {
   TlsSink* sink_;
   bool complete_ = false;
   bool hello_retry_ = false;
+  bool resumed_ = false;
+  bool early_data_accepted_ = false;
   std::optional<TlsError> error_;
   std::optional<CipherSuite> suite_;
   std::optional<NamedGroup> group_;

@@ -1,6 +1,9 @@
 #include "quic/tls_server.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
+
+#include <algorithm>
 
 namespace dquic {
 
@@ -23,6 +26,7 @@ TlsServer::TlsServer(const TlsServerConfig& config, ByteSpan transport_parameter
 TlsServer::~TlsServer() {
   wipe_secret(&client_handshake_secret_);
   wipe_secret(&client_application_secret_);
+  if (psk_) wipe_secret(&psk_->psk);
 }
 
 bool TlsServer::expects(EncryptionLevel level, HandshakeType type) const {
@@ -42,9 +46,9 @@ bool TlsServer::expects(EncryptionLevel level, HandshakeType type) const {
 }
 
 std::optional<TlsError> TlsServer::handle(EncryptionLevel, const HandshakeMessage& m,
-                                          std::int64_t) {
-  if (m.type == HandshakeType::kClientHello) return on_client_hello(m);
-  return on_finished(m);
+                                          std::int64_t now_ms) {
+  if (m.type == HandshakeType::kClientHello) return on_client_hello(m, now_ms);
+  return on_finished(m, now_ms);
 }
 
 void TlsServer::keylog(KeylogLabel label, const Secret& s) const {
@@ -66,7 +70,84 @@ std::optional<CipherSuite> TlsServer::choose_suite(const U16List& offered) const
   return std::nullopt;
 }
 
-std::optional<TlsError> TlsServer::on_client_hello(const HandshakeMessage& m) {
+std::optional<TlsError> TlsServer::try_psk(const HandshakeMessage& m, const ClientHello& ch,
+                                           CipherSuite suite, std::string_view alpn,
+                                           std::int64_t now_ms) {
+  const ExtensionSet& x = ch.extensions;
+  if (!x.has(TlsExtension::kPreSharedKey) || config_.ticket_keys == nullptr ||
+      !config_.ticket_keys->ready())
+    return std::nullopt;
+  // RFC 8446 §4.2.9: we only do PSK with (EC)DHE; psk_ke alone is ignored.
+  if (!x.has(TlsExtension::kPskKeyExchangeModes)) return TlsAlert::kMissingExtension;
+  const ByteSpan modes = ch.psk_key_exchange_modes;
+  if (std::find(modes.begin(), modes.end(), kPskDheKe) == modes.end()) return std::nullopt;
+
+  // Only the first identity: 0-RTT can use no other (RFC 8446 §4.2.10),
+  // and one ticket open per ClientHello bounds the work a client causes.
+  const PskIdentity identity = *ch.psk_identities.begin();
+  std::vector<std::uint8_t> plain;
+  TicketState t;
+  const bool opened =
+      config_.ticket_keys->open(identity.identity, &plain) && decode_ticket_state(plain, &t);
+  OPENSSL_cleanse(plain.data(), plain.size());
+  if (!opened) return std::nullopt;  // not ours, rotated out or tampered
+  // RFC 8446 §4.6.1: not past its lifetime (nor from the future).
+  const std::int64_t age_ms = now_ms - t.issue_time_ms;
+  const bool alive = age_ms >= -config_.max_ticket_age_skew_ms &&
+                     age_ms < static_cast<std::int64_t>(t.lifetime_s) * 1000;
+  // RFC 8446 §4.2.11: the suite's hash must be the PSK's; RFC 8446 §4.6.1
+  // and §4.2.10: a ticket is for the same server name and protocol.
+  const std::string_view sni(reinterpret_cast<const char*>(ch.server_name.data()),
+                             x.has(TlsExtension::kServerName) ? ch.server_name.size() : 0);
+  if (!alive || cipher_suite_hash(suite) != t.psk.hash || sni != t.server_name || alpn != t.alpn) {
+    wipe_secret(&t.psk);
+    return std::nullopt;
+  }
+
+  // RFC 8446 §4.2.11.2: the binder proves the client holds the PSK; a wrong
+  // one is fatal.
+  TlsKeySchedule early(t.psk.hash);
+  Secret binder_key;
+  HashValue th;
+  bool ok = early.set_early_secret(t.psk.span()) &&
+            early.binder_key(PskKind::kResumption, &binder_key) &&
+            transcript_.digest_with_tail(
+                t.psk.hash, client_hello_binder_prefix(m.bytes, ch.binders_offset), &th);
+  const ByteSpan binder = *ch.psk_binders.begin();
+  const bool binder_ok = ok && verify_psk_binder(binder_key, th, binder);
+  wipe_secret(&binder_key);
+  if (!ok) {
+    wipe_secret(&t.psk);
+    return TlsAlert::kInternalError;
+  }
+  if (!binder_ok) {
+    wipe_secret(&t.psk);
+    return TlsAlert::kDecryptError;
+  }
+
+  // RFC 9001 §4.6, RFC 8446 §4.2.10: 0-RTT for the first ClientHello only,
+  // with the ticket's suite, a plausible ticket age (§8.3), transport
+  // parameters no smaller than remembered (RFC 9000 §7.4.1), and never
+  // twice for one ClientHello (§8.2).
+  if (x.has(TlsExtension::kEarlyData) && !hello_retry_ && config_.enable_early_data &&
+      config_.anti_replay != nullptr && t.allow_early_data &&
+      static_cast<std::uint16_t>(suite) == t.cipher_suite) {
+    const std::int64_t client_age =
+        static_cast<std::uint32_t>(identity.obfuscated_ticket_age - t.ticket_age_add);
+    const std::int64_t skew = client_age - age_ms;
+    TransportParameters current;
+    const bool tp_ok = decode_transport_parameters(transport_parameters_, EndpointRole::kServer,
+                                                   &current) == TransportError::kNoError &&
+                       t.transport_limits.not_reduced_by(ZeroRttTransportLimits::from(current));
+    if (skew <= config_.max_ticket_age_skew_ms && skew >= -config_.max_ticket_age_skew_ms &&
+        tp_ok && config_.anti_replay->check_and_insert(binder, now_ms))
+      accept_early_data_ = true;
+  }
+  psk_ = std::move(t);
+  return std::nullopt;
+}
+
+std::optional<TlsError> TlsServer::on_client_hello(const HandshakeMessage& m, std::int64_t now_ms) {
   if (config_.credentials == nullptr) return TlsAlert::kInternalError;
   ClientHello ch;
   if (std::optional<TlsAlert> a = parse_client_hello(m.body, &ch)) return *a;
@@ -149,6 +230,7 @@ std::optional<TlsError> TlsServer::on_client_hello(const HandshakeMessage& m) {
 
   suite_ = suite;
   std::copy(ch.random.begin(), ch.random.end(), client_random_.begin());
+  if (std::optional<TlsError> e = try_psk(m, ch, *suite, alpn, now_ms)) return e;
   alpn_.assign(alpn);
   if (x.has(TlsExtension::kServerName)) {
     server_name_.assign(reinterpret_cast<const char*>(ch.server_name.data()),
@@ -193,6 +275,22 @@ std::optional<TlsError> TlsServer::send_server_flight(const ClientHello& ch,
   group_ = group;
   const HashAlgorithm hash = cipher_suite_hash(*suite_);
   if (!transcript_.select(hash)) return TlsAlert::kInternalError;
+  resumed_ = psk_.has_value();
+  early_data_accepted_ = accept_early_data_;
+  schedule_.emplace(hash);
+  if (!(resumed_ ? schedule_->set_early_secret(psk_->psk.span()) : schedule_->set_early_secret()))
+    return TlsAlert::kInternalError;
+  if (accept_early_data_) {
+    // RFC 8446 §7.1 client_early_traffic_secret over the ClientHello; RFC
+    // 9001 §4.1.4: 0-RTT read keys as soon as the ClientHello is processed.
+    HashValue ch_hash;
+    Secret early;
+    if (!transcript_.digest(&ch_hash) || !schedule_->client_early_traffic_secret(ch_hash, &early))
+      return TlsAlert::kInternalError;
+    keylog(KeylogLabel::kClientEarlyTrafficSecret, early);
+    install(EncryptionLevel::kEarlyData, KeyDirection::kRead, early);
+    wipe_secret(&early);
+  }
 
   // ServerHello (RFC 8446 §4.1.3) with our share (§4.2.8).
   KeyShare key;
@@ -210,6 +308,10 @@ std::optional<TlsError> TlsServer::send_server_flight(const ClientHello& ch,
   sh.extensions.add(TlsExtension::kKeyShare);
   sh.selected_version = kTls13Version;
   sh.key_share = {share.group, key.public_key()};
+  if (resumed_) {
+    sh.extensions.add(TlsExtension::kPreSharedKey);  // RFC 8446 §4.2.11
+    sh.selected_identity = 0;
+  }
   std::array<std::uint8_t, 256> sh_buf;
   Writer shw(sh_buf);
   if (!encode_server_hello(sh, shw)) return TlsAlert::kInternalError;
@@ -219,9 +321,7 @@ std::optional<TlsError> TlsServer::send_server_flight(const ClientHello& ch,
   // RFC 8446 §7.1: handshake traffic secrets over ClientHello..ServerHello.
   HashValue th;
   Secret server_hs;
-  schedule_.emplace(hash);
-  if (!transcript_.digest(&th) || !schedule_->set_early_secret() ||
-      !schedule_->set_handshake_secret(shared.span()) ||
+  if (!transcript_.digest(&th) || !schedule_->set_handshake_secret(shared.span()) ||
       !schedule_->client_handshake_traffic_secret(th, &client_handshake_secret_) ||
       !schedule_->server_handshake_traffic_secret(th, &server_hs))
     return TlsAlert::kInternalError;
@@ -257,23 +357,27 @@ std::optional<TlsError> TlsServer::send_server_flight(const ClientHello& ch,
   ee.alpn = ByteSpan(reinterpret_cast<const std::uint8_t*>(alpn_.data()), alpn_.size());
   ee.extensions.add(TlsExtension::kQuicTransportParameters);
   ee.quic_transport_parameters = transport_parameters_;
+  // RFC 9001 §4.6.2: early_data here is the only sign of accepted 0-RTT.
+  if (accept_early_data_) ee.extensions.add(TlsExtension::kEarlyData);
   if (!encode_encrypted_extensions(ee, w) || !add_to_transcript()) return TlsAlert::kInternalError;
 
-  Certificate cert;  // RFC 8446 §4.4.2: empty context in the handshake
-  cert.entries = CertificateEntryList(std::span<const CertificateEntry>(entries));
-  if (!encode_certificate(cert, w) || !add_to_transcript()) return TlsAlert::kInternalError;
+  if (!resumed_) {
+    Certificate cert;  // RFC 8446 §4.4.2: empty context in the handshake
+    cert.entries = CertificateEntryList(std::span<const CertificateEntry>(entries));
+    if (!encode_certificate(cert, w) || !add_to_transcript()) return TlsAlert::kInternalError;
 
-  // RFC 8446 §4.4.3: signed over ClientHello..Certificate.
-  std::array<std::uint8_t, kMaxSignatureLength> sig;
-  std::size_t sig_len = 0;
-  if (!transcript_.digest(&th)) return TlsAlert::kInternalError;
-  if (std::optional<TlsAlert> a = config_.credentials->sign_certificate_verify(
-          scheme, th.span(), /*is_server=*/true, sig, &sig_len))
-    return *a;
-  CertificateVerify cv;
-  cv.algorithm = static_cast<std::uint16_t>(scheme);
-  cv.signature = ByteSpan(sig.data(), sig_len);
-  if (!encode_certificate_verify(cv, w) || !add_to_transcript()) return TlsAlert::kInternalError;
+    // RFC 8446 §4.4.3: signed over ClientHello..Certificate.
+    std::array<std::uint8_t, kMaxSignatureLength> sig;
+    std::size_t sig_len = 0;
+    if (!transcript_.digest(&th)) return TlsAlert::kInternalError;
+    if (std::optional<TlsAlert> a = config_.credentials->sign_certificate_verify(
+            scheme, th.span(), /*is_server=*/true, sig, &sig_len))
+      return *a;
+    CertificateVerify cv;
+    cv.algorithm = static_cast<std::uint16_t>(scheme);
+    cv.signature = ByteSpan(sig.data(), sig_len);
+    if (!encode_certificate_verify(cv, w) || !add_to_transcript()) return TlsAlert::kInternalError;
+  }  // RFC 8446 §2.2: a PSK handshake authenticates with Finished alone
 
   // RFC 8446 §4.4.4: Finished over ClientHello..CertificateVerify.
   HashValue verify_data;
@@ -304,7 +408,7 @@ std::optional<TlsError> TlsServer::send_server_flight(const ClientHello& ch,
   return std::nullopt;
 }
 
-std::optional<TlsError> TlsServer::on_finished(const HandshakeMessage& m) {
+std::optional<TlsError> TlsServer::on_finished(const HandshakeMessage& m, std::int64_t now_ms) {
   Finished fin;
   if (std::optional<TlsAlert> a =
           parse_finished(m.body, hash_length(cipher_suite_hash(*suite_)), &fin))
@@ -318,6 +422,60 @@ std::optional<TlsError> TlsServer::on_finished(const HandshakeMessage& m) {
   wipe_secret(&client_application_secret_);
   state_ = State::kConnected;
   finish();
+  return send_ticket(now_ms);
+}
+
+std::optional<TlsError> TlsServer::send_ticket(std::int64_t now_ms) {
+  if (config_.ticket_keys == nullptr || !config_.ticket_keys->ready()) return std::nullopt;
+  // A server name too long for the ticket: no ticket rather than a wrong one.
+  if (server_name_.size() > 255) return std::nullopt;
+  TicketState t;
+  t.cipher_suite = u16(*suite_);
+  t.issue_time_ms = now_ms;
+  t.lifetime_s = std::min(config_.ticket_lifetime_s, kMaxTicketLifetimeSeconds);
+  t.allow_early_data = config_.enable_early_data;
+  t.alpn = alpn_;
+  t.server_name = server_name_;
+  TransportParameters ours;
+  if (decode_transport_parameters(transport_parameters_, EndpointRole::kServer, &ours) !=
+      TransportError::kNoError)
+    t.allow_early_data = false;  // nothing sound to remember for 0-RTT
+  t.transport_limits = ZeroRttTransportLimits::from(ours);
+  // RFC 8446 §4.6.1: a fresh ticket_age_add per ticket; one ticket per
+  // connection, so a fixed nonce keeps PSKs distinct (the resumption master
+  // secret differs per connection).
+  static constexpr std::uint8_t kNonce[] = {0};
+  HashValue th;
+  Secret rms;
+  std::array<std::uint8_t, 4> age_add;
+  const bool ok = RAND_bytes(age_add.data(), static_cast<int>(age_add.size())) == 1 &&
+                  transcript_.digest(&th) && schedule_->resumption_master_secret(th, &rms) &&
+                  ticket_psk(rms, kNonce, &t.psk);
+  wipe_secret(&rms);
+  if (!ok) return TlsAlert::kInternalError;
+  t.ticket_age_add = (std::uint32_t{age_add[0]} << 24) | (std::uint32_t{age_add[1]} << 16) |
+                     (std::uint32_t{age_add[2]} << 8) | age_add[3];
+  std::vector<std::uint8_t> plain;
+  std::vector<std::uint8_t> ticket;
+  const bool sealed = encode_ticket_state(t, &plain) && config_.ticket_keys->seal(plain, &ticket);
+  OPENSSL_cleanse(plain.data(), plain.size());
+  wipe_secret(&t.psk);
+  if (!sealed) return TlsAlert::kInternalError;
+
+  NewSessionTicket nst;
+  nst.ticket_lifetime = t.lifetime_s;
+  nst.ticket_age_add = t.ticket_age_add;
+  nst.ticket_nonce = kNonce;
+  nst.ticket = ticket;
+  if (t.allow_early_data) {
+    nst.extensions.add(TlsExtension::kEarlyData);
+    nst.max_early_data_size = kQuicMaxEarlyDataSize;  // RFC 9001 §4.6.1
+  }
+  std::vector<std::uint8_t> buf(64 + ticket.size());
+  Writer w(buf);
+  if (!encode_new_session_ticket(nst, w)) return TlsAlert::kInternalError;
+  // RFC 9001 §4.1.3: post-handshake messages go at the 1-RTT level.
+  send(EncryptionLevel::kApplication, ByteSpan(buf.data(), w.written()));
   return std::nullopt;
 }
 

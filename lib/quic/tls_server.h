@@ -1,8 +1,12 @@
 // TLS 1.3 server handshake for QUIC (RFC 8446 §2, §4; RFC 9001 §4, §8):
 // ClientHello → [HelloRetryRequest → ClientHello] → ServerHello,
 // EncryptedExtensions, Certificate, CertificateVerify, Finished → client
-// Finished. Full handshakes only: pre_shared_key and early_data offers are
-// ignored (no resumption yet), and no client certificate is requested.
+// Finished. No client certificate is requested. With ticket keys
+// configured it resumes (RFC 8446 §2.2): a ClientHello whose first PSK
+// identity is a ticket it can open gets ServerHello with pre_shared_key,
+// EncryptedExtensions and Finished (no Certificate), and after the handshake
+// the server sends one NewSessionTicket. 0-RTT is accepted only when
+// enabled and with an anti-replay register (RFC 8446 §8, RFC 9001 §4.6).
 #pragma once
 
 #include <array>
@@ -14,6 +18,7 @@
 #include "quic/tls_credentials.h"
 #include "quic/tls_engine.h"
 #include "quic/tls_key_schedule.h"
+#include "quic/tls_ticket.h"
 
 namespace dquic {
 
@@ -32,6 +37,20 @@ struct TlsServerConfig {
   // the client supports (RFC 8446 §4.1.4).
   std::vector<NamedGroup> groups{kDefaultGroups.begin(), kDefaultGroups.end()};
   KeylogSink keylog;  // off when empty
+
+  // Resumption (RFC 8446 §4.6.1). No tickets are issued or accepted while
+  // null or not ready(); shared by connections, rotated by the application.
+  TicketKeys* ticket_keys = nullptr;
+  // Capped at kMaxTicketLifetimeSeconds.
+  std::uint32_t ticket_lifetime_s = 86400;
+  // 0-RTT (RFC 9001 §4.6): tickets say early data is allowed and
+  // ClientHellos' early_data is accepted when all checks pass. Needs
+  // anti_replay: without one 0-RTT is always rejected.
+  bool enable_early_data = false;
+  StrikeRegister* anti_replay = nullptr;
+  // RFC 8446 §8.3: 0-RTT only when the client's ticket age is within this
+  // of the age the server computes (network delay and clock skew).
+  std::int64_t max_ticket_age_skew_ms = 10000;
 };
 
 class TlsServer final : public TlsEngine {
@@ -53,11 +72,17 @@ class TlsServer final : public TlsEngine {
   bool expects(EncryptionLevel level, HandshakeType type) const override;
   std::optional<TlsError> handle(EncryptionLevel level, const HandshakeMessage& m,
                                  std::int64_t now_ms) override;
-  std::optional<TlsError> on_client_hello(const HandshakeMessage& m);
+  std::optional<TlsError> on_client_hello(const HandshakeMessage& m, std::int64_t now_ms);
+  // RFC 8446 §4.2.11: opens and checks the first PSK identity. std::nullopt
+  // with psk_ unset to ignore it (full handshake); an error only for a bad
+  // binder (decrypt_error).
+  std::optional<TlsError> try_psk(const HandshakeMessage& m, const ClientHello& ch,
+                                  CipherSuite suite, std::string_view alpn, std::int64_t now_ms);
+  std::optional<TlsError> send_ticket(std::int64_t now_ms);
   std::optional<TlsError> send_hello_retry_request(const ClientHello& ch, NamedGroup group);
   std::optional<TlsError> send_server_flight(const ClientHello& ch, const KeyShareEntry& share,
                                              SignatureScheme scheme);
-  std::optional<TlsError> on_finished(const HandshakeMessage& m);
+  std::optional<TlsError> on_finished(const HandshakeMessage& m, std::int64_t now_ms);
   std::optional<CipherSuite> choose_suite(const U16List& offered) const;
   void keylog(KeylogLabel label, const Secret& s) const;
 
@@ -71,6 +96,8 @@ class TlsServer final : public TlsEngine {
   Secret client_handshake_secret_;                // to check the client's Finished
   Secret client_application_secret_;              // installed once it checks
   HashValue server_finished_transcript_;          // ClientHello..server Finished
+  std::optional<TicketState> psk_;                // the accepted ticket
+  bool accept_early_data_ = false;
 };
 
 }  // namespace dquic
