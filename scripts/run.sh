@@ -8,5 +8,5 @@ scripts/deps.sh || exit 2
 . scripts/configure.sh
 configure_build build/release --buildtype=release -Dtests=true
 ninja -C build/release -j"$(nproc)"
-echo "h3-static and quic-perf are not built yet; running the codec and packet-protection benchmarks."
+echo "h3-static and quic-perf are not built yet; running the codec, TLS handshake and packet-protection benchmarks."
 meson test -C build/release --benchmark --verbose
