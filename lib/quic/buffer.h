@@ -119,6 +119,14 @@ class Writer {
     if (!b.empty()) std::memcpy(p_, b.data(), b.size());
     p_ += b.size();
   }
+  // Reserves n bytes for the caller to fill in place (a zero-copy source
+  // writes straight into the packet); nullptr if they do not fit.
+  std::uint8_t* claim(std::size_t n) {
+    if (!reserve(n)) return nullptr;
+    std::uint8_t* at = p_;
+    p_ += n;
+    return at;
+  }
   void fill(std::uint8_t v, std::size_t n) {
     if (!reserve(n)) return;
     std::memset(p_, v, n);

@@ -1,0 +1,669 @@
+#include "quic/connection.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "quic/connection_space.h"
+#include "quic/frame_rules.h"
+#include "quic/key_schedule.h"
+#include "quic/packet_header.h"
+#include "quic/packet_header_encode.h"
+#include "quic/packet_number.h"
+#include "quic/stream.h"
+
+namespace dquic {
+
+namespace {
+
+PacketSpace space_of(PacketType t) {
+  switch (t) {
+    case PacketType::kInitial:
+      return PacketSpace::kInitial;
+    case PacketType::kHandshake:
+      return PacketSpace::kHandshake;
+    default:
+      return PacketSpace::kApplication;
+  }
+}
+
+PacketSpace space_of(EncryptionLevel l) {
+  switch (l) {
+    case EncryptionLevel::kInitial:
+      return PacketSpace::kInitial;
+    case EncryptionLevel::kHandshake:
+      return PacketSpace::kHandshake;
+    default:
+      return PacketSpace::kApplication;
+  }
+}
+
+EncryptionLevel level_of(PacketSpace s) {
+  switch (s) {
+    case PacketSpace::kInitial:
+      return EncryptionLevel::kInitial;
+    case PacketSpace::kHandshake:
+      return EncryptionLevel::kHandshake;
+    default:
+      return EncryptionLevel::kApplication;
+  }
+}
+
+bool is_ack_eliciting_frame(const Frame& f) {
+  // RFC 9002 §2: all frames but ACK, PADDING and CONNECTION_CLOSE.
+  return !std::holds_alternative<AckFrame>(f) && !std::holds_alternative<PaddingFrame>(f) &&
+         !std::holds_alternative<ConnectionCloseFrame>(f);
+}
+
+}  // namespace
+
+Connection::Connection(const ConnectionConfig& config)
+    : config_(config),
+      role_(EndpointRole::kClient),
+      rtt_(kInitialRtt),
+      pacer_(PacerConfig{config.max_burst_packets, 200, 125}) {
+  // RFC 9000 §7.2: an unpredictable DCID of at least 8 bytes.
+  std::array<std::uint8_t, 8> b;
+  config_.random(b);
+  (void)ConnectionId::from(b, &local_cid_);
+  config_.random(b);
+  (void)ConnectionId::from(b, &original_dcid_);
+  peer_cid_ = original_dcid_;
+}
+
+Connection::Connection(const ConnectionConfig& config, const ServerIds& ids)
+    : config_(config),
+      role_(EndpointRole::kServer),
+      local_cid_(ids.local_cid),
+      peer_cid_(ids.peer_cid),
+      original_dcid_(ids.original_dcid),
+      peer_cid_set_(true),
+      rtt_(kInitialRtt),
+      pacer_(PacerConfig{config.max_burst_packets, 200, 125}) {}
+
+Connection::~Connection() {
+  release_all();
+}
+
+void Connection::release_all() {
+  streams_.clear();  // releases buffered mbuf references
+  for (auto& sp : spaces_) {
+    if (!sp) continue;
+    if (sp->read_key) config_.keys->release(sp->read_key);
+    if (sp->write_key) config_.keys->release(sp->write_key);
+    sp->read_key = sp->write_key = nullptr;
+  }
+  datagrams_out_.clear();
+}
+
+bool Connection::start(Time now) {
+  created_ = now;
+  now_ = now;
+  last_activity_ = now;
+  for (std::size_t i = 0; i < kPacketSpaceCount; ++i) {
+    AckTracker::Config ac;
+    ac.max_ranges = config_.max_ack_ranges;
+    // RFC 9000 §13.2.1: Initial and Handshake packets are acknowledged at once.
+    ac.immediate = i != index(PacketSpace::kApplication);
+    ac.max_ack_delay = static_cast<Duration>(config_.transport.max_ack_delay) * kMillisecond;
+    spaces_[i] = std::make_unique<Space>(ac);
+  }
+  CongestionConfig cc;
+  cc.max_datagram_size = config_.max_datagram_size;
+  cc_ = make_congestion_controller(config_.congestion, cc);
+  LossDetectorConfig lc;
+  lc.role = role_;
+  loss_ = std::make_unique<LossDetector>(lc, rtt_, *cc_, *this);
+  pacer_.update(cc_->congestion_window(), rtt_.smoothed_rtt(), true, config_.max_datagram_size);
+
+  // RFC 9000 §7.3: connection IDs are authenticated through the parameters.
+  TransportParameters& tp = config_.transport;
+  tp.initial_source_connection_id = local_cid_;
+  if (role_ == EndpointRole::kServer) tp.original_destination_connection_id = original_dcid_;
+  peer_ack_delay_exponent_ = kDefaultAckDelayExponent;
+  // RFC 9000 §10.1: our own idle timeout applies until the peer's is known.
+  idle_timeout_ = static_cast<Duration>(tp.max_idle_timeout) * kMillisecond;
+  local_params_encoded_.resize(1024);
+  Writer w(local_params_encoded_);
+  if (!encode_transport_parameters(tp, role_, w)) {
+    close_with(TransportError::kInternalError, 0, "transport parameters", now);
+    return false;
+  }
+  local_params_encoded_.resize(w.written());
+
+  // Flow control from what we advertise (RFC 9000 §4).
+  conn_recv_ = ReceiveWindow(tp.initial_max_data, config_.max_connection_window);
+  bidi_limits_ = StreamLimits(tp.initial_max_streams_bidi, 0);
+  uni_limits_ = StreamLimits(tp.initial_max_streams_uni, 0);
+  next_local_bidi_ = role_ == EndpointRole::kClient ? 0 : 1;
+  next_local_uni_ = role_ == EndpointRole::kClient ? 2 : 3;
+
+  if (!install_initial_keys()) {
+    close_with(TransportError::kInternalError, 0, "initial keys", now);
+    return false;
+  }
+  if (role_ == EndpointRole::kClient) {
+    auto client = std::make_unique<TlsClient>(*config_.tls_client, local_params_encoded_, this);
+    TlsClient* c = client.get();
+    tls_ = std::move(client);
+    if (std::optional<TlsError> e = c->start()) {
+      close_crypto(*e, now);
+      return false;
+    }
+  } else {
+    tls_ = std::make_unique<TlsServer>(*config_.tls_server, local_params_encoded_, this);
+  }
+  return true;
+}
+
+bool Connection::install_initial_keys() {
+  // RFC 9001 §5.2: from the client's first Destination Connection ID.
+  InitialSecrets secrets;
+  if (!derive_initial_secrets(config_.version, original_dcid_.span(), &secrets)) return false;
+  Secret& client_secret = secrets.client;
+  Secret& server_secret = secrets.server;
+  PacketKeys client_keys, server_keys;
+  if (!derive_packet_keys(config_.version, AeadAlgorithm::kAes128Gcm, client_secret,
+                          &client_keys) ||
+      !derive_packet_keys(config_.version, AeadAlgorithm::kAes128Gcm, server_secret, &server_keys))
+    return false;
+  Space& s = *spaces_[index(PacketSpace::kInitial)];
+  const bool client = role_ == EndpointRole::kClient;
+  s.write_key = config_.keys->install(client ? client_keys : server_keys, false);
+  s.read_key = config_.keys->install(client ? server_keys : client_keys, false);
+  wipe_secret(&client_secret);
+  wipe_secret(&server_secret);
+  return s.write_key != nullptr && s.read_key != nullptr;
+}
+
+std::string_view Connection::alpn() const {
+  return tls_ ? tls_->alpn() : std::string_view();
+}
+
+// ---------------------------------------------------------------- TLS sink
+
+void Connection::on_handshake_data(EncryptionLevel level, ByteSpan data) {
+  CryptoSpace& c = spaces_[index(space_of(level))]->crypto;
+  c.send_data.insert(c.send_data.end(), data.begin(), data.end());
+}
+
+void Connection::on_secret(EncryptionLevel level, KeyDirection direction, AeadAlgorithm aead,
+                           const Secret& secret) {
+  if (level == EncryptionLevel::kEarlyData) return;  // 0-RTT: not in this layer yet
+  PacketKeys keys;
+  if (!derive_packet_keys(config_.version, aead, secret, &keys)) return;
+  ProtectionKey* k = config_.keys->install(keys, false);
+  Space& s = *spaces_[index(space_of(level))];
+  ProtectionKey*& slot = direction == KeyDirection::kRead ? s.read_key : s.write_key;
+  if (slot) config_.keys->release(slot);
+  slot = k;
+  if (config_.observer)
+    config_.observer->on_keys_installed(space_of(level), direction == KeyDirection::kWrite,
+                                        last_activity_);
+  if (level == EncryptionLevel::kHandshake && direction == KeyDirection::kWrite &&
+      role_ == EndpointRole::kClient) {
+    // RFC 9001 §4.9.1: a client discards Initial keys when it first sends a
+    // Handshake packet; done in write_packet.
+  }
+}
+
+void Connection::on_handshake_complete() {
+  handshake_complete_ = true;
+  if (role_ == EndpointRole::kServer) {
+    // RFC 9001 §4.1.2: the server's handshake is confirmed at completion.
+    handshake_confirmed_ = true;
+    handshake_done_pending_ = true;
+  }
+}
+
+// ---------------------------------------------------------------- keys
+
+OpenKeys Connection::open_keys(PacketType type) const {
+  OpenKeys k;
+  if (state_ == ConnectionState::kClosed || type == PacketType::kZeroRtt) return k;
+  const Space* s = spaces_[index(space_of(type))].get();
+  if (s == nullptr || s->discarded) return k;
+  k.key = s->read_key;
+  if (std::optional<std::uint64_t> l = s->acks.largest_received()) k.largest_received = *l;
+  return k;
+}
+
+ProtectionKey* Connection::write_key(PacketSpace s) const {
+  const Space* sp = spaces_[index(s)].get();
+  return sp && !sp->discarded ? sp->write_key : nullptr;
+}
+
+void Connection::discard_space(PacketSpace s) {
+  Space& sp = *spaces_[index(s)];
+  if (sp.discarded) return;
+  sp.discarded = true;
+  // RFC 9002 §6.4: its packets leave bytes in flight, no loss reported.
+  loss_->discard_space(s, now_);
+  if (sp.read_key) config_.keys->release(sp.read_key);
+  if (sp.write_key) config_.keys->release(sp.write_key);
+  sp.read_key = sp.write_key = nullptr;
+  sp.crypto = CryptoSpace();
+  if (config_.observer) config_.observer->on_keys_discarded(s, last_activity_);
+}
+
+// ---------------------------------------------------------------- receive
+
+void Connection::on_undecryptable(Time) {
+  ++stats_.packets_dropped;
+}
+
+void Connection::apply_deferred_discards() {
+  if (discard_initial_pending_) {
+    discard_initial_pending_ = false;
+    discard_space(PacketSpace::kInitial);
+    update_recovery_state();
+  }
+}
+
+void Connection::update_recovery_state() {
+  RecoveryState rs;
+  rs.handshake_confirmed = handshake_confirmed_;
+  const Space& h = *spaces_[index(PacketSpace::kHandshake)];
+  rs.have_handshake_keys = h.write_key != nullptr || h.discarded;
+  loss_->set_state(rs, now_);
+}
+
+void Connection::on_packet(const ReceivedPacket& p, Time now) {
+  now_ = std::max(now_, now);
+  if (state_ == ConnectionState::kClosed || state_ == ConnectionState::kDraining) return;
+  apply_deferred_discards();
+  const PacketSpace s = space_of(p.type);
+  Space& sp = *spaces_[index(s)];
+  if (sp.discarded || sp.read_key == nullptr) {
+    ++stats_.packets_dropped;
+    return;
+  }
+  if (sp.acks.is_duplicate(p.packet_number)) {  // RFC 9000 §12.3
+    ++stats_.packets_dropped;
+    return;
+  }
+  if (p.type == PacketType::kOneRtt && !handshake_complete_ && role_ == EndpointRole::kServer) {
+    // 1-RTT keys for reading come with the client's Finished; a packet
+    // opened with them before that cannot exist.
+  }
+  ++stats_.packets_received;
+  stats_.bytes_received += p.datagram_size;
+  if (config_.observer)
+    config_.observer->on_packet_received(s, p.packet_number, p.payload.size(), now);
+
+  // RFC 9000 §7.2: the client switches to the server's first SCID.
+  if (role_ == EndpointRole::kClient && !peer_cid_set_ && p.type != PacketType::kOneRtt) {
+    if (!ConnectionId::from(p.scid, &peer_cid_)) return;
+    peer_cid_set_ = true;
+  }
+  // RFC 9001 §4.9.1: a server discards Initial keys when it first
+  // successfully processes a Handshake packet.
+  if (role_ == EndpointRole::kServer && s == PacketSpace::kHandshake &&
+      !spaces_[index(PacketSpace::kInitial)]->discarded) {
+    discard_space(PacketSpace::kInitial);
+    update_recovery_state();
+  }
+
+  if (state_ == ConnectionState::kClosing) {
+    // RFC 9000 §10.2.1: answer with CONNECTION_CLOSE, rate-limited by
+    // sending it at most once per received packet burst.
+    close_frame_pending_ = true;
+    return;
+  }
+
+  bool ack_eliciting = false;
+  drop_packet_ = false;
+  process_frames(p, s, now, &ack_eliciting);
+  if (state_ == ConnectionState::kClosed) return;
+  if (drop_packet_) {
+    ++stats_.packets_dropped;
+    return;
+  }
+  if (!spaces_[index(s)]->discarded)
+    spaces_[index(s)]->acks.on_packet_received(p.packet_number, ack_eliciting, p.ecn, now);
+  // RFC 9000 §10.1: any packet processed restarts the idle timer.
+  last_activity_ = now;
+  ack_eliciting_since_receive_ = false;
+}
+
+void Connection::process_frames(const ReceivedPacket& p, PacketSpace s, Time now,
+                                bool* ack_eliciting) {
+  Reader r(p.payload);
+  if (r.empty()) {  // RFC 9000 §12.4: a packet with no frames
+    close_with(TransportError::kProtocolViolation, 0, "empty packet", now);
+    return;
+  }
+  while (!r.empty()) {
+    Frame f;
+    const TransportError de = decode_frame(r, &f);
+    if (de != TransportError::kNoError) {
+      close_with(de, 0, "frame decoding", now);
+      return;
+    }
+    // RFC 9000 §12.4 Table 3 and the role rules of §19: frames allowed here.
+    const TransportError ce = check_frame(f, p.type, role_);
+    if (ce != TransportError::kNoError) {
+      close_with(ce, static_cast<std::uint64_t>(frame_type(f)), "frame not allowed", now);
+      return;
+    }
+    if (is_ack_eliciting_frame(f)) *ack_eliciting = true;
+    const TransportError e = on_frame(f, p, s, now);
+    if (drop_packet_) return;
+    if (state_ == ConnectionState::kClosed || state_ == ConnectionState::kDraining ||
+        state_ == ConnectionState::kClosing)
+      return;
+    if (e != TransportError::kNoError) {
+      close_with(e, static_cast<std::uint64_t>(frame_type(f)), "frame", now);
+      return;
+    }
+  }
+}
+
+TransportError Connection::on_frame(const Frame& f, const ReceivedPacket& p, PacketSpace s,
+                                    Time now) {
+  if (auto* a = std::get_if<AckFrame>(&f)) return on_ack(*a, s, now);
+  if (auto* c = std::get_if<CryptoFrame>(&f)) return on_crypto(*c, s, now);
+  if (auto* st = std::get_if<StreamFrame>(&f)) return on_stream_frame(*st, p.m);
+  if (std::holds_alternative<PaddingFrame>(f) || std::holds_alternative<PingFrame>(f))
+    return TransportError::kNoError;
+  if (auto* rs = std::get_if<ResetStreamFrame>(&f)) return on_reset_stream(*rs);
+  if (auto* ss = std::get_if<StopSendingFrame>(&f)) return on_stop_sending(*ss);
+  if (auto* md = std::get_if<MaxDataFrame>(&f)) {
+    // RFC 9000 §19.9: smaller values are ignored. Streams that stopped on
+    // connection credit go back in the send queue.
+    if (conn_send_.update_limit(md->maximum_data)) requeue_blocked_streams();
+    return TransportError::kNoError;
+  }
+  if (auto* msd = std::get_if<MaxStreamDataFrame>(&f)) return on_max_stream_data(*msd);
+  if (auto* ms = std::get_if<MaxStreamsFrame>(&f)) {
+    if (ms->maximum_streams > kMaxStreamsLimit) return TransportError::kFrameEncodingError;
+    StreamLimits& l = ms->bidirectional ? bidi_limits_ : uni_limits_;
+    const std::uint64_t before = l.peer_max();
+    const TransportError e = l.on_max_streams(ms->maximum_streams);
+    if (e == TransportError::kNoError && l.peer_max() > before && config_.handler)
+      config_.handler->on_streams_available(ms->bidirectional);
+    return e;
+  }
+  if (std::holds_alternative<DataBlockedFrame>(f) ||
+      std::holds_alternative<StreamDataBlockedFrame>(f)) {
+    return TransportError::kNoError;  // informational (RFC 9000 §19.12-19.13)
+  }
+  if (auto* sb = std::get_if<StreamsBlockedFrame>(&f))
+    return StreamLimits::on_streams_blocked(sb->maximum_streams);
+  if (auto* cc = std::get_if<ConnectionCloseFrame>(&f)) {
+    CloseInfo ci;
+    ci.local = false;
+    ci.application = cc->application;
+    ci.error_code = cc->error_code;
+    ci.frame_type = cc->frame_type;
+    ci.reason.assign(reinterpret_cast<const char*>(cc->reason.data()), cc->reason.size());
+    close_info_ = std::move(ci);
+    enter_draining(now);
+    return TransportError::kNoError;
+  }
+  if (std::holds_alternative<HandshakeDoneFrame>(f)) {
+    // RFC 9000 §19.20: a server receiving it is a PROTOCOL_VIOLATION.
+    if (role_ == EndpointRole::kServer) return TransportError::kProtocolViolation;
+    if (!handshake_confirmed_) {
+      // RFC 9001 §4.1.2: the client's handshake is confirmed; §4.9.2:
+      // discard Handshake keys.
+      handshake_confirmed_ = true;
+      discard_space(PacketSpace::kHandshake);
+      update_recovery_state();
+    }
+    return TransportError::kNoError;
+  }
+  if (auto* ncid = std::get_if<NewConnectionIdFrame>(&f)) {
+    // RFC 9000 §19.15: a zero-length-CID peer cannot send it. CID
+    // management is the endpoint's; extra CIDs are not used yet.
+    if (peer_cid_.empty()) return TransportError::kProtocolViolation;
+    (void)ncid;
+    return TransportError::kNoError;
+  }
+  if (std::holds_alternative<RetireConnectionIdFrame>(f)) return TransportError::kNoError;
+  if (std::holds_alternative<NewTokenFrame>(f)) {
+    // RFC 9000 §19.7: a server receiving it is a PROTOCOL_VIOLATION.
+    return role_ == EndpointRole::kServer ? TransportError::kProtocolViolation
+                                          : TransportError::kNoError;
+  }
+  if (std::holds_alternative<PathChallengeFrame>(f) ||
+      std::holds_alternative<PathResponseFrame>(f)) {
+    return TransportError::kNoError;  // paths: endpoint layer
+  }
+  if (auto* d = std::get_if<DatagramFrame>(&f)) {
+    // RFC 9221 §3: not negotiated, or larger than we allow.
+    if (config_.transport.max_datagram_frame_size == 0 ||
+        encoded_size(f) > config_.transport.max_datagram_frame_size)
+      return TransportError::kProtocolViolation;
+    if (config_.handler) config_.handler->on_datagram(d->data);
+    return TransportError::kNoError;
+  }
+  return TransportError::kNoError;
+}
+
+TransportError Connection::on_ack(const AckFrame& f, PacketSpace s, Time now) {
+  Duration delay = 0;
+  if (s == PacketSpace::kApplication) {
+    // RFC 9000 §19.3: microseconds scaled by the peer's exponent.
+    const std::uint64_t us = f.ack_delay << peer_ack_delay_exponent_;
+    delay = static_cast<Duration>(std::min<std::uint64_t>(us, 1ull << 40)) * kMicrosecond;
+  }
+  const AckOutcome out = loss_->on_ack_received(s, f, delay, now);
+  if (out.error) return *out.error;
+  pacer_.update(cc_->congestion_window(), rtt_.smoothed_rtt(), cc_->in_slow_start(),
+                config_.max_datagram_size);
+  if (config_.observer && out.newly_acked) {
+    RecoveryMetrics m;
+    m.smoothed_rtt = rtt_.smoothed_rtt();
+    m.min_rtt = rtt_.min_rtt();
+    m.latest_rtt = rtt_.latest_rtt();
+    m.rttvar = rtt_.rttvar();
+    m.congestion_window = cc_->congestion_window();
+    m.bytes_in_flight = cc_->bytes_in_flight();
+    m.pacing_rate = pacer_.rate_bytes_per_second();
+    m.pto_count = loss_->pto_count();
+    config_.observer->on_metrics(m, now);
+  }
+  return TransportError::kNoError;
+}
+
+TransportError Connection::on_crypto(const CryptoFrame& f, PacketSpace s, Time now) {
+  CryptoSpace& c = spaces_[index(s)]->crypto;
+  const std::uint64_t end = f.offset + f.data.size();
+  if (end <= c.recv_offset) return TransportError::kNoError;  // old retransmission
+  // RFC 9000 §7.5: data beyond what we buffer is CRYPTO_BUFFER_EXCEEDED.
+  if (end - c.recv_offset > kMaxBufferedHandshakeBytes)
+    return TransportError::kCryptoBufferExceeded;
+  if (c.recv_data.size() < end - c.recv_offset) c.recv_data.resize(end - c.recv_offset);
+  std::uint64_t from = std::max(f.offset, c.recv_offset);
+  std::memcpy(c.recv_data.data() + (from - c.recv_offset), f.data.data() + (from - f.offset),
+              end - from);
+  // A peer splitting CRYPTO data into more holes than we track is abusive.
+  if (!c.received.insert(from, end - 1)) return TransportError::kCryptoBufferExceeded;
+  // Hand TLS the contiguous prefix.
+  if (c.received.empty() || c.received.min() != c.recv_offset) return TransportError::kNoError;
+  const std::uint64_t ready = c.received.ranges()[0].last + 1 - c.recv_offset;
+  std::vector<std::uint8_t> chunk(c.recv_data.begin(), c.recv_data.begin() + ready);
+  c.recv_data.erase(c.recv_data.begin(), c.recv_data.begin() + ready);
+  c.recv_offset += ready;
+  c.received.remove_up_to(c.recv_offset - 1);
+  const std::int64_t now_ms = config_.wall_clock_ms_at_zero + now / kMillisecond;
+  if (std::optional<TlsError> e = tls_->receive(level_of(s), chunk, now_ms)) {
+    close_crypto(*e, now);
+    return TransportError::kNoError;
+  }
+  if (!peer_params_done_ && !tls_->peer_transport_parameters().empty()) {
+    const TransportError te = on_peer_transport_parameters();
+    if (te != TransportError::kNoError) return te;
+  }
+  if (handshake_complete_ && !handshake_notified_) {
+    handshake_notified_ = true;
+    if (state_ == ConnectionState::kHandshaking) set_state(ConnectionState::kConnected, now);
+    if (role_ == EndpointRole::kServer) {
+      // RFC 9001 §4.9.2: the server discards Handshake keys once confirmed.
+      discard_space(PacketSpace::kHandshake);
+    }
+    update_recovery_state();
+    if (config_.handler) config_.handler->on_handshake_complete();
+  }
+  return TransportError::kNoError;
+}
+
+TransportError Connection::on_peer_transport_parameters() {
+  peer_params_done_ = true;
+  const EndpointRole peer =
+      role_ == EndpointRole::kClient ? EndpointRole::kServer : EndpointRole::kClient;
+  const TransportError e =
+      decode_transport_parameters(tls_->peer_transport_parameters(), peer, &peer_params_);
+  if (e != TransportError::kNoError) return e;
+  // RFC 9000 §7.3: authenticate the connection IDs.
+  if (!peer_params_.initial_source_connection_id ||
+      !(*peer_params_.initial_source_connection_id == peer_cid_))
+    return TransportError::kTransportParameterError;
+  if (role_ == EndpointRole::kClient) {
+    if (!peer_params_.original_destination_connection_id ||
+        !(*peer_params_.original_destination_connection_id == original_dcid_))
+      return TransportError::kTransportParameterError;
+    if (peer_params_.retry_source_connection_id) return TransportError::kTransportParameterError;
+  }
+  peer_ack_delay_exponent_ = static_cast<std::uint8_t>(peer_params_.ack_delay_exponent);
+  rtt_.set_max_ack_delay(static_cast<Duration>(peer_params_.max_ack_delay) * kMillisecond);
+  // RFC 9000 §10.1: the effective idle timeout is the minimum of both.
+  const std::uint64_t a = config_.transport.max_idle_timeout, b = peer_params_.max_idle_timeout;
+  const std::uint64_t idle_ms = a == 0 ? b : (b == 0 ? a : std::min(a, b));
+  idle_timeout_ = static_cast<Duration>(idle_ms) * kMillisecond;
+  (void)conn_send_.update_limit(peer_params_.initial_max_data);
+  (void)bidi_limits_.on_max_streams(peer_params_.initial_max_streams_bidi);
+  (void)uni_limits_.on_max_streams(peer_params_.initial_max_streams_uni);
+  if (config_.max_datagram_size > peer_params_.max_udp_payload_size)
+    config_.max_datagram_size = static_cast<std::uint32_t>(peer_params_.max_udp_payload_size);
+  return TransportError::kNoError;
+}
+
+// ---------------------------------------------------------------- close
+
+void Connection::set_state(ConnectionState s, Time now) {
+  if (s == state_) return;
+  const ConnectionState from = state_;
+  state_ = s;
+  if (config_.observer) config_.observer->on_state_changed(from, s, now);
+  if (s == ConnectionState::kClosed) {
+    release_all();
+    if (config_.handler) config_.handler->on_closed();
+  }
+}
+
+Duration Connection::three_pto() const {
+  // RFC 9000 §10.2: at least three times the current PTO.
+  return 3 * (rtt_.pto_base() + rtt_.max_ack_delay());
+}
+
+void Connection::enter_closing(CloseInfo ci, Time now) {
+  if (state_ == ConnectionState::kClosing || state_ == ConnectionState::kDraining ||
+      state_ == ConnectionState::kClosed)
+    return;
+  close_info_ = std::move(ci);
+  close_frame_pending_ = true;
+  // RFC 9000 §10.2: the closing state lasts three PTOs.
+  close_deadline_ = now + three_pto();
+  set_state(ConnectionState::kClosing, now);
+}
+
+void Connection::close_with(TransportError e, std::uint64_t frame_type, std::string_view reason,
+                            Time now) {
+  CloseInfo ci;
+  ci.error_code = static_cast<std::uint64_t>(e);
+  ci.frame_type = frame_type;
+  ci.reason.assign(reason);
+  enter_closing(std::move(ci), now);
+}
+
+void Connection::close_crypto(const TlsError& e, Time now) {
+  // RFC 9001 §4.8: CRYPTO_ERROR 0x100 + alert, or the transport error.
+  CloseInfo ci;
+  ci.error_code = e.error_code();
+  ci.reason = "TLS handshake failed";
+  enter_closing(std::move(ci), now);
+}
+
+void Connection::close(std::uint64_t app_error, std::string_view reason, Time now) {
+  now_ = std::max(now_, now);
+  CloseInfo ci;
+  ci.application = true;
+  ci.error_code = app_error;
+  ci.reason.assign(reason.substr(0, 256));
+  enter_closing(std::move(ci), now);
+}
+
+void Connection::enter_draining(Time now) {
+  // RFC 9000 §10.2.2: send nothing more; wait three PTOs.
+  close_frame_pending_ = false;
+  close_deadline_ = now + three_pto();
+  set_state(ConnectionState::kDraining, now);
+}
+
+// ---------------------------------------------------------------- timers
+
+Time Connection::next_timeout() const {
+  if (state_ == ConnectionState::kClosed) return kNever;
+  if (state_ == ConnectionState::kClosing || state_ == ConnectionState::kDraining)
+    return close_frame_pending_ ? now_ : close_deadline_;
+  Time t = loss_->timer();
+  for (const auto& sp : spaces_)
+    if (!sp->discarded && sp->acks.ack_eliciting_pending())
+      t = std::min(t, sp->acks.ack_deadline());
+  if (idle_timeout_ > 0) t = std::min(t, idle_deadline());
+  if (config_.keep_alive > 0 && handshake_complete_)
+    t = std::min(t, last_activity_ + config_.keep_alive);
+  if (has_data_to_send() && cc_->available() >= config_.max_datagram_size)
+    t = std::min(t, config_.pacing ? pacer_.next_send_time(now_) : now_);
+  if (discard_initial_pending_) t = std::min(t, now_);
+  return t;
+}
+
+Time Connection::idle_deadline() const {
+  // RFC 9000 §10.1: at least three PTOs so a few probes fit.
+  return last_activity_ + std::max(idle_timeout_, three_pto());
+}
+
+void Connection::on_timeout(Time now) {
+  now_ = std::max(now_, now);
+  if (state_ == ConnectionState::kClosed) return;
+  apply_deferred_discards();
+  if (state_ == ConnectionState::kClosing || state_ == ConnectionState::kDraining) {
+    if (now >= close_deadline_) set_state(ConnectionState::kClosed, now);
+    return;
+  }
+  if (idle_timeout_ > 0 && now >= idle_deadline()) {
+    // RFC 9000 §10.1: silently closed.
+    CloseInfo ci;
+    ci.local = true;
+    ci.error_code = 0;
+    ci.reason = "idle timeout";
+    close_info_ = std::move(ci);
+    set_state(ConnectionState::kClosed, now);
+    return;
+  }
+  if (config_.keep_alive > 0 && handshake_complete_ && now >= last_activity_ + config_.keep_alive)
+    ping_pending_ = true;
+  if (now >= loss_->timer()) {
+    const LossDetector::Timeout t = loss_->on_timeout(now);
+    pacer_.update(cc_->congestion_window(), rtt_.smoothed_rtt(), cc_->in_slow_start(),
+                  config_.max_datagram_size);
+    if (t.probe_space) {
+      ++stats_.pto_count;
+      Space& sp = *spaces_[index(*t.probe_space)];
+      sp.probes_pending = t.probes;
+      // RFC 9002 §6.2.4: probes should carry data; unacknowledged CRYPTO
+      // data is small and is what the peer is most likely missing.
+      CryptoSpace& c = sp.crypto;
+      std::uint64_t a = 0;
+      for (const Interval& r : c.acked.ranges()) {
+        if (r.first > a) (void)c.lost.insert(a, r.first - 1);
+        a = r.last + 1;
+      }
+      if (a < c.sent_up_to) (void)c.lost.insert(a, c.sent_up_to - 1);
+    }
+  }
+}
+
+}  // namespace dquic

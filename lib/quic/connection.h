@@ -1,0 +1,351 @@
+// A QUIC connection (RFC 9000, 9001, 9002), sans-IO: the caller passes
+// decrypted packets in and takes packets to seal out, with `now` as an
+// argument. One path, the connection IDs of the handshake; connection-ID
+// management, migration, key update, 0-RTT data and the endpoint's
+// Retry/Version Negotiation/amplification rules belong to the endpoint layer.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "quic/ack_tracker.h"
+#include "quic/congestion_controller.h"
+#include "quic/connection_id.h"
+#include "quic/connection_observer.h"
+#include "quic/ecn.h"
+#include "quic/error.h"
+#include "quic/flow_control.h"
+#include "quic/frame.h"
+#include "quic/loss_detector.h"
+#include "quic/pacer.h"
+#include "quic/packet_number.h"
+#include "quic/packet_protection.h"
+#include "quic/packet_space.h"
+#include "quic/packet_type.h"
+#include "quic/recv_buffer.h"
+#include "quic/role.h"
+#include "quic/rtt_estimator.h"
+#include "quic/send_buffer.h"
+#include "quic/timestamp.h"
+#include "quic/tls_client.h"
+#include "quic/tls_server.h"
+#include "quic/transport_params.h"
+#include "quic/version.h"
+
+namespace dquic {
+
+struct Stream;
+
+// What the application hears. Calls come from inside on_packet(),
+// on_timeout() and write_datagram(); a handler may call the stream API but
+// must not destroy the connection from inside a callback.
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  virtual void on_handshake_complete() {}
+  virtual void on_stream_opened(std::uint64_t /*stream_id*/) {}  // by the peer
+  virtual void on_stream_readable(std::uint64_t /*stream_id*/) {}
+  virtual void on_stream_writable(std::uint64_t /*stream_id*/) {}
+  virtual void on_stream_reset(std::uint64_t /*stream_id*/, std::uint64_t /*app_error*/) {}
+  virtual void on_stop_sending(std::uint64_t /*stream_id*/, std::uint64_t /*app_error*/) {}
+  // Both directions are finished and the stream's memory is released.
+  virtual void on_stream_closed(std::uint64_t /*stream_id*/) {}
+  // The peer raised MAX_STREAMS: open_stream() may succeed again.
+  virtual void on_streams_available(bool /*bidi*/) {}
+  virtual void on_datagram(ByteSpan /*data*/) {}
+  virtual void on_closed() {}  // the connection reached kClosed
+};
+
+struct ConnectionConfig {
+  EndpointRole role = EndpointRole::kClient;
+  std::uint32_t version = kVersion1;
+  const TlsClientConfig* tls_client = nullptr;  // client
+  const TlsServerConfig* tls_server = nullptr;  // server
+  // Our transport parameters; the connection fills in the connection-ID
+  // parameters (RFC 9000 §7.3) and validates the rest.
+  TransportParameters transport;
+  CongestionAlgorithm congestion = CongestionAlgorithm::kCubic;
+  // UDP payload size of the datagrams we send (no PMTU discovery yet):
+  // 1200 is always safe (RFC 9000 §14); never above the peer's
+  // max_udp_payload_size.
+  std::uint32_t max_datagram_size = 1200;
+  Duration keep_alive = 0;  // PING when idle this long; 0 = off
+  // Receive windows start at the transport parameters' values and grow with
+  // the bandwidth-delay product up to these caps.
+  std::uint64_t max_stream_window = 16 << 20;
+  std::uint64_t max_connection_window = 64 << 20;
+  // Bound on reassembly segments per stream (see RecvBuffer).
+  std::size_t max_ack_ranges = 64;
+  std::size_t max_stream_send_buffer = 1 << 20;  // writable below this
+  bool pacing = true;
+  std::uint32_t max_burst_packets = 10;
+  // ms since the Unix epoch at `now == 0`, for the TLS certificate checks.
+  std::int64_t wall_clock_ms_at_zero = 0;
+
+  KeyStore* keys = nullptr;                             // required
+  ConnectionHandler* handler = nullptr;                 // optional
+  ConnectionObserver* observer = nullptr;               // optional, zero cost when null
+  std::function<void(std::span<std::uint8_t>)> random;  // CIDs; required
+  // Blocks for reassembling tiny out-of-order stream fragments (RecvBuffer).
+  rte_mempool* copy_pool = nullptr;
+};
+
+// A packet the caller received, already unprotected (RFC 9001 §5).
+struct ReceivedPacket {
+  PacketType type = PacketType::kOneRtt;
+  std::uint32_t version = 0;
+  ByteSpan dcid;
+  ByteSpan scid;   // long headers
+  ByteSpan token;  // Initial
+  std::uint64_t packet_number = 0;
+  bool key_phase = false;
+  ByteSpan payload;       // the frames, decrypted in place
+  rte_mbuf* m = nullptr;  // owns payload's bytes: STREAM data is kept by reference
+  Ecn ecn = Ecn::kNotEct;
+  std::size_t datagram_size = 0;  // set on the first packet of a datagram, else 0
+};
+
+// Keys to open packets of one type with (see offload::OpenJob).
+struct OpenKeys {
+  ProtectionKey* key = nullptr;
+  std::uint64_t largest_received = kNoPacketNumber;
+};
+
+// A packet laid out in a datagram for sealing (see offload::SealJob): header
+// in the clear at [offset, offset + header_length), payload_length bytes of
+// plaintext after it, then 16 bytes reserved for the tag.
+struct OutgoingPacket {
+  std::uint16_t offset = 0;
+  std::uint16_t header_length = 0;
+  std::uint16_t pn_offset = 0;  // from the packet start
+  std::uint8_t pn_length = 0;
+  std::uint16_t payload_length = 0;
+  std::uint64_t packet_number = 0;
+  ProtectionKey* key = nullptr;
+};
+
+struct OutgoingDatagram {
+  std::size_t length = 0;
+  std::uint8_t packet_count = 0;
+  std::array<OutgoingPacket, 3> packets{};  // Initial, Handshake, 1-RTT coalesced
+  Ecn ecn = Ecn::kNotEct;
+};
+
+enum class ConnectionState : std::uint8_t {  // declared in connection_observer.h
+  kHandshaking,
+  kConnected,  // handshake complete (client: also needs HANDSHAKE_DONE to be confirmed)
+  kClosing,    // we sent CONNECTION_CLOSE (RFC 9000 §10.2.1)
+  kDraining,   // the peer did (§10.2.2)
+  kClosed,     // everything released
+};
+
+struct CloseInfo {
+  bool local = true;
+  bool application = false;
+  std::uint64_t error_code = 0;
+  std::uint64_t frame_type = 0;
+  std::string reason;
+};
+
+struct ConnectionStats {
+  std::uint64_t packets_sent = 0, packets_received = 0, packets_lost = 0;
+  std::uint64_t bytes_sent = 0, bytes_received = 0;
+  std::uint64_t packets_dropped = 0;  // undecodable or duplicate
+  std::uint64_t stream_bytes_sent = 0, stream_bytes_retransmitted = 0;
+  std::uint64_t pto_count = 0;
+};
+
+class Connection final : public TlsSink, public LossListener {
+ public:
+  // Client: picks its connection IDs with config.random. Server: `ids` are
+  // the client's Initial DCID (original_dcid), its SCID (peer) and ours.
+  struct ServerIds {
+    ConnectionId original_dcid;
+    ConnectionId peer_cid;
+    ConnectionId local_cid;
+  };
+  explicit Connection(const ConnectionConfig& config);
+  Connection(const ConnectionConfig& config, const ServerIds& ids);
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Client: sends the ClientHello. Server: nothing to do. False if setup
+  // failed (the connection is then closed).
+  bool start(Time now);
+
+  OpenKeys open_keys(PacketType type) const;
+  // One unprotected packet. Errors close the connection with the right code.
+  void on_packet(const ReceivedPacket& p, Time now);
+  // The caller could not open a packet (bad tag etc.): counted only.
+  void on_undecryptable(Time now);
+
+  // Lays out at most one datagram in `buf` (at least max_datagram_size
+  // bytes). False when nothing may or need be sent now.
+  bool write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingDatagram* out);
+  // When on_timeout() or write_datagram() should next be called.
+  Time next_timeout() const;
+  void on_timeout(Time now);
+
+  // Application API.
+  std::optional<std::uint64_t> open_stream(bool bidi);
+  // Copies `data` into the stream's send buffer. Returns bytes accepted
+  // (less than data.size() when the buffer limit is reached), or -1 for a
+  // stream we cannot send on.
+  std::int64_t write(std::uint64_t stream_id, ByteSpan data, bool fin);
+  // Zero-copy: the stream keeps a reference on `owner` until acknowledged.
+  std::int64_t write_mbuf(std::uint64_t stream_id, rte_mbuf* owner, const std::uint8_t* data,
+                          std::size_t length, bool fin);
+  // Copies out contiguous received data; *fin when the end was read.
+  std::int64_t read(std::uint64_t stream_id, std::span<std::uint8_t> out, bool* fin);
+  bool reset_stream(std::uint64_t stream_id, std::uint64_t app_error);
+  bool stop_sending(std::uint64_t stream_id, std::uint64_t app_error);
+  // RFC 9221: false if not negotiated or larger than the peer allows.
+  bool send_datagram(ByteSpan data);
+  void close(std::uint64_t app_error, std::string_view reason, Time now);
+
+  ConnectionState state() const { return state_; }
+  bool handshake_complete() const { return handshake_complete_; }
+  bool handshake_confirmed() const { return handshake_confirmed_; }
+  bool is_closed() const { return state_ == ConnectionState::kClosed; }
+  const std::optional<CloseInfo>& close_info() const { return close_info_; }
+  const ConnectionStats& stats() const { return stats_; }
+  const RttEstimator& rtt() const { return rtt_; }
+  const CongestionController& congestion() const { return *cc_; }
+  const ConnectionId& local_cid() const { return local_cid_; }
+  const ConnectionId& peer_cid() const { return peer_cid_; }
+  const TransportParameters& peer_transport() const { return peer_params_; }
+  std::size_t stream_count() const { return streams_.size(); }
+  std::string_view alpn() const;
+
+ private:
+  // TlsSink and LossListener are implementation details; they are public
+  // bases only so that the engines can hold a pointer to them.
+  struct CryptoSpace;
+  struct Space;
+
+  // TlsSink
+  void on_handshake_data(EncryptionLevel level, ByteSpan data) override;
+  void on_secret(EncryptionLevel level, KeyDirection direction, AeadAlgorithm aead,
+                 const Secret& secret) override;
+  void on_handshake_complete() override;
+  // LossListener
+  void on_packet_acked(const SentPacket& p) override;
+  void on_packet_lost(const SentPacket& p) override;
+
+  bool install_initial_keys();
+  void set_state(ConnectionState s, Time now);
+  void close_with(TransportError e, std::uint64_t frame_type, std::string_view reason, Time now);
+  void close_crypto(const TlsError& e, Time now);
+  void enter_closing(CloseInfo ci, Time now);
+  void enter_draining(Time now);
+  void discard_space(PacketSpace s);
+  void apply_deferred_discards();
+  void release_all();
+  void update_recovery_state();
+  Duration three_pto() const;
+  Time idle_deadline() const;
+
+  // Receive path.
+  void process_frames(const ReceivedPacket& p, PacketSpace s, Time now, bool* ack_eliciting);
+  TransportError on_frame(const Frame& f, const ReceivedPacket& p, PacketSpace s, Time now);
+  TransportError on_crypto(const CryptoFrame& f, PacketSpace s, Time now);
+  TransportError on_stream_frame(const StreamFrame& f, rte_mbuf* owner);
+  TransportError on_reset_stream(const ResetStreamFrame& f);
+  TransportError on_stop_sending(const StopSendingFrame& f);
+  TransportError on_max_stream_data(const MaxStreamDataFrame& f);
+  TransportError on_ack(const AckFrame& f, PacketSpace s, Time now);
+  TransportError on_peer_transport_parameters();
+  Stream* new_stream(std::uint64_t id);
+  Stream* find_stream(std::uint64_t id);
+  Stream* get_or_open_peer_stream(std::uint64_t id, FrameType type, TransportError* err);
+  void queue_stream(Stream* st);
+  void requeue_blocked_streams();
+  void maybe_free_stream(Stream* st);
+  bool stream_has_pending(const Stream* st) const;
+
+  // Send path.
+  bool congestion_allows(Time now) const;
+  bool space_has_crypto(PacketSpace s) const;
+  bool app_has_data() const;
+  bool has_data_to_send() const;
+  bool space_wants_to_send(PacketSpace s, Time now, bool cc_ok) const;
+  std::size_t write_packet(std::span<std::uint8_t> buf, std::size_t offset, PacketSpace s, Time now,
+                           std::size_t budget, std::size_t min_size, OutgoingPacket* out);
+  void write_close_frame(Writer& f, PacketSpace s);
+  void write_crypto_frames(Writer& f, PacketSpace s, SentPacket* rec);
+  void write_app_frames(Writer& f, Time now, SentPacket* rec);
+  void write_stream_frames(Writer& f, Time now, SentPacket* rec);
+  void write_one_stream(Writer& f, Stream* st, SentPacket* rec);
+  ProtectionKey* write_key(PacketSpace s) const;
+
+  ConnectionConfig config_;
+  EndpointRole role_;
+  ConnectionState state_ = ConnectionState::kHandshaking;
+  Time created_ = 0;
+
+  ConnectionId local_cid_;
+  ConnectionId peer_cid_;
+  ConnectionId original_dcid_;
+  bool peer_cid_set_ = false;  // client: learned the server's SCID
+
+  std::unique_ptr<TlsEngine> tls_;
+  std::vector<std::uint8_t> local_params_encoded_;
+  TransportParameters peer_params_;
+  bool peer_params_done_ = false;
+  bool handshake_complete_ = false;
+  bool handshake_confirmed_ = false;
+  bool handshake_done_pending_ = false;  // server: HANDSHAKE_DONE to (re)send
+
+  std::array<std::unique_ptr<Space>, kPacketSpaceCount> spaces_;
+
+  RttEstimator rtt_;
+  std::unique_ptr<CongestionController> cc_;
+  std::unique_ptr<LossDetector> loss_;
+  Pacer pacer_;
+
+  // Flow control (RFC 9000 §4).
+  SendCredit conn_send_;
+  ReceiveWindow conn_recv_{0, 0};
+  StreamLimits bidi_limits_{0, 0};
+  StreamLimits uni_limits_{0, 0};
+  bool max_data_pending_ = false;
+  std::uint64_t next_local_bidi_ = 0;
+  std::uint64_t next_local_uni_ = 0;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Stream>> streams_;
+  std::vector<std::uint64_t> send_queue_;  // streams with data or control frames to send
+
+  // DATAGRAM frames waiting (RFC 9221): bounded by count.
+  std::vector<std::vector<std::uint8_t>> datagrams_out_;
+
+  // Idle and close (RFC 9000 §10).
+  Duration idle_timeout_ = 0;
+  Time now_ = 0;  // the latest time passed in
+  Time last_activity_ = 0;
+  bool ack_eliciting_since_receive_ = false;
+  Time close_deadline_ = kNever;
+  bool close_frame_pending_ = false;
+  std::optional<CloseInfo> close_info_;
+  bool ping_pending_ = false;
+  bool handshake_notified_ = false;
+  bool drop_packet_ = false;  // processing must not acknowledge the current packet
+  // Keys discarded while a laid-out packet may still need them for sealing
+  // wait until the next call that receives or times out (RFC 9001 §4.9.1).
+  bool discard_initial_pending_ = false;
+  bool max_streams_bidi_lost_ = false;
+  bool max_streams_uni_lost_ = false;
+
+  ConnectionStats stats_;
+  std::uint8_t peer_ack_delay_exponent_ = 3;
+};
+
+}  // namespace dquic

@@ -1,0 +1,39 @@
+// Per-space state of a connection, shared by its .cc files.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "quic/ack_tracker.h"
+#include "quic/connection.h"
+#include "quic/packet_number.h"
+#include "quic/range_set.h"
+
+namespace dquic {
+
+// The CRYPTO stream of one encryption level (RFC 9000 §19.6): bytes TLS
+// produced (owned: TLS output is short-lived) and bytes received, reassembled.
+struct Connection::CryptoSpace {
+  std::vector<std::uint8_t> send_data;  // every byte produced at this level
+  RangeSet acked{16};
+  RangeSet lost{16};
+  std::uint64_t sent_up_to = 0;
+  // Received: out-of-order CRYPTO data is held up to the TLS bound.
+  std::uint64_t recv_offset = 0;
+  std::vector<std::uint8_t> recv_data;  // bytes [recv_offset, recv_offset + size) slots
+  RangeSet received{32};
+};
+
+struct Connection::Space {
+  explicit Space(const AckTracker::Config& c) : acks(c) {}
+  AckTracker acks;
+  CryptoSpace crypto;
+  ProtectionKey* read_key = nullptr;
+  ProtectionKey* write_key = nullptr;
+  std::uint64_t next_pn = 0;
+  bool discarded = false;
+  std::uint64_t largest_acked = kNoPacketNumber;
+  int probes_pending = 0;  // PTO probes to send (RFC 9002 §6.2.4)
+};
+
+}  // namespace dquic

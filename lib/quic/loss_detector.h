@@ -1,0 +1,271 @@
+// Loss detection and probe timeout for the three packet number spaces
+// (RFC 9002 §6, Appendix A). Sans-IO: every call that can arm the timer takes
+// `now`; the connection reads timer() and calls on_timeout() when it expires.
+//
+// Storage: per space, a ring of sent-packet records in packet-number order.
+// Acknowledged and lost records are marked and popped lazily from the front,
+// so every packet number between the oldest outstanding record and the
+// largest sent one still has a record (or was never sent). Rings are
+// allocated at construction and grow by doubling up to a configured maximum:
+// amortized, never per packet in steady state.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "quic/congestion_controller.h"
+#include "quic/ecn.h"
+#include "quic/error.h"
+#include "quic/frame.h"
+#include "quic/packet_space.h"
+#include "quic/role.h"
+#include "quic/rtt_estimator.h"
+#include "quic/sent_packet.h"
+#include "quic/timestamp.h"
+
+namespace dquic {
+
+// RFC 9002 §6.1.1.
+inline constexpr std::uint64_t kPacketThreshold = 3;
+// RFC 9002 §6.1.2: kTimeThreshold = 9/8, as a fraction.
+inline constexpr Duration kTimeThresholdNumerator = 9;
+inline constexpr Duration kTimeThresholdDenominator = 8;
+// RFC 9002 §7.6.1.
+inline constexpr Duration kPersistentCongestionThreshold = 3;
+
+struct LossDetectorConfig {
+  EndpointRole role = EndpointRole::kClient;
+  // Used by on_retry() to reset the RTT estimator (RFC 9002 §6.3).
+  Duration initial_rtt = kInitialRtt;
+  // Sent-packet records for the application space, allocated at construction.
+  std::size_t initial_capacity = 1024;
+  // Initial and Handshake carry a few flights only: a small ring each keeps a
+  // connection's footprint down (records are ~400 bytes).
+  std::size_t handshake_capacity = 32;
+  // Rings double up to this many records per space. At the limit the oldest
+  // record is given up (see on_packet_sent); the congestion window keeps
+  // in-flight packets far below it.
+  std::size_t max_capacity = std::size_t{1} << 16;
+  // RFC 9002 §6.2.4: a PTO may send up to two ack-eliciting datagrams.
+  int pto_probes = 2;
+};
+
+// Implemented by the connection. Callbacks run inside LossDetector calls and
+// must not call back into the LossDetector.
+class LossListener {
+ public:
+  virtual ~LossListener() = default;
+  // The packet's frames were delivered: release buffers, note ACK-of-ACK.
+  virtual void on_packet_acked(const SentPacket& p) = 0;
+  // Queue the frames' content for retransmission (RFC 9000 §13.3).
+  virtual void on_packet_lost(const SentPacket& p) = 0;
+};
+
+// What the connection tells loss detection about the handshake (RFC 9002
+// §A.8). Peer address validation (PeerCompletedAddressValidation) is derived:
+// always for a server; for a client once the handshake is confirmed or an ACK
+// arrived in the Handshake space.
+struct RecoveryState {
+  bool handshake_confirmed = false;    // RFC 9001 §4.1.2
+  bool have_handshake_keys = false;    // Handshake keys or later: anti-deadlock probe space
+  bool amplification_blocked = false;  // server at the RFC 9000 §8.1 limit
+};
+
+struct AckOutcome {
+  bool newly_acked = false;
+  bool ack_eliciting_acked = false;
+  bool rtt_sampled = false;  // RFC 9002 §5.1: the estimator took a sample
+  std::size_t acked = 0;
+  std::size_t lost = 0;
+  std::optional<TransportError> error;
+};
+
+class LossDetector {
+ public:
+  struct Timeout {
+    bool losses = false;  // time-threshold losses were declared
+    std::size_t lost = 0;
+    std::optional<PacketSpace> probe_space;  // PTO: send `probes` ack-eliciting packets here
+    int probes = 0;
+  };
+
+  LossDetector(const LossDetectorConfig& config, RttEstimator& rtt, CongestionController& cc,
+               LossListener& listener);
+
+  // RFC 9002 §A.5. Packet numbers must increase strictly per space; a packet
+  // that does not is not recorded and false is returned. The record's
+  // time_sent is `now`. `ecn` is the codepoint the packet was sent with, for
+  // ECN validation (RFC 9000 §13.4.2.1).
+  bool on_packet_sent(const SentPacket& p, Time now, Ecn ecn = Ecn::kNotEct);
+
+  // RFC 9002 §A.7 for one ACK frame received in `space`. `ack_delay` is
+  // decoded (ns). Acknowledging a packet number never sent is
+  // PROTOCOL_VIOLATION (RFC 9000 §13.1); then nothing changed.
+  AckOutcome on_ack_received(PacketSpace space, const AckFrame& ack, Duration ack_delay, Time now);
+
+  // RFC 9002 §A.8 SetLossDetectionTimer: the earliest loss time, else the
+  // PTO; kNever when not armed. After unblocking a server (RFC 9002 §A.6),
+  // call set_state() and then on_timeout() if timer() <= now.
+  Time timer() const;
+
+  // RFC 9002 §A.9. Does nothing before timer().
+  Timeout on_timeout(Time now);
+
+  // RFC 9002 §6.4 / §A.11: keys for `space` are gone. Its packets leave
+  // bytes in flight without loss or ack; loss time and PTO backoff reset.
+  void discard_space(PacketSpace space, Time now);
+
+  // RFC 9002 §6.4 / RFC 9001 §4.6.2: the server rejected 0-RTT. Every
+  // application-space packet sent so far (a client cannot have sent 1-RTT
+  // packets before it learns this) is reported lost for retransmission and
+  // leaves bytes in flight without a congestion response.
+  void on_zero_rtt_rejected(Time now);
+
+  // RFC 9002 §6.3: a client got a Retry. Initial and 0-RTT packets are
+  // reported lost for retransmission without congestion response, PTO
+  // backoff and timers reset, the RTT estimator reset to initial_rtt.
+  // (Resetting the congestion controller is the connection's.)
+  void on_retry(Time now);
+
+  void set_state(const RecoveryState& state, Time now);
+  const RecoveryState& state() const { return state_; }
+
+  // RFC 9002 §A.7 PeerCompletedAddressValidation.
+  bool peer_completed_address_validation() const {
+    return config_.role == EndpointRole::kServer || state_.handshake_confirmed ||
+           handshake_ack_received_;
+  }
+
+  // RFC 9002 §6.2.1: the PTO period for `space`, with backoff and, for the
+  // application space once the handshake is confirmed, max_ack_delay.
+  Duration pto(PacketSpace space) const;
+  // RFC 9002 §7.6.1.
+  Duration persistent_congestion_duration() const;
+  int pto_count() const { return pto_count_; }
+
+  std::uint64_t bytes_in_flight_ack_eliciting(PacketSpace s) const {
+    return spaces_[index(s)].ack_eliciting_bytes;
+  }
+  std::size_t ack_eliciting_in_flight(PacketSpace s) const {
+    return spaces_[index(s)].ack_eliciting_in_flight;
+  }
+  // Records neither acknowledged nor lost.
+  std::size_t outstanding(PacketSpace s) const { return spaces_[index(s)].outstanding; }
+  std::optional<std::uint64_t> largest_acked(PacketSpace s) const {
+    return spaces_[index(s)].largest_acked;
+  }
+  Time loss_time(PacketSpace s) const { return spaces_[index(s)].loss_time; }
+  // kNever when none was sent since the space was (re)set.
+  Time time_of_last_ack_eliciting(PacketSpace s) const {
+    return spaces_[index(s)].last_ack_eliciting;
+  }
+  // RFC 9000 §13.4.2.2: validation failed; stop marking packets ECT.
+  bool ecn_failed() const { return ecn_failed_; }
+  // Records a space can hold now without growing.
+  std::size_t capacity(PacketSpace s) const { return spaces_[index(s)].sent.capacity(); }
+
+  // Visits outstanding packets of `space`, oldest first (e.g. to pick PTO
+  // probe content, RFC 9002 §6.2.4). `f` must not call back into this object.
+  template <class F>
+  void for_each_outstanding(PacketSpace s, F&& f) const {
+    const Ring& r = spaces_[index(s)].sent;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      if (r[i].state == State::kOutstanding) f(r[i].packet);
+    }
+  }
+
+ private:
+  enum class State : std::uint8_t { kOutstanding, kAcked, kLost };
+  struct Entry {
+    SentPacket packet;
+    State state = State::kOutstanding;
+    Ecn ecn = Ecn::kNotEct;
+  };
+
+  // Fixed-capacity ring of records, capacity a power of two.
+  class Ring {
+   public:
+    void reset(std::size_t capacity);
+    std::size_t size() const { return size_; }
+    std::size_t capacity() const { return buf_.size(); }
+    Entry& operator[](std::size_t i) { return buf_[(head_ + i) & mask_]; }
+    const Entry& operator[](std::size_t i) const { return buf_[(head_ + i) & mask_]; }
+    Entry& push_back() {
+      Entry& e = buf_[(head_ + size_) & mask_];
+      ++size_;
+      return e;
+    }
+    void pop_front() {
+      head_ = (head_ + 1) & mask_;
+      --size_;
+    }
+    void clear() { head_ = size_ = 0; }
+    // Doubles the capacity, keeping order (allocates: amortized).
+    void grow();
+    // Index of the first record whose packet number is >= pn.
+    std::size_t lower_bound(std::uint64_t pn) const;
+
+   private:
+    std::vector<Entry> buf_;
+    std::size_t head_ = 0;
+    std::size_t size_ = 0;
+    std::size_t mask_ = 0;
+  };
+
+  struct Space {
+    Ring sent;
+    bool has_sent = false;
+    std::uint64_t largest_sent = 0;
+    std::optional<std::uint64_t> largest_acked;
+    Time loss_time = kNever;
+    Time last_ack_eliciting = kNever;
+    std::size_t outstanding = 0;
+    std::size_t ack_eliciting_in_flight = 0;
+    std::uint64_t ack_eliciting_bytes = 0;
+    std::uint64_t in_flight_bytes = 0;
+    // RFC 9000 §13.4.2.1: counts of the last validated ACK, packets sent marked.
+    EcnCounts ecn_acked;
+    std::uint64_t ect0_sent = 0;
+    std::uint64_t ect1_sent = 0;
+  };
+
+  Space& space(PacketSpace s) { return spaces_[index(s)]; }
+  bool ack_is_valid(const Space& s, const AckFrame& ack) const;
+  void forget(Space& s, const Entry& e);
+  void trim(Space& s);
+  std::size_t detect_lost(Space& s, Time now);
+  void process_ecn(Space& s, const AckFrame& ack, std::uint64_t newly_ect0,
+                   std::uint64_t newly_ect1, Time largest_sent_time, Time now);
+  void abandon(Space& s);
+  void evict_oldest(Space& s);
+  void reserve_scratch(std::size_t n);
+  bool any_ack_eliciting_in_flight() const;
+  bool pto_armable_in_flight() const;
+  std::pair<Time, PacketSpace> loss_time_and_space() const;
+  std::pair<Time, PacketSpace> pto_time_and_space() const;
+
+  LossDetectorConfig config_;
+  RttEstimator& rtt_;
+  CongestionController& cc_;
+  LossListener& listener_;
+  std::array<Space, kPacketSpaceCount> spaces_;
+  RecoveryState state_;
+  bool handshake_ack_received_ = false;
+  bool ecn_failed_ = false;
+  int pto_count_ = 0;
+  // When SetLossDetectionTimer last ran: the anti-deadlock PTO counts from
+  // it (RFC 9002 §A.8 "now() + duration"). kNever: never armed.
+  Time armed_at_ = kNever;
+  // When the estimator took its first sample (RFC 9002 §A.3 first_rtt_sample).
+  Time first_rtt_sample_ = kNever;
+  // Batches for the congestion controller, sized with the rings so filling
+  // them never allocates.
+  std::vector<CcPacket> acked_scratch_;
+  std::vector<CcPacket> lost_scratch_;
+};
+
+}  // namespace dquic

@@ -1,0 +1,376 @@
+// runtime/connection_io.h between two real connections, datagram by
+// datagram: coalesced packets whose keys appear mid-datagram, the RFC 9000
+// §12.2 coalescing rule, packets that cannot be opened, and the send path's
+// limits (burst size, empty pool, ECN out).
+#include "runtime/connection_io.h"
+
+#include <gtest/gtest.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "offload/aead_evp.h"
+#include "offload/hp_inline.h"
+#include "offload/protector_key_store.h"
+#include "quic/packet_header.h"
+#include "tests/support/test_certs.h"
+
+namespace dquic {
+namespace {
+
+// Room for two full-size Initials in one mbuf (the coalescing tests).
+constexpr std::uint16_t kDataRoom = 4096;
+
+rte_mempool* io_pool() {
+  static rte_mempool* pool = rte_pktmbuf_pool_create(
+      "cio_test", 2047, 0, 0, kDataRoom + RTE_PKTMBUF_HEADROOM, static_cast<int>(rte_socket_id()));
+  return pool;
+}
+
+class CountingKeyStore final : public KeyStore {
+ public:
+  ProtectionKey* install(const PacketKeys&, bool) override {
+    ++live_;
+    return reinterpret_cast<ProtectionKey*>(static_cast<std::uintptr_t>(++next_) << 4);
+  }
+  void release(ProtectionKey* k) override {
+    if (k != nullptr) --live_;
+  }
+  int live_ = 0;
+
+ private:
+  std::uintptr_t next_ = 0;
+};
+
+struct Tls {
+  std::unique_ptr<ServerCredentials> credentials =
+      test::test_server_credentials(test::test_pki().p256);
+  std::unique_ptr<CertificateVerifier> verifier = test::test_verifier();
+  TlsServerConfig server;
+  TlsClientConfig client;
+  Tls() {
+    server.credentials = credentials.get();
+    server.alpn = {"sim"};
+    client.server_name = test::kTestDnsName;
+    client.alpn = {"sim"};
+    client.verifier = verifier.get();
+  }
+};
+
+// One endpoint: engines, protector (or none), key store, connection.
+struct Side {
+  std::unique_ptr<offload::AeadEngine> aead;
+  std::unique_ptr<offload::HpEngine> hp;
+  std::unique_ptr<offload::Protector> protector;
+  std::unique_ptr<KeyStore> keys;
+  std::uint8_t next_random = 1;
+  std::unique_ptr<Connection> conn;
+
+  Side(const Tls& tls, bool crypto, const Connection::ServerIds* ids) {
+    if (crypto) {
+      aead = offload::make_evp_aead_engine();
+      hp = offload::make_inline_hp_engine();
+      protector = std::make_unique<offload::Protector>(aead.get(), hp.get(), aead.get(), hp.get());
+      keys = std::make_unique<offload::ProtectorKeyStore>(protector.get());
+    } else {
+      keys = std::make_unique<CountingKeyStore>();
+    }
+    ConnectionConfig c;
+    c.role = ids == nullptr ? EndpointRole::kClient : EndpointRole::kServer;
+    c.tls_client = &tls.client;
+    c.tls_server = &tls.server;
+    c.wall_clock_ms_at_zero = test::kTestNow * 1000;
+    c.keys = keys.get();
+    c.copy_pool = io_pool();
+    c.random = [this](std::span<std::uint8_t> out) {
+      for (auto& b : out)
+        b = next_random++;
+    };
+    c.transport.max_idle_timeout = 30000;
+    c.transport.initial_max_data = 1 << 20;
+    c.transport.initial_max_stream_data_bidi_local = 1 << 18;
+    c.transport.initial_max_stream_data_bidi_remote = 1 << 18;
+    c.transport.initial_max_streams_bidi = 10;
+    conn = ids == nullptr ? std::make_unique<Connection>(c) : std::make_unique<Connection>(c, *ids);
+  }
+  ~Side() { conn.reset(); }  // releases its keys before the protector goes
+
+  offload::Protector* p() { return protector.get(); }
+};
+
+class ConnectionIoTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    pool_ = io_pool();
+    ASSERT_NE(pool_, nullptr);
+    baseline_ = rte_mempool_in_use_count(pool_);
+    client_ = std::make_unique<Side>(tls_, GetParam(), nullptr);
+    ASSERT_TRUE(client_->conn->start(0));
+  }
+  void TearDown() override {
+    for (rte_mbuf* m : held_)
+      rte_pktmbuf_free(m);
+    server_.reset();
+    server2_.reset();
+    client_.reset();
+    EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_) << "mbufs leaked";
+  }
+
+  std::vector<rte_mbuf*> send_all(Side& s, Time now) {
+    std::array<rte_mbuf*, 16> out{};
+    std::vector<rte_mbuf*> all;
+    for (;;) {
+      const std::size_t n = send_datagrams(*s.conn, s.p(), pool_, now, out);
+      all.insert(all.end(), out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n));
+      if (n < out.size()) break;
+    }
+    return all;
+  }
+
+  // A server for the client's first Initial, as an endpoint would make it.
+  std::unique_ptr<Side> server_for(rte_mbuf* initial) {
+    InvariantHeader inv;
+    const ByteSpan d(rte_pktmbuf_mtod(initial, const std::uint8_t*), rte_pktmbuf_data_len(initial));
+    EXPECT_EQ(parse_invariant_header(d, 0, &inv), PacketDropReason::kNone);
+    Connection::ServerIds ids;
+    EXPECT_TRUE(ConnectionId::from(inv.dcid, &ids.original_dcid));
+    EXPECT_TRUE(ConnectionId::from(inv.scid, &ids.peer_cid));
+    ids.local_cid.length = 8;
+    ids.local_cid.bytes.fill(0xab);
+    auto s = std::make_unique<Side>(tls_, GetParam(), &ids);
+    EXPECT_TRUE(s->conn->start(0));
+    return s;
+  }
+
+  void deliver(Side& to, std::vector<rte_mbuf*>& ms, Time now) {
+    for (rte_mbuf* m : ms) {
+      receive_datagram(*to.conn, to.p(), m, Ecn::kNotEct, now);
+      rte_pktmbuf_free(m);
+    }
+    ms.clear();
+  }
+
+  // Appends `extra`'s bytes to `m` (coalescing by hand).
+  static bool append(rte_mbuf* m, const rte_mbuf* extra) {
+    const std::uint16_t n = rte_pktmbuf_data_len(extra);
+    char* dst = rte_pktmbuf_append(m, n);
+    if (dst == nullptr) return false;
+    std::memcpy(dst, rte_pktmbuf_mtod(extra, const char*), n);
+    return true;
+  }
+
+  Tls tls_;
+  rte_mempool* pool_ = nullptr;
+  unsigned baseline_ = 0;
+  std::unique_ptr<Side> client_, server_, server2_;
+  std::vector<rte_mbuf*> held_;
+};
+
+TEST_P(ConnectionIoTest, ClientInitialFillsAProtectedDatagram) {
+  std::vector<rte_mbuf*> d = send_all(*client_, 0);
+  ASSERT_EQ(d.size(), 1u);
+  // RFC 9000 §14.1: a client Initial datagram is at least 1200 bytes.
+  EXPECT_GE(rte_pktmbuf_data_len(d[0]), 1200u);
+  EXPECT_EQ(rte_pktmbuf_pkt_len(d[0]), rte_pktmbuf_data_len(d[0]));
+  const std::uint8_t first = *rte_pktmbuf_mtod(d[0], std::uint8_t*);
+  EXPECT_EQ(first & 0xf0, 0xc0);  // long header, fixed bit, Initial
+  server_ = server_for(d[0]);
+  deliver(*server_, d, 0);
+  EXPECT_EQ(server_->conn->stats().packets_received, 1u);
+  EXPECT_EQ(server_->conn->stats().packets_dropped, 0u);
+}
+
+// The server's first flight coalesces Initial and Handshake packets: the
+// client gets its Handshake keys only from the Initial, in the same
+// datagram. Nothing may be dropped for want of keys, and the handshake
+// completes over connection_io alone.
+TEST_P(ConnectionIoTest, KeysAppearingMidDatagramOpenTheLaterPackets) {
+  std::vector<rte_mbuf*> d = send_all(*client_, 0);
+  ASSERT_EQ(d.size(), 1u);
+  server_ = server_for(d[0]);
+  Time now = 0;
+  std::uint64_t server_packets = 0, coalesced_handshake = 0;
+  for (int round = 0;
+       round < 8 && !(client_->conn->handshake_confirmed() && server_->conn->handshake_complete());
+       ++round) {
+    deliver(*server_, d, now);
+    now += kMillisecond;
+    std::vector<rte_mbuf*> back = send_all(*server_, now);
+    for (rte_mbuf* m : back) {
+      CoalescedPackets it({rte_pktmbuf_mtod(m, const std::uint8_t*), rte_pktmbuf_data_len(m)},
+                          client_->conn->local_cid().length);
+      PacketHeader h;
+      while (it.next(&h)) {
+        ++server_packets;
+        coalesced_handshake += h.type == PacketType::kHandshake && h.first_byte_offset > 0 ? 1 : 0;
+      }
+    }
+    deliver(*client_, back, now);
+    now += kMillisecond;
+    d = send_all(*client_, now);
+  }
+  deliver(*server_, d, now);
+  EXPECT_TRUE(client_->conn->handshake_complete());
+  EXPECT_TRUE(server_->conn->handshake_complete());
+  EXPECT_EQ(client_->conn->stats().packets_dropped, 0u);
+  EXPECT_EQ(server_->conn->stats().packets_dropped, 0u);
+  EXPECT_GT(coalesced_handshake, 0u);  // the case under test happened
+  EXPECT_EQ(client_->conn->stats().packets_received, server_packets);
+  EXPECT_EQ(client_->conn->alpn(), "sim");
+}
+
+// RFC 9000 §12.2: a later packet with another DCID than the first is not
+// processed; with the same DCID it is.
+TEST_P(ConnectionIoTest, CoalescedPacketWithAnotherDcidIsNotProcessed) {
+  for (const bool change_dcid : {false, true}) {
+    client_ = std::make_unique<Side>(tls_, GetParam(), nullptr);
+    ASSERT_TRUE(client_->conn->start(0));
+    std::vector<rte_mbuf*> first = send_all(*client_, 0);
+    ASSERT_EQ(first.size(), 1u);
+    // The PTO makes the client send a second Initial (RFC 9002 §6.2.4).
+    const Time pto = client_->conn->next_timeout();
+    ASSERT_NE(pto, kNever);
+    client_->conn->on_timeout(pto);
+    std::vector<rte_mbuf*> second = send_all(*client_, pto);
+    ASSERT_GE(second.size(), 1u);
+    if (change_dcid) {
+      // DCID: after first byte, version and its length byte.
+      std::uint8_t* p = rte_pktmbuf_mtod(second[0], std::uint8_t*);
+      p[6] ^= 0xff;
+    }
+    ASSERT_TRUE(append(first[0], second[0]));
+    server_ = server_for(first[0]);
+    deliver(*server_, first, pto);
+    for (rte_mbuf* m : second)
+      rte_pktmbuf_free(m);
+    EXPECT_EQ(server_->conn->stats().packets_received, change_dcid ? 1u : 2u)
+        << "change_dcid " << change_dcid;
+    if (change_dcid) {
+      EXPECT_EQ(server_->conn->stats().packets_dropped, 1u);
+    }
+    server_.reset();
+  }
+}
+
+TEST_P(ConnectionIoTest, TruncatedChainedAndEmptyDatagramsAreDropped) {
+  std::vector<rte_mbuf*> d = send_all(*client_, 0);
+  ASSERT_EQ(d.size(), 1u);
+  server_ = server_for(d[0]);
+  // Length field past the end of the datagram (RFC 9000 §12.2).
+  rte_mbuf* cut = rte_pktmbuf_copy(d[0], pool_, 0, 600);
+  ASSERT_NE(cut, nullptr);
+  receive_datagram(*server_->conn, server_->p(), cut, Ecn::kNotEct, 0);
+  rte_pktmbuf_free(cut);
+  EXPECT_EQ(server_->conn->stats().packets_received, 0u);
+  // A chained mbuf is not opened in place.
+  rte_mbuf* head = rte_pktmbuf_copy(d[0], pool_, 0, UINT32_MAX);
+  rte_mbuf* tail = rte_pktmbuf_alloc(pool_);
+  ASSERT_NE(head, nullptr);
+  ASSERT_NE(tail, nullptr);
+  ASSERT_NE(rte_pktmbuf_append(tail, 1), nullptr);
+  ASSERT_EQ(rte_pktmbuf_chain(head, tail), 0);
+  receive_datagram(*server_->conn, server_->p(), head, Ecn::kNotEct, 0);
+  rte_pktmbuf_free(head);
+  EXPECT_EQ(server_->conn->stats().packets_received, 0u);
+  // Nothing at all.
+  rte_mbuf* empty = rte_pktmbuf_alloc(pool_);
+  ASSERT_NE(empty, nullptr);
+  receive_datagram(*server_->conn, server_->p(), empty, Ecn::kNotEct, 0);
+  rte_pktmbuf_free(empty);
+  EXPECT_EQ(server_->conn->stats().packets_received, 0u);
+  EXPECT_EQ(server_->conn->stats().packets_dropped, 3u);
+  // The intact datagram still works afterwards.
+  deliver(*server_, d, 0);
+  EXPECT_EQ(server_->conn->stats().packets_received, 1u);
+}
+
+// RFC 9001 §5.3: a packet failing authentication is dropped and counted; the
+// connection is unaffected (only meaningful with crypto).
+TEST_P(ConnectionIoTest, CorruptedPacketIsDroppedWithCrypto) {
+  if (!GetParam()) {
+    // No-crypto mode cannot detect corruption by design: the same datagram
+    // is accepted. Check exactly that instead.
+    std::vector<rte_mbuf*> d = send_all(*client_, 0);
+    server_ = server_for(d[0]);
+    rte_pktmbuf_mtod(d[0], std::uint8_t*)[100] ^= 0x01;  // in the payload
+    deliver(*server_, d, 0);
+    EXPECT_EQ(server_->conn->stats().packets_received, 1u);
+    return;
+  }
+  std::vector<rte_mbuf*> d = send_all(*client_, 0);
+  ASSERT_EQ(d.size(), 1u);
+  server_ = server_for(d[0]);
+  rte_mbuf* bad = rte_pktmbuf_copy(d[0], pool_, 0, UINT32_MAX);
+  ASSERT_NE(bad, nullptr);
+  rte_pktmbuf_mtod(bad, std::uint8_t*)[rte_pktmbuf_data_len(bad) - 20] ^= 0x40;
+  receive_datagram(*server_->conn, server_->p(), bad, Ecn::kNotEct, 0);
+  rte_pktmbuf_free(bad);
+  EXPECT_EQ(server_->conn->stats().packets_received, 0u);
+  EXPECT_EQ(server_->conn->stats().packets_dropped, 1u);
+  EXPECT_EQ(server_->p()->counters().auth_failures, 1u);
+  deliver(*server_, d, 0);
+  EXPECT_EQ(server_->conn->stats().packets_received, 1u);
+}
+
+// A Handshake packet for a connection without Handshake keys is dropped,
+// not opened with the wrong key.
+TEST_P(ConnectionIoTest, PacketWithoutKeysIsDropped) {
+  std::vector<rte_mbuf*> d = send_all(*client_, 0);
+  ASSERT_EQ(d.size(), 1u);
+  server_ = server_for(d[0]);
+  server2_ = server_for(d[0]);  // a second server: never gets the Initial
+  deliver(*server_, d, 0);
+  std::vector<rte_mbuf*> back = send_all(*server_, kMillisecond);
+  deliver(*client_, back, kMillisecond);
+  std::vector<rte_mbuf*> fin = send_all(*client_, 2 * kMillisecond);  // client Handshake (Finished)
+  ASSERT_FALSE(fin.empty());
+  std::uint64_t handshake_packets = 0;
+  for (rte_mbuf* m : fin) {
+    const ByteSpan dg(rte_pktmbuf_mtod(m, const std::uint8_t*), rte_pktmbuf_data_len(m));
+    CoalescedPackets it(dg, 8);
+    PacketHeader h;
+    while (it.next(&h))
+      handshake_packets += h.type == PacketType::kHandshake ? 1 : 0;
+    receive_datagram(*server2_->conn, server2_->p(), m, Ecn::kNotEct, 2 * kMillisecond);
+  }
+  ASSERT_GT(handshake_packets, 0u);
+  // Every Handshake packet was dropped (an Initial ACK beside them may be
+  // processed: server2 has Initial keys).
+  EXPECT_GE(server2_->conn->stats().packets_dropped, handshake_packets);
+  EXPECT_TRUE(server_->conn->stats().packets_dropped == 0u);
+  for (rte_mbuf* m : fin)
+    rte_pktmbuf_free(m);
+}
+
+TEST_P(ConnectionIoTest, SendStopsAtTheBurstSizeAndAnEmptyPool) {
+  // Nothing asked for, nothing built.
+  EXPECT_EQ(send_datagrams(*client_->conn, client_->p(), pool_, 0, {}), 0u);
+  // An exhausted pool: nothing is built and the connection still has its
+  // Initial to send afterwards.
+  std::vector<rte_mbuf*> all;
+  for (rte_mbuf* m; (m = rte_pktmbuf_alloc(pool_)) != nullptr;)
+    all.push_back(m);
+  std::array<rte_mbuf*, 4> out{};
+  std::array<Ecn, 4> ecn{Ecn::kCe, Ecn::kCe, Ecn::kCe, Ecn::kCe};
+  EXPECT_EQ(send_datagrams(*client_->conn, client_->p(), pool_, 0, out, ecn), 0u);
+  for (rte_mbuf* m : all)
+    rte_pktmbuf_free(m);
+  const std::size_t n = send_datagrams(*client_->conn, client_->p(), pool_, 0, out, ecn);
+  ASSERT_EQ(n, 1u);
+  EXPECT_NE(ecn[0], Ecn::kCe);  // filled from the datagram
+  EXPECT_EQ(ecn[1], Ecn::kCe);  // untouched past n
+  EXPECT_GE(rte_pktmbuf_data_len(out[0]), 1200u);
+  rte_pktmbuf_free(out[0]);
+}
+
+INSTANTIATE_TEST_SUITE_P(Crypto, ConnectionIoTest, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return std::string(i.param ? "inline" : "none");
+                         });
+
+}  // namespace
+}  // namespace dquic

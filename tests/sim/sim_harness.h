@@ -1,0 +1,184 @@
+// A deterministic simulation of client/server connection pairs over one
+// SimPath: a virtual clock, an event loop over the connections' timers and
+// the path's deliveries, packet protection through runtime/connection_io.h,
+// and an application that sends seeded pseudo-random stream data and checks
+// every byte. A run is reproduced exactly by its SimConfig (seed included).
+#pragma once
+
+#include <rte_mempool.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "offload/protector.h"
+#include "quic/congestion_controller.h"
+#include "quic/connection.h"
+#include "tests/sim/sim_path.h"
+
+namespace dquic {
+
+enum class SimCrypto : std::uint8_t {
+  kInline,  // an offload::Protector on the inline engines per endpoint
+  kNone,    // plaintext packets (connection_io's no-crypto mode): cannot detect corruption
+};
+
+enum class SimWorkload : std::uint8_t {
+  kEcho,    // the server writes every stream back, then FIN
+  kUpload,  // the server only reads, then sends an empty FIN
+};
+
+// One client/server pair. Pairs share the path (its bottleneck and impairments).
+struct SimFlowConfig {
+  std::size_t streams = 3;  // bidirectional, opened by the client
+  std::uint64_t bytes_per_stream = 20000;
+  SimWorkload workload = SimWorkload::kEcho;
+  Time start = 0;  // when the client starts its handshake
+};
+
+// TSC ticks spent in connection_io calls, per role (benchmarks).
+struct SimIoTiming {
+  struct Side {
+    std::uint64_t send_tsc = 0, send_datagrams = 0;
+    std::uint64_t receive_tsc = 0, receive_datagrams = 0;
+  };
+  Side client, server;
+};
+
+struct SimConfig {
+  std::uint64_t seed = 1;
+  SimPathConfig client_to_server = SimPathConfig::clean(10'000'000, 10 * kMillisecond);
+  SimPathConfig server_to_client = SimPathConfig::clean(10'000'000, 10 * kMillisecond);
+  SimCrypto crypto = SimCrypto::kInline;
+  CongestionAlgorithm congestion = CongestionAlgorithm::kCubic;
+  std::uint32_t max_datagram_size = 1200;
+  bool pacing = true;
+  // Initial receive windows (transport parameters); they grow up to the
+  // connection's caps.
+  std::uint64_t stream_window = 256 * 1024;
+  std::uint64_t connection_window = 1024 * 1024;
+  Duration idle_timeout = 30 * kSecond;
+  std::vector<SimFlowConfig> flows = {SimFlowConfig{}};
+  // Failing either bound is reported as a deadlock.
+  Duration time_limit = 300 * kSecond;
+  std::uint64_t step_limit = 5'000'000;
+  // Steps in a row without the clock moving before the loop calls it a livelock.
+  std::uint64_t same_time_step_limit = 10'000;
+  std::size_t send_burst = 32;  // datagrams per send_datagrams() call
+  bool verify = true;           // check every received byte against the pattern
+  // The applications act on every unfinished stream at every step instead of
+  // only on the connection's readable/writable callbacks: for tests of
+  // something else than the callbacks.
+  bool poll_streams = false;
+  std::size_t max_stream_send_buffer = 1 << 20;  // ConnectionConfig's
+  SimIoTiming* timing = nullptr;                 // optional: filled when set
+  // Optional: installed on every client / server connection (qlog-style
+  // traces when diagnosing a failing seed).
+  ConnectionObserver* client_observer = nullptr;
+  ConnectionObserver* server_observer = nullptr;
+};
+
+struct SimEndpointResult {
+  bool exists = false;  // a server is created by the first client Initial
+  ConnectionState state = ConnectionState::kHandshaking;
+  bool handshake_complete = false;
+  std::optional<CloseInfo> close;
+  ConnectionStats stats;
+  std::uint64_t congestion_window = 0;
+  Duration smoothed_rtt = 0;
+  std::uint64_t app_bytes_read = 0;
+  std::uint64_t app_bytes_written = 0;
+};
+
+struct SimFlowResult {
+  bool data_complete = false;         // every stream verified end to end
+  bool closed_cleanly = false;        // both kClosed by the client's application close, code 0
+  bool server_idle_closed = false;    // ... the server by idle timeout: every close was lost
+  Time done_time = kNever;            // the client had every response
+  Time closed_time = kNever;          // both ends kClosed
+  std::uint64_t bytes_delivered = 0;  // stream bytes read by both applications
+  SimEndpointResult client, server;
+};
+
+struct SimResult {
+  bool completed = false;  // every flow data_complete and closed_cleanly, no failure
+  bool deadlock = false;   // a bound was hit or nothing was left to happen
+  std::string failure;     // first failure, empty when completed
+  Time elapsed = 0;        // virtual time at the end of the run
+  std::uint64_t steps = 0;
+  std::uint64_t bytes_delivered = 0;
+  std::vector<SimFlowResult> flows;
+  SimLinkStats client_to_server, server_to_client;
+  // Resources after everything was destroyed: must be 0.
+  std::int64_t mbufs_leaked = 0;  // pool in-use count minus its count before the run
+  std::int64_t keys_leaked = 0;   // keys installed minus released, all endpoints
+};
+
+// Runs one simulation. `pool` supplies every datagram (and the path's copies).
+class SimHarness {
+ public:
+  SimHarness(const SimConfig& config, rte_mempool* pool);
+  ~SimHarness();
+  SimHarness(const SimHarness&) = delete;
+  SimHarness& operator=(const SimHarness&) = delete;
+
+  // Called after every step of the event loop, for tests that sample the
+  // connections over time (congestion window, delivered bytes...).
+  void set_step_hook(std::function<void(const SimHarness&)> hook) { hook_ = std::move(hook); }
+
+  SimResult run();
+
+  // For the step hook.
+  Time now() const { return now_; }
+  std::size_t flow_count() const;
+  const Connection* client(std::size_t flow) const;  // null before its start
+  const Connection* server(std::size_t flow) const;  // null before its first Initial
+  std::uint64_t bytes_delivered(std::size_t flow) const;
+  const SimPath& path() const { return *path_; }
+
+ private:
+  struct Endpoint;
+  struct Flow;
+  class App;
+
+  bool step();
+  void start_flows();
+  void deliver(SimLink& link, bool to_server);
+  void route(rte_mbuf* m, bool to_server);
+  void create_server(Flow& f, std::size_t flow, rte_mbuf* first);
+  void send(Endpoint& e, std::size_t flow, SimLink& link);
+  bool all_closed() const;
+  Time next_event() const;
+  void fail(std::string why, bool deadlock);
+  SimResult collect();
+  std::unique_ptr<Endpoint> make_endpoint(std::size_t flow, const Connection::ServerIds* ids);
+  std::string describe_state() const;
+
+  SimConfig config_;
+  rte_mempool* pool_;
+  Time now_ = 0;
+  std::unique_ptr<SimPath> path_;
+  std::vector<std::unique_ptr<Flow>> flows_;
+  std::function<void(const SimHarness&)> hook_;
+  std::vector<rte_mbuf*> scratch_;
+  std::uint64_t steps_ = 0;
+  std::uint64_t same_time_steps_ = 0;
+  std::int64_t discarded_keys_live_ = 0;  // servers dropped after a bad first Initial
+  SimRng cid_rng_;                        // the servers' connection IDs
+  std::string failure_;
+  bool deadlock_ = false;
+};
+
+// The application's stream content: byte `offset` of stream `stream_id` in a
+// run with `seed`, in 8-byte blocks so that checking is cheap.
+void fill_pattern(std::uint64_t seed, std::uint64_t stream_id, std::uint64_t offset,
+                  std::span<std::uint8_t> out);
+
+// Creates the pool the simulations use (mbufs large enough for any datagram
+// SimPathConfig carries by default); nullptr on failure.
+rte_mempool* create_sim_pool(const char* name, unsigned mbufs);
+
+}  // namespace dquic
