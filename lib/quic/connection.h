@@ -319,6 +319,7 @@ class Connection final : public TlsSink, public LossListener {
   StreamLimits bidi_limits_{0, 0};
   StreamLimits uni_limits_{0, 0};
   bool max_data_pending_ = false;
+  bool conn_blocked_ = false;  // a stream stopped on connection credit in this packet
   std::uint64_t next_local_bidi_ = 0;
   std::uint64_t next_local_uni_ = 0;
   std::unordered_map<std::uint64_t, std::unique_ptr<Stream>> streams_;

@@ -267,6 +267,15 @@ void Connection::write_stream_frames(Writer& f, Time, SentPacket* rec) {
       maybe_free_stream(st);
     }
   }
+  if (conn_blocked_ && conn_send_.should_send_blocked(true) &&
+      rec->frame_count + 1u < SentPacket::kMaxFrames) {
+    if (encode_frame(Frame{DataBlockedFrame{conn_send_.limit()}}, f)) {
+      conn_send_.on_blocked_sent();
+      rec->add({SentFrame::Kind::kDataBlocked, false, 0, conn_send_.limit(), 0});
+      rec->ack_eliciting = true;
+    }
+  }
+  conn_blocked_ = false;
 }
 
 bool Connection::stream_has_pending(const Stream* st) const {
@@ -333,7 +342,23 @@ void Connection::write_one_stream(Writer& f, Stream* st, SentPacket* rec) {
       if (r->length > allowed) {
         r->length = static_cast<std::size_t>(allowed);
         r->fin = false;
-        if (r->length == 0) break;  // blocked on flow control
+        if (r->length == 0) {
+          // RFC 9000 §4.1: say which limit blocks us, once per limit value.
+          if (conn_send_.available() == 0) conn_blocked_ = true;
+          if (st->send_credit.available() == 0 && st->send_credit.should_send_blocked(true) &&
+              slots()) {
+            StreamDataBlockedFrame b;
+            b.stream_id = st->id;
+            b.maximum_stream_data = st->send_credit.limit();
+            if (encode_frame(Frame{b}, f)) {
+              st->send_credit.on_blocked_sent();
+              rec->add(
+                  {SentFrame::Kind::kStreamDataBlocked, false, st->id, b.maximum_stream_data, 0});
+              rec->ack_eliciting = true;
+            }
+          }
+          break;
+        }
       }
     }
     const std::size_t n = max_stream_data(st->id, r->offset, true, f.remaining(), r->length);
@@ -500,6 +525,17 @@ void Connection::on_packet_lost(const SentPacket& p) {
       case SentFrame::Kind::kHandshakeDone:
         handshake_done_pending_ = true;
         break;
+      case SentFrame::Kind::kDataBlocked:
+        // Sent again with the next blocked attempt if still at that limit.
+        conn_send_.on_blocked_lost(fr.offset);
+        break;
+      case SentFrame::Kind::kStreamDataBlocked: {
+        Stream* st = find_stream(fr.stream_id);
+        if (st == nullptr) break;
+        st->send_credit.on_blocked_lost(fr.offset);
+        if (st->send.unsent_bytes() > 0) queue_stream(st);
+        break;
+      }
       default:
         break;
     }
