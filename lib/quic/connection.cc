@@ -310,6 +310,10 @@ void Connection::on_packet(const ReceivedPacket& p, Time now) {
     return;
   }
 
+  if (p.reserved_bits_set) {
+    close_with(TransportError::kProtocolViolation, 0, "reserved bits", now);
+    return;
+  }
   bool ack_eliciting = false;
   drop_packet_ = false;
   process_frames(p, s, now, &ack_eliciting);

@@ -108,6 +108,9 @@ struct ReceivedPacket {
   ByteSpan token;  // Initial
   std::uint64_t packet_number = 0;
   bool key_phase = false;
+  // RFC 9000 §17.2, §17.3.1: nonzero reserved bits after header protection
+  // is removed; the connection closes with PROTOCOL_VIOLATION.
+  bool reserved_bits_set = false;
   ByteSpan payload;       // the frames, decrypted in place
   rte_mbuf* m = nullptr;  // owns payload's bytes: STREAM data is kept by reference
   Ecn ecn = Ecn::kNotEct;
@@ -157,6 +160,7 @@ struct CloseInfo {
 };
 
 struct ConnectionStats {
+  std::uint64_t datagrams_sent = 0;
   std::uint64_t packets_sent = 0, packets_received = 0, packets_lost = 0;
   std::uint64_t bytes_sent = 0, bytes_received = 0;
   std::uint64_t packets_dropped = 0;  // undecodable or duplicate
@@ -179,8 +183,9 @@ class Connection final : public TlsSink, public LossListener {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Client: sends the ClientHello. Server: nothing to do. False if setup
-  // failed (the connection is then closed).
+  // Both roles: sets up the packet number spaces, Initial keys and TLS; the
+  // client also sends its ClientHello. Call once before anything else. False
+  // if setup failed (the connection is then closing).
   bool start(Time now);
 
   OpenKeys open_keys(PacketType type) const;

@@ -111,7 +111,8 @@ bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingD
   if (out->packet_count == 0) return false;
   out->length = offset;
   if (state_ == ConnectionState::kClosing) close_frame_pending_ = false;
-  ++stats_.packets_sent;
+  ++stats_.datagrams_sent;
+  stats_.packets_sent += out->packet_count;
   stats_.bytes_sent += offset;
   if (config_.pacing) pacer_.on_sent(now, static_cast<std::uint32_t>(offset));
   return true;

@@ -110,12 +110,12 @@ class DatagramReceiver {
     for (std::size_t i = 0; i < n; ++i) {
       const offload::OpenJob& j = jobs_[i];
       const PacketHeader& h = headers_[i];
-      if (j.status != offload::OpenStatus::kOk ||
-          !reserved_bits_clear(j.first_byte, h.is_long_header())) {
+      if (j.status != offload::OpenStatus::kOk) {
         c_.on_undecryptable(now_);
         continue;
       }
       ReceivedPacket r = received_from(h, m_, ecn_);
+      r.reserved_bits_set = !reserved_bits_clear(j.first_byte, h.is_long_header());
       r.packet_number = j.packet_number;
       r.key_phase = j.key_phase;
       r.payload = ByteSpan(data_ + j.offset + j.header_length, j.payload_length);
@@ -130,8 +130,7 @@ class DatagramReceiver {
       const std::uint8_t first = data_[h.first_byte_offset];
       const UnprotectedFirstByte fb = decode_unprotected_first_byte(first);
       const std::size_t header_end = h.pn_offset + fb.pn_length;
-      if (header_end + kAeadTagLength > h.packet_end ||
-          !reserved_bits_clear(first, h.is_long_header())) {
+      if (header_end + kAeadTagLength > h.packet_end) {
         c_.on_undecryptable(now_);
         continue;
       }
@@ -139,6 +138,7 @@ class DatagramReceiver {
       for (std::size_t b = 0; b < fb.pn_length; ++b)
         truncated = (truncated << 8) | data_[h.pn_offset + b];
       ReceivedPacket r = received_from(h, m_, ecn_);
+      r.reserved_bits_set = !reserved_bits_clear(first, h.is_long_header());
       // Read now, not from keys_[i]: an earlier packet of this batch may be
       // in the same number space.
       r.packet_number =
