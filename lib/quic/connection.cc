@@ -387,9 +387,12 @@ TransportError Connection::on_frame(const Frame& f, const ReceivedPacket& p, Pac
       config_.handler->on_streams_available(ms->bidirectional);
     return e;
   }
-  if (std::holds_alternative<DataBlockedFrame>(f) ||
-      std::holds_alternative<StreamDataBlockedFrame>(f)) {
-    return TransportError::kNoError;  // informational (RFC 9000 §19.12-19.13)
+  if (std::holds_alternative<DataBlockedFrame>(f)) return TransportError::kNoError;  // §19.12
+  if (auto* sdb = std::get_if<StreamDataBlockedFrame>(&f)) {
+    // RFC 9000 §19.13: informational, but a send-only stream is an error.
+    TransportError e;
+    (void)get_or_open_peer_stream(sdb->stream_id, FrameType::kStreamDataBlocked, &e);
+    return e;
   }
   if (auto* sb = std::get_if<StreamsBlockedFrame>(&f))
     return StreamLimits::on_streams_blocked(sb->maximum_streams);
