@@ -4,21 +4,10 @@
 #include <cstring>
 #include <utility>
 
+#include "quic/mbuf_segment.h"
+
 namespace dquic {
 namespace {
-
-// RFC 9000 §19.8: offset + length of stream data cannot exceed 2^62 - 1.
-constexpr std::uint64_t kMaxStreamOffset = (std::uint64_t{1} << 62) - 1;
-
-// The segment of the chain whose data area holds [data, data + len), if any.
-rte_mbuf* find_segment(rte_mbuf* m, const std::uint8_t* data, std::size_t len) {
-  const auto p = reinterpret_cast<std::uintptr_t>(data);
-  for (; m != nullptr; m = m->next) {
-    const auto begin = rte_pktmbuf_mtod(m, std::uintptr_t);
-    if (p >= begin && p - begin <= m->data_len && len <= m->data_len - (p - begin)) return m;
-  }
-  return nullptr;
-}
 
 // First range whose last >= v.
 const Interval* first_ending_at_or_after(const RangeSet& set, std::uint64_t v) {
