@@ -60,7 +60,8 @@ Connection::Connection(const ConnectionConfig& config)
     : config_(config),
       role_(EndpointRole::kClient),
       rtt_(kInitialRtt),
-      pacer_(PacerConfig{config.max_burst_packets, 200, 125}) {
+      pacer_(PacerConfig{config.max_burst_packets, 200, 125}),
+      datagrams_out_(kDatagramQueueSlots, config.max_datagram_size) {
   // RFC 9000 §7.2: an unpredictable DCID of at least 8 bytes.
   std::array<std::uint8_t, 8> b;
   config_.random(b);
@@ -78,13 +79,15 @@ Connection::Connection(const ConnectionConfig& config, const ServerIds& ids)
       original_dcid_(ids.original_dcid),
       peer_cid_set_(true),
       rtt_(kInitialRtt),
-      pacer_(PacerConfig{config.max_burst_packets, 200, 125}) {}
+      pacer_(PacerConfig{config.max_burst_packets, 200, 125}),
+      datagrams_out_(kDatagramQueueSlots, config.max_datagram_size) {}
 
 Connection::~Connection() {
   release_all();
 }
 
 void Connection::release_all() {
+  send_queue_.clear();
   streams_.clear();  // releases buffered mbuf references
   for (auto& sp : spaces_) {
     if (!sp) continue;
@@ -118,6 +121,10 @@ bool Connection::start(Time now) {
   // RFC 9000 §7.3: connection IDs are authenticated through the parameters.
   TransportParameters& tp = config_.transport;
   tp.initial_source_connection_id = local_cid_;
+  // We keep at most PeerCidSet::kMaxActive of the peer's CIDs (RFC 9000 §5.1.1).
+  tp.active_connection_id_limit =
+      std::clamp<std::uint64_t>(tp.active_connection_id_limit, 2, PeerCidSet::kMaxActive);
+  peer_cids_ = PeerCidSet(tp.active_connection_id_limit);
   if (role_ == EndpointRole::kServer) tp.original_destination_connection_id = original_dcid_;
   peer_ack_delay_exponent_ = kDefaultAckDelayExponent;
   // RFC 9000 §10.1: our own idle timeout applies until the peer's is known.
@@ -337,10 +344,14 @@ void Connection::process_frames(const ReceivedPacket& p, PacketSpace s, Time now
     return;
   }
   while (!r.empty()) {
+    // RFC 9000 §19.19: the close names the frame type that failed to decode.
+    std::uint64_t type = 0;
+    Reader peek = r;
+    (void)peek.read_varint(&type);
     Frame f;
     const TransportError de = decode_frame(r, &f);
     if (de != TransportError::kNoError) {
-      close_with(de, 0, "frame decoding", now);
+      close_with(de, type, "frame decoding", now);
       return;
     }
     // RFC 9000 §12.4 Table 3 and the role rules of §19: frames allowed here.
@@ -419,14 +430,9 @@ TransportError Connection::on_frame(const Frame& f, const ReceivedPacket& p, Pac
     }
     return TransportError::kNoError;
   }
-  if (auto* ncid = std::get_if<NewConnectionIdFrame>(&f)) {
-    // RFC 9000 §19.15: a zero-length-CID peer cannot send it. CID
-    // management is the endpoint's; extra CIDs are not used yet.
-    if (peer_cid_.empty()) return TransportError::kProtocolViolation;
-    (void)ncid;
-    return TransportError::kNoError;
-  }
-  if (std::holds_alternative<RetireConnectionIdFrame>(f)) return TransportError::kNoError;
+  if (auto* ncid = std::get_if<NewConnectionIdFrame>(&f)) return on_new_connection_id(*ncid);
+  if (auto* rcid = std::get_if<RetireConnectionIdFrame>(&f))
+    return on_retire_connection_id(*rcid, p);
   if (std::holds_alternative<NewTokenFrame>(f)) {
     // RFC 9000 §19.7: a server receiving it is a PROTOCOL_VIOLATION.
     return role_ == EndpointRole::kServer ? TransportError::kProtocolViolation
@@ -538,11 +544,33 @@ TransportError Connection::on_peer_transport_parameters() {
   const std::uint64_t a = config_.transport.max_idle_timeout, b = peer_params_.max_idle_timeout;
   const std::uint64_t idle_ms = a == 0 ? b : (b == 0 ? a : std::min(a, b));
   idle_timeout_ = static_cast<Duration>(idle_ms) * kMillisecond;
+  peer_cids_.reset(peer_cid_, peer_params_.stateless_reset_token);
   (void)conn_send_.update_limit(peer_params_.initial_max_data);
   (void)bidi_limits_.on_max_streams(peer_params_.initial_max_streams_bidi);
   (void)uni_limits_.on_max_streams(peer_params_.initial_max_streams_uni);
   if (config_.max_datagram_size > peer_params_.max_udp_payload_size)
     config_.max_datagram_size = static_cast<std::uint32_t>(peer_params_.max_udp_payload_size);
+  return TransportError::kNoError;
+}
+
+// ---------------------------------------------------------------- CIDs
+
+TransportError Connection::on_new_connection_id(const NewConnectionIdFrame& f) {
+  // RFC 9000 §19.15: a peer that chose a zero-length CID cannot send it.
+  if (peer_cid_.empty()) return TransportError::kProtocolViolation;
+  const TransportError e = peer_cids_.on_new_connection_id(f);
+  peer_cid_ = peer_cids_.active();  // RFC 9000 §5.1.2: moved on if ours was retired
+  return e;
+}
+
+TransportError Connection::on_retire_connection_id(const RetireConnectionIdFrame& f,
+                                                   const ReceivedPacket& p) {
+  // RFC 9000 §19.16: a sequence number never issued, or the CID the packet
+  // itself was sent to, is a PROTOCOL_VIOLATION. Only sequence 0 is issued
+  // so far, and it is the CID of every packet we accept.
+  if (f.sequence_number > local_cid_max_sequence_) return TransportError::kProtocolViolation;
+  if (f.sequence_number == 0 && same_bytes(p.dcid, local_cid_.span()))
+    return TransportError::kProtocolViolation;
   return TransportError::kNoError;
 }
 
@@ -619,8 +647,8 @@ Time Connection::next_timeout() const {
     if (!sp->discarded && sp->acks.ack_eliciting_pending())
       t = std::min(t, sp->acks.ack_deadline());
   if (idle_timeout_ > 0) t = std::min(t, idle_deadline());
-  if (config_.keep_alive > 0 && handshake_complete_)
-    t = std::min(t, last_activity_ + config_.keep_alive);
+  t = std::min(t, handshake_deadline());
+  t = std::min(t, keep_alive_due());
   if (has_data_to_send() && cc_->available() >= config_.max_datagram_size)
     t = std::min(t, config_.pacing ? pacer_.next_send_time(now_) : now_);
   if (discard_initial_pending_) t = std::min(t, now_);
@@ -632,6 +660,18 @@ Time Connection::idle_deadline() const {
   return last_activity_ + std::max(idle_timeout_, three_pto());
 }
 
+Time Connection::handshake_deadline() const {
+  if (handshake_complete_ || config_.handshake_timeout <= 0) return kNever;
+  return created_ + config_.handshake_timeout;
+}
+
+Time Connection::keep_alive_due() const {
+  if (config_.keep_alive <= 0 || !handshake_complete_) return kNever;
+  // One PING per keep-alive period even when the peer does not answer:
+  // the idle timer, not a PING storm, ends a dead connection.
+  return std::max(last_activity_, keep_alive_sent_) + config_.keep_alive;
+}
+
 void Connection::on_timeout(Time now) {
   now_ = std::max(now_, now);
   if (state_ == ConnectionState::kClosed) return;
@@ -640,18 +680,21 @@ void Connection::on_timeout(Time now) {
     if (now >= close_deadline_) set_state(ConnectionState::kClosed, now);
     return;
   }
-  if (idle_timeout_ > 0 && now >= idle_deadline()) {
+  const bool idle = idle_timeout_ > 0 && now >= idle_deadline();
+  if (idle || now >= handshake_deadline()) {
     // RFC 9000 §10.1: silently closed.
     CloseInfo ci;
     ci.local = true;
     ci.error_code = 0;
-    ci.reason = "idle timeout";
+    ci.reason = idle ? "idle timeout" : "handshake timeout";
     close_info_ = std::move(ci);
     set_state(ConnectionState::kClosed, now);
     return;
   }
-  if (config_.keep_alive > 0 && handshake_complete_ && now >= last_activity_ + config_.keep_alive)
+  if (now >= keep_alive_due()) {
     ping_pending_ = true;
+    keep_alive_sent_ = now;
+  }
   if (now >= loss_->timer()) {
     const LossDetector::Timeout t = loss_->on_timeout(now);
     pacer_.update(cc_->congestion_window(), rtt_.smoothed_rtt(), cc_->in_slow_start(),

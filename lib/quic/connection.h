@@ -21,6 +21,7 @@
 #include "quic/congestion_controller.h"
 #include "quic/connection_id.h"
 #include "quic/connection_observer.h"
+#include "quic/datagram_queue.h"
 #include "quic/ecn.h"
 #include "quic/error.h"
 #include "quic/flow_control.h"
@@ -31,10 +32,12 @@
 #include "quic/packet_protection.h"
 #include "quic/packet_space.h"
 #include "quic/packet_type.h"
+#include "quic/peer_cid_set.h"
 #include "quic/recv_buffer.h"
 #include "quic/role.h"
 #include "quic/rtt_estimator.h"
 #include "quic/send_buffer.h"
+#include "quic/stream.h"
 #include "quic/timestamp.h"
 #include "quic/tls_client.h"
 #include "quic/tls_server.h"
@@ -42,8 +45,6 @@
 #include "quic/version.h"
 
 namespace dquic {
-
-struct Stream;
 
 // What the application hears. Calls come from inside on_packet(),
 // on_timeout() and write_datagram(); a handler may call the stream API but
@@ -79,6 +80,12 @@ struct ConnectionConfig {
   // max_udp_payload_size.
   std::uint32_t max_datagram_size = 1200;
   Duration keep_alive = 0;  // PING when idle this long; 0 = off
+  // The handshake must complete within this time of start(), or the
+  // connection is closed silently as on idle timeout. RFC 9000 §10.1 leaves
+  // handshake time-outs to the endpoint; without one a peer that stalls
+  // mid-handshake holds our state forever when no idle timeout is set.
+  // 0 = off (then only the idle timeout applies).
+  Duration handshake_timeout = 10 * kSecond;
   // Receive windows start at the transport parameters' values and grow with
   // the bandwidth-delay product up to these caps.
   std::uint64_t max_stream_window = 16 << 20;
@@ -259,6 +266,8 @@ class Connection final : public TlsSink, public LossListener {
   void update_recovery_state();
   Duration three_pto() const;
   Time idle_deadline() const;
+  Time keep_alive_due() const;
+  Time handshake_deadline() const;
 
   // Receive path.
   void process_frames(const ReceivedPacket& p, PacketSpace s, Time now, bool* ack_eliciting);
@@ -269,6 +278,8 @@ class Connection final : public TlsSink, public LossListener {
   TransportError on_stop_sending(const StopSendingFrame& f);
   TransportError on_max_stream_data(const MaxStreamDataFrame& f);
   TransportError on_ack(const AckFrame& f, PacketSpace s, Time now);
+  TransportError on_new_connection_id(const NewConnectionIdFrame& f);
+  TransportError on_retire_connection_id(const RetireConnectionIdFrame& f, const ReceivedPacket& p);
   TransportError on_peer_transport_parameters();
   Stream* new_stream(std::uint64_t id);
   Stream* find_stream(std::uint64_t id);
@@ -302,6 +313,12 @@ class Connection final : public TlsSink, public LossListener {
   ConnectionId peer_cid_;
   ConnectionId original_dcid_;
   bool peer_cid_set_ = false;  // client: learned the server's SCID
+  // From the peer's transport parameters on: the CIDs it issued (peer_cid_
+  // follows the active one) and the RETIRE_CONNECTION_ID frames we owe.
+  PeerCidSet peer_cids_;
+  // Our CIDs (RFC 9000 §19.16): only sequence 0, the handshake's, is issued
+  // until the endpoint issues more.
+  std::uint64_t local_cid_max_sequence_ = 0;
 
   std::unique_ptr<TlsEngine> tls_;
   std::vector<std::uint8_t> local_params_encoded_;
@@ -328,10 +345,13 @@ class Connection final : public TlsSink, public LossListener {
   std::uint64_t next_local_bidi_ = 0;
   std::uint64_t next_local_uni_ = 0;
   std::unordered_map<std::uint64_t, std::unique_ptr<Stream>> streams_;
-  std::vector<std::uint64_t> send_queue_;  // streams with data or control frames to send
+  StreamQueue send_queue_;  // streams with data or control frames to send
+  // STREAMS_BLOCKED wanted: open_stream() hit the peer's limit ([0] bidi, [1] uni).
+  std::array<bool, 2> streams_blocked_wanted_{};
 
-  // DATAGRAM frames waiting (RFC 9221): bounded by count.
-  std::vector<std::vector<std::uint8_t>> datagrams_out_;
+  // DATAGRAM frames waiting (RFC 9221): bounded by count and size.
+  static constexpr std::size_t kDatagramQueueSlots = 32;
+  DatagramQueue datagrams_out_;
 
   // Idle and close (RFC 9000 §10).
   Duration idle_timeout_ = 0;
@@ -342,6 +362,7 @@ class Connection final : public TlsSink, public LossListener {
   bool close_frame_pending_ = false;
   std::optional<CloseInfo> close_info_;
   bool ping_pending_ = false;
+  Time keep_alive_sent_ = 0;  // when the last keep-alive PING was queued
   bool handshake_notified_ = false;
   bool drop_packet_ = false;  // processing must not acknowledge the current packet
   // Keys discarded while a laid-out packet may still need them for sealing

@@ -11,8 +11,6 @@ namespace dquic {
 
 namespace {
 
-constexpr std::size_t kMaxPendingDatagrams = 64;
-
 std::uint64_t initial_send_limit(const TransportParameters& peer, std::uint64_t id,
                                  EndpointRole self) {
   // RFC 9000 §18.2: the peer's limits, seen from the peer's side.
@@ -81,8 +79,7 @@ Stream* Connection::get_or_open_peer_stream(std::uint64_t id, FrameType type, Tr
 
 void Connection::queue_stream(Stream* st) {
   if (st->in_send_queue) return;
-  st->in_send_queue = true;
-  send_queue_.push_back(st->id);
+  send_queue_.push_back(st);
 }
 
 void Connection::requeue_blocked_streams() {
@@ -234,6 +231,24 @@ void Connection::write_app_frames(Writer& f, Time now, SentPacket* rec) {
              m.maximum_streams, 0});
     }
   }
+  for (bool bidi : {true, false}) {
+    StreamLimits& l = bidi ? bidi_limits_ : uni_limits_;
+    if (!l.should_send_streams_blocked(streams_blocked_wanted_[bidi ? 0 : 1]) || !slots()) continue;
+    StreamsBlockedFrame b;
+    b.bidirectional = bidi;
+    b.maximum_streams = l.peer_max();
+    if (encode_frame(Frame{b}, f)) {
+      l.on_streams_blocked_sent();
+      add({bidi ? SentFrame::Kind::kStreamsBlockedBidi : SentFrame::Kind::kStreamsBlockedUni, false,
+           0, b.maximum_streams, 0});
+    }
+  }
+  // RFC 9000 §19.16: retire what the peer told us to (Retire Prior To).
+  while (std::optional<std::uint64_t> seq = peer_cids_.retire_to_send()) {
+    if (!slots() || !encode_frame(Frame{RetireConnectionIdFrame{*seq}}, f)) break;
+    peer_cids_.on_retire_sent(*seq);
+    add({SentFrame::Kind::kRetireConnectionId, false, 0, *seq, 0});
+  }
   if (ping_pending_ && slots() && f.remaining() > 0) {
     f.write_u8(0x01);
     ping_pending_ = false;
@@ -244,8 +259,8 @@ void Connection::write_app_frames(Writer& f, Time now, SentPacket* rec) {
     DatagramFrame d;
     d.data = datagrams_out_.front();
     if (!encode_frame(Frame{d}, f)) break;
-    add({SentFrame::Kind::kDatagram, false, 0, 0, datagrams_out_.front().size()});
-    datagrams_out_.erase(datagrams_out_.begin());
+    add({SentFrame::Kind::kDatagram, false, 0, 0, d.data.size()});
+    datagrams_out_.pop();
   }
   write_stream_frames(f, now, rec);
 }
@@ -255,11 +270,7 @@ void Connection::write_stream_frames(Writer& f, Time, SentPacket* rec) {
   std::size_t visits = send_queue_.size();
   while (visits-- > 0 && !send_queue_.empty() && rec->frame_count + 1u < SentPacket::kMaxFrames &&
          f.remaining() > 8) {
-    const std::uint64_t id = send_queue_.front();
-    send_queue_.erase(send_queue_.begin());
-    Stream* st = find_stream(id);
-    if (st == nullptr) continue;
-    st->in_send_queue = false;
+    Stream* st = send_queue_.pop_front();
     write_one_stream(f, st, rec);
     if (stream_has_pending(st)) {
       queue_stream(st);
@@ -440,6 +451,9 @@ void Connection::on_packet_acked(const SentPacket& p) {
         }
         break;
       }
+      case SentFrame::Kind::kRetireConnectionId:
+        peer_cids_.on_retire_acked(fr.offset);
+        break;
       case SentFrame::Kind::kResetStream: {
         Stream* st = find_stream(fr.stream_id);
         if (st == nullptr) break;
@@ -525,6 +539,15 @@ void Connection::on_packet_lost(const SentPacket& p) {
       case SentFrame::Kind::kHandshakeDone:
         handshake_done_pending_ = true;
         break;
+      case SentFrame::Kind::kRetireConnectionId:
+        peer_cids_.on_retire_lost(fr.offset);
+        break;
+      case SentFrame::Kind::kStreamsBlockedBidi:
+        bidi_limits_.on_streams_blocked_lost(fr.offset);  // again if still at that limit
+        break;
+      case SentFrame::Kind::kStreamsBlockedUni:
+        uni_limits_.on_streams_blocked_lost(fr.offset);
+        break;
       case SentFrame::Kind::kDataBlocked:
         // Sent again with the next blocked attempt if still at that limit.
         conn_send_.on_blocked_lost(fr.offset);
@@ -550,6 +573,8 @@ std::optional<std::uint64_t> Connection::open_stream(bool bidi) {
   if (!peer_params_done_) return std::nullopt;
   StreamLimits& l = bidi ? bidi_limits_ : uni_limits_;
   std::optional<std::uint64_t> idx = l.open_local();
+  // RFC 9000 §4.6: blocked by the peer's limit: tell it (STREAMS_BLOCKED).
+  streams_blocked_wanted_[bidi ? 0 : 1] = !idx;
   if (!idx) return std::nullopt;
   const std::uint64_t id = make_stream_id(
       role_, bidi ? StreamDirection::kBidirectional : StreamDirection::kUnidirectional, *idx);
@@ -633,13 +658,17 @@ bool Connection::stop_sending(std::uint64_t stream_id, std::uint64_t app_error) 
 }
 
 bool Connection::send_datagram(ByteSpan data) {
-  // RFC 9221 §3: only when the peer advertised room for it.
+  if (state_ != ConnectionState::kConnected && state_ != ConnectionState::kHandshaking)
+    return false;
+  // RFC 9221 §3: only when the peer advertised room for it; §5: a frame
+  // never spans packets, so it must fit in one 1-RTT packet of ours
+  // (short header with the longest packet number, tag).
+  const std::size_t packet_overhead = 1 + peer_cid_.length + 4 + kAeadTagLength;
   if (peer_params_.max_datagram_frame_size == 0 ||
       datagram_frame_size(data.size(), true) > peer_params_.max_datagram_frame_size ||
-      datagrams_out_.size() >= kMaxPendingDatagrams)
+      packet_overhead + datagram_frame_size(data.size(), true) > config_.max_datagram_size)
     return false;
-  datagrams_out_.emplace_back(data.begin(), data.end());
-  return true;
+  return datagrams_out_.push(data);
 }
 
 }  // namespace dquic

@@ -3,6 +3,7 @@
 // frames it owes the peer.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 
@@ -36,6 +37,7 @@ struct Stream {
   bool reset_pending = false;
   bool writable_notify = false;  // tell the application when below the limit
   bool in_send_queue = false;
+  Stream* next_in_queue = nullptr;  // StreamQueue's link
 
   // Receiving part.
   ReceiveWindow recv_window;
@@ -45,6 +47,41 @@ struct Stream {
   bool stop_pending = false;
   bool max_stream_data_pending = false;
   bool blocked_pending = false;
+};
+
+// Streams with something to send, in round-robin order: an intrusive FIFO
+// through the streams themselves, so queueing never allocates. A queued
+// stream is never freed (Connection::maybe_free_stream checks
+// in_send_queue).
+class StreamQueue {
+ public:
+  bool empty() const { return head_ == nullptr; }
+  std::size_t size() const { return size_; }
+  void push_back(Stream* st) {
+    st->in_send_queue = true;
+    st->next_in_queue = nullptr;
+    (tail_ != nullptr ? tail_->next_in_queue : head_) = st;
+    tail_ = st;
+    ++size_;
+  }
+  Stream* pop_front() {
+    Stream* st = head_;
+    head_ = st->next_in_queue;
+    if (head_ == nullptr) tail_ = nullptr;
+    st->next_in_queue = nullptr;
+    st->in_send_queue = false;
+    --size_;
+    return st;
+  }
+  void clear() {
+    while (!empty())
+      (void)pop_front();
+  }
+
+ private:
+  Stream* head_ = nullptr;
+  Stream* tail_ = nullptr;
+  std::size_t size_ = 0;
 };
 
 }  // namespace dquic

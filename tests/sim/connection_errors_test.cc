@@ -21,21 +21,18 @@
 #include "quic/packet_header.h"
 #include "quic/packet_number.h"
 #include "quic/stream_id.h"
-#include "quic/tls_engine.h"
-#include "runtime/connection_io.h"
-#include "tests/support/test_certs.h"
+#include "tests/sim/connected_pair.h"
 
 namespace dquic {
 namespace {
 
 constexpr std::uint16_t kDataRoom = 2048;
 
-// What the peer may send us, small enough that the tests reach every limit
-// with a few frames.
-constexpr std::uint64_t kStreamWindow = 8192;
-constexpr std::uint64_t kConnectionWindow = 16384;
-constexpr std::uint64_t kMaxBidi = 4;
-constexpr std::uint64_t kMaxUni = 2;
+using test::Bytes;
+constexpr std::uint64_t kStreamWindow = test::kPairStreamWindow;
+constexpr std::uint64_t kConnectionWindow = test::kPairConnectionWindow;
+constexpr std::uint64_t kMaxBidi = test::kPairMaxBidi;
+constexpr std::uint64_t kMaxUni = test::kPairMaxUni;
 
 rte_mempool* err_pool() {
   static rte_mempool* pool = rte_pktmbuf_pool_create(
@@ -43,73 +40,8 @@ rte_mempool* err_pool() {
   return pool;
 }
 
-// No-crypto mode: the connection only needs distinct non-null handles.
-class NullKeyStore final : public KeyStore {
- public:
-  ProtectionKey* install(const PacketKeys&, bool) override {
-    return reinterpret_cast<ProtectionKey*>(static_cast<std::uintptr_t>(++next_) << 4);
-  }
-  void release(ProtectionKey*) override {}
-
- private:
-  std::uintptr_t next_ = 0;
-};
-
-struct Tls {
-  std::unique_ptr<ServerCredentials> credentials =
-      test::test_server_credentials(test::test_pki().p256);
-  std::unique_ptr<CertificateVerifier> verifier = test::test_verifier();
-  TlsServerConfig server;
-  TlsClientConfig client;
-  Tls() {
-    server.credentials = credentials.get();
-    server.alpn = {"sim"};
-    client.server_name = test::kTestDnsName;
-    client.alpn = {"sim"};
-    client.verifier = verifier.get();
-  }
-};
-
-struct Side {
-  NullKeyStore keys;
-  std::uint8_t next_random = 1;
-  std::unique_ptr<Connection> conn;
-
-  Side(const Tls& tls, const Connection::ServerIds* ids) {
-    ConnectionConfig c;
-    c.role = ids == nullptr ? EndpointRole::kClient : EndpointRole::kServer;
-    c.tls_client = &tls.client;
-    c.tls_server = &tls.server;
-    c.wall_clock_ms_at_zero = test::kTestNow * 1000;
-    c.keys = &keys;
-    c.copy_pool = err_pool();
-    c.random = [this](std::span<std::uint8_t> out) {
-      for (auto& b : out)
-        b = next_random++;
-    };
-    c.transport.max_idle_timeout = 30000;
-    c.transport.initial_max_data = kConnectionWindow;
-    c.transport.initial_max_stream_data_bidi_local = kStreamWindow;
-    c.transport.initial_max_stream_data_bidi_remote = kStreamWindow;
-    c.transport.initial_max_stream_data_uni = kStreamWindow;
-    c.transport.initial_max_streams_bidi = kMaxBidi;
-    c.transport.initial_max_streams_uni = kMaxUni;
-    // The receive windows stay at the values above: no auto-tuning.
-    c.max_stream_window = kStreamWindow;
-    c.max_connection_window = kConnectionWindow;
-    conn = ids == nullptr ? std::make_unique<Connection>(c) : std::make_unique<Connection>(c, *ids);
-  }
-};
-
-using Bytes = std::vector<std::uint8_t>;
-
 Bytes encode(std::initializer_list<Frame> frames) {
-  Bytes out(1400);
-  Writer w(out);
-  for (const Frame& f : frames)
-    EXPECT_TRUE(encode_frame(f, w));
-  out.resize(w.written());
-  return out;
+  return test::encode_frames(frames);
 }
 
 StreamFrame stream(std::uint64_t id, std::uint64_t offset, const Bytes& data, bool fin) {
@@ -154,95 +86,29 @@ constexpr std::uint64_t ft(FrameType t) {
 class ConnectionErrorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pool_ = err_pool();
-    ASSERT_NE(pool_, nullptr);
-    baseline_ = rte_mempool_in_use_count(pool_);
-    client_ = std::make_unique<Side>(tls_, nullptr);
-    ASSERT_TRUE(client_->conn->start(0));
-    std::vector<rte_mbuf*> d = send_all(*client_);
-    ASSERT_EQ(d.size(), 1u);
-    InvariantHeader inv;
-    const ByteSpan dg(rte_pktmbuf_mtod(d[0], const std::uint8_t*), rte_pktmbuf_data_len(d[0]));
-    ASSERT_EQ(parse_invariant_header(dg, 0, &inv), PacketDropReason::kNone);
-    Connection::ServerIds ids;
-    ASSERT_TRUE(ConnectionId::from(inv.dcid, &ids.original_dcid));
-    ASSERT_TRUE(ConnectionId::from(inv.scid, &ids.peer_cid));
-    ids.local_cid.length = 8;
-    ids.local_cid.bytes.fill(0xab);
-    server_ = std::make_unique<Side>(tls_, &ids);
-    ASSERT_TRUE(server_->conn->start(0));
-    for (int round = 0; round < 10 && !(client_->conn->handshake_confirmed() &&
-                                        server_->conn->handshake_confirmed() && d.empty());
-         ++round) {
-      deliver(*server_, d);
-      now_ += kMillisecond;
-      std::vector<rte_mbuf*> back = send_all(*server_);
-      deliver(*client_, back);
-      now_ += kMillisecond;
-      d = send_all(*client_);
-    }
-    deliver(*server_, d);
-    ASSERT_TRUE(client_->conn->handshake_confirmed());
-    ASSERT_TRUE(server_->conn->handshake_confirmed());
-    ASSERT_EQ(client_->conn->state(), ConnectionState::kConnected);
-    ASSERT_EQ(server_->conn->state(), ConnectionState::kConnected);
-    now_ += kMillisecond;
+    ASSERT_NE(err_pool(), nullptr);
+    baseline_ = rte_mempool_in_use_count(err_pool());
+    pair_ = std::make_unique<test::ConnectedPair>(err_pool());
+    ASSERT_TRUE(pair_->handshake());
+    now_ = pair_->now;
   }
 
   void TearDown() override {
-    server_.reset();
-    client_.reset();
-    EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_) << "mbufs leaked";
+    pair_.reset();
+    EXPECT_EQ(rte_mempool_in_use_count(err_pool()), baseline_) << "mbufs leaked";
   }
 
-  std::vector<rte_mbuf*> send_all(Side& s) {
-    std::array<rte_mbuf*, 16> out{};
-    std::vector<rte_mbuf*> all;
-    for (;;) {
-      const std::size_t n = send_datagrams(*s.conn, nullptr, pool_, now_, out);
-      all.insert(all.end(), out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n));
-      if (n < out.size()) break;
-    }
-    return all;
+  void inject(test::PairSide& to, const Bytes& payload, bool reserved_bits_set = false) {
+    pair_->now = now_;
+    pair_->inject(to, payload, reserved_bits_set);
   }
 
-  void deliver(Side& to, std::vector<rte_mbuf*>& ms) {
-    for (rte_mbuf* m : ms) {
-      receive_datagram(*to.conn, nullptr, m, Ecn::kNotEct, now_);
-      rte_pktmbuf_free(m);
-    }
-    ms.clear();
-  }
+  test::PairSide& server() { return pair_->server(); }
+  test::PairSide& client() { return pair_->client(); }
 
-  // Hands `to` one 1-RTT packet with the next packet number, its payload in
-  // an mbuf as a received datagram would be (STREAM data is kept by reference).
-  void inject(Side& to, const Bytes& payload, bool reserved_bits_set = false) {
-    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-    ASSERT_NE(m, nullptr);
-    char* at = rte_pktmbuf_append(m, static_cast<std::uint16_t>(payload.size()));
-    ASSERT_NE(at, nullptr);
-    if (!payload.empty()) std::memcpy(at, payload.data(), payload.size());
-    const std::uint64_t largest = to.conn->open_keys(PacketType::kOneRtt).largest_received;
-    ReceivedPacket p;
-    p.type = PacketType::kOneRtt;
-    p.dcid = to.conn->local_cid().span();
-    p.packet_number = largest == kNoPacketNumber ? 0 : largest + 1;
-    p.payload = ByteSpan(reinterpret_cast<const std::uint8_t*>(at), payload.size());
-    p.m = m;
-    p.reserved_bits_set = reserved_bits_set;
-    p.datagram_size = payload.size() + 1 + p.dcid.size() + 4 + 16;
-    to.conn->on_packet(p, now_);
-    rte_pktmbuf_free(m);
-  }
-
-  Side& server() { return *server_; }
-  Side& client() { return *client_; }
-
-  Tls tls_;
-  rte_mempool* pool_ = nullptr;
   unsigned baseline_ = 0;
   Time now_ = 0;
-  std::unique_ptr<Side> client_, server_;
+  std::unique_ptr<test::ConnectedPair> pair_;
 };
 
 // The handshake left both sides usable: the baseline every test starts from.
@@ -266,26 +132,27 @@ TEST_F(ConnectionErrorsTest, EmptyPayloadIsProtocolViolation) {
 TEST_F(ConnectionErrorsTest, TruncatedStreamFrameIsFrameEncodingError) {
   // STREAM with LEN: stream 0, length 10, but only two data bytes follow.
   inject(server(), {0x0a, 0x00, 0x0a, 'a', 'b'});
-  EXPECT_TRUE(closed_with(*server().conn, TransportError::kFrameEncodingError));
+  // RFC 9000 §19.19: the close names the frame type that failed.
+  EXPECT_TRUE(closed_with(*server().conn, TransportError::kFrameEncodingError, 0x0a));
 }
 
 TEST_F(ConnectionErrorsTest, TruncatedVarintIsFrameEncodingError) {
   // MAX_DATA whose 4-byte varint has one byte.
   inject(server(), {0x10, 0x80});
-  EXPECT_TRUE(closed_with(*server().conn, TransportError::kFrameEncodingError));
+  EXPECT_TRUE(closed_with(*server().conn, TransportError::kFrameEncodingError, 0x10));
 }
 
 // RFC 9000 §12.4: an unknown frame type is FRAME_ENCODING_ERROR.
 TEST_F(ConnectionErrorsTest, UnknownFrameTypeIsFrameEncodingError) {
   inject(server(), {0x01, 0x21});
-  EXPECT_TRUE(closed_with(*server().conn, TransportError::kFrameEncodingError));
+  EXPECT_TRUE(closed_with(*server().conn, TransportError::kFrameEncodingError, 0x21));
 }
 
 // RFC 9000 §12.4: a frame type not in its shortest encoding MAY be a
 // PROTOCOL_VIOLATION; this stack treats it so.
 TEST_F(ConnectionErrorsTest, FrameTypeNotShortestIsProtocolViolation) {
   inject(server(), {0x40, 0x01});  // PING as a two-byte varint
-  EXPECT_TRUE(closed_with(*server().conn, TransportError::kProtocolViolation));
+  EXPECT_TRUE(closed_with(*server().conn, TransportError::kProtocolViolation, 0x01));
 }
 
 // RFC 9000 §19.20: a server receiving HANDSHAKE_DONE.
@@ -727,6 +594,100 @@ TEST_F(ConnectionErrorsTest, ClosingSideSendsConnectionCloseWithTheCode) {
   server().conn->on_timeout(deadline);
   EXPECT_EQ(server().conn->state(), ConnectionState::kClosed);
   EXPECT_FALSE(sent_close(deadline).has_value());
+}
+
+// ---------------------------------------------------------------- connection IDs
+
+NewConnectionIdFrame new_cid(std::uint64_t seq, std::uint64_t retire_prior_to, std::uint8_t fill,
+                             Bytes& storage, std::uint8_t token_fill = 0) {
+  storage.assign(8, fill);
+  NewConnectionIdFrame f;
+  f.sequence_number = seq;
+  f.retire_prior_to = retire_prior_to;
+  f.connection_id = ByteSpan(storage.data(), storage.size());
+  f.stateless_reset_token.fill(token_fill == 0 ? fill : token_fill);
+  return f;
+}
+
+// RFC 9000 §5.1.1: more active CIDs than our active_connection_id_limit (2).
+TEST_F(ConnectionErrorsTest, NewConnectionIdBeyondLimitIsConnectionIdLimitError) {
+  Bytes a, b;
+  inject(client(), encode({new_cid(1, 0, 0x31, a)}));
+  ASSERT_EQ(client().conn->state(), ConnectionState::kConnected);
+  inject(client(), encode({new_cid(2, 0, 0x32, b)}));
+  EXPECT_TRUE(closed_with(*client().conn, TransportError::kConnectionIdLimitError,
+                          ft(FrameType::kNewConnectionId)));
+}
+
+// §5.1.1: the limit counts after retiring: a frame that retires one and adds
+// one stays within it.
+TEST_F(ConnectionErrorsTest, NewConnectionIdThatRetiresStaysWithinLimit) {
+  Bytes a, b, c;
+  inject(client(), encode({new_cid(1, 0, 0x31, a)}));
+  inject(client(), encode({new_cid(2, 1, 0x32, b)}));
+  inject(client(), encode({new_cid(3, 2, 0x33, c)}));
+  EXPECT_EQ(client().conn->state(), ConnectionState::kConnected);
+  EXPECT_TRUE(same_bytes(client().conn->peer_cid().span(), ByteSpan(b.data(), b.size())));
+}
+
+// §19.15: a sequence number reused for another CID.
+TEST_F(ConnectionErrorsTest, SequenceReusedForAnotherCidIsProtocolViolation) {
+  Bytes a, b;
+  inject(client(), encode({new_cid(1, 0, 0x31, a)}));
+  inject(client(), encode({new_cid(1, 0, 0x32, b)}));
+  EXPECT_TRUE(closed_with(*client().conn, TransportError::kProtocolViolation,
+                          ft(FrameType::kNewConnectionId)));
+}
+
+// §19.15: a CID repeated with another sequence number.
+TEST_F(ConnectionErrorsTest, CidReusedWithAnotherSequenceIsProtocolViolation) {
+  Bytes a, b;
+  inject(client(), encode({new_cid(1, 0, 0x31, a)}));
+  inject(client(), encode({new_cid(2, 0, 0x31, b)}));
+  EXPECT_TRUE(closed_with(*client().conn, TransportError::kProtocolViolation));
+}
+
+// §19.15: a CID repeated with another stateless reset token.
+TEST_F(ConnectionErrorsTest, CidRepeatedWithAnotherTokenIsProtocolViolation) {
+  Bytes a, b;
+  inject(client(), encode({new_cid(1, 0, 0x31, a)}));
+  inject(client(), encode({new_cid(1, 0, 0x31, b, 0x77)}));
+  EXPECT_TRUE(closed_with(*client().conn, TransportError::kProtocolViolation));
+}
+
+// §19.15: a sequence number below an earlier Retire Prior To is retired at
+// once, not added (so it does not count toward the limit).
+TEST_F(ConnectionErrorsTest, NewConnectionIdBelowRetirePriorToIsNotAdded) {
+  Bytes a, b;
+  inject(client(), encode({new_cid(3, 3, 0x33, a)}));
+  inject(client(), encode({new_cid(2, 0, 0x32, b)}));
+  EXPECT_EQ(client().conn->state(), ConnectionState::kConnected);
+  EXPECT_TRUE(same_bytes(client().conn->peer_cid().span(), ByteSpan(a.data(), a.size())));
+}
+
+// §5.1.2: retirements the peer makes us owe are bounded; beyond the bound
+// (nothing acknowledged here) it is CONNECTION_ID_LIMIT_ERROR.
+TEST_F(ConnectionErrorsTest, TooManyRetirementsOwedIsConnectionIdLimitError) {
+  std::vector<Bytes> cids(40);
+  std::uint64_t seq = 1;
+  for (; seq < cids.size() && client().conn->state() == ConnectionState::kConnected; ++seq)
+    inject(client(), encode({new_cid(seq, seq, static_cast<std::uint8_t>(0x40 + seq), cids[seq])}));
+  EXPECT_TRUE(closed_with(*client().conn, TransportError::kConnectionIdLimitError));
+  EXPECT_GT(seq, 8u);  // not before twice the limit we advertise
+}
+
+// §19.16: a sequence number we never issued (only 0 is, so far).
+TEST_F(ConnectionErrorsTest, RetireOfUnissuedSequenceIsProtocolViolation) {
+  inject(server(), encode({RetireConnectionIdFrame{1}}));
+  EXPECT_TRUE(closed_with(*server().conn, TransportError::kProtocolViolation,
+                          ft(FrameType::kRetireConnectionId)));
+}
+
+// §19.16: retiring the CID the packet itself was sent to.
+TEST_F(ConnectionErrorsTest, RetireOfThePacketsOwnCidIsProtocolViolation) {
+  inject(server(), encode({RetireConnectionIdFrame{0}}));
+  EXPECT_TRUE(closed_with(*server().conn, TransportError::kProtocolViolation,
+                          ft(FrameType::kRetireConnectionId)));
 }
 
 }  // namespace

@@ -1,0 +1,371 @@
+// Connection features between two real connections (tests/sim/connected_pair.h):
+// DATAGRAM frames (RFC 9221), keep-alive and the handshake timeout (RFC 9000
+// §10.1), STREAMS_BLOCKED (§4.6, §19.14), the peer's connection IDs and
+// RETIRE_CONNECTION_ID (§5.1, §19.15-16), and the app-limited rule of
+// RFC 9002 §7.8.
+#include <gtest/gtest.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/sim/connected_pair.h"
+
+namespace dquic {
+namespace {
+
+using test::Bytes;
+using test::ConnectedPair;
+
+rte_mempool* feature_pool() {
+  static rte_mempool* pool = rte_pktmbuf_pool_create(
+      "cfeat_test", 4095, 0, 0, 2048 + RTE_PKTMBUF_HEADROOM, static_cast<int>(rte_socket_id()));
+  return pool;
+}
+
+class Recorder final : public ConnectionHandler {
+ public:
+  void on_datagram(ByteSpan data) override { datagrams.emplace_back(data.begin(), data.end()); }
+  void on_streams_available(bool bidi) override { (bidi ? bidi_available : uni_available)++; }
+  std::vector<Bytes> datagrams;
+  int bidi_available = 0, uni_available = 0;
+};
+
+// Counts the frames of each kind a connection sent, with their `offset`
+// field (the limit of a *_BLOCKED frame, the sequence of a RETIRE).
+class SentFrames final : public ConnectionObserver {
+ public:
+  void on_packet_sent(const SentPacket& p, Time) override {
+    ++packets;
+    for (std::size_t i = 0; i < p.frame_count; ++i)
+      frames.push_back(p.frames[i]);
+  }
+  std::vector<std::uint64_t> offsets(SentFrame::Kind k) const {
+    std::vector<std::uint64_t> out;
+    for (const SentFrame& f : frames)
+      if (f.kind == k) out.push_back(f.offset);
+    return out;
+  }
+  std::vector<SentFrame> frames;
+  std::uint64_t packets = 0;
+};
+
+class ConnectionFeaturesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(feature_pool(), nullptr);
+    baseline_ = rte_mempool_in_use_count(feature_pool());
+  }
+  void TearDown() override {
+    pair_.reset();
+    EXPECT_EQ(rte_mempool_in_use_count(feature_pool()), baseline_) << "mbufs leaked";
+  }
+  void connect(test::ConfigTweak client = {}, test::ConfigTweak server = {}) {
+    auto c = [this, client](ConnectionConfig& cfg) {
+      cfg.observer = &client_sent_;
+      if (client) client(cfg);
+    };
+    pair_ = std::make_unique<ConnectedPair>(feature_pool(), c, server, &client_app_, &server_app_);
+    ASSERT_TRUE(pair_->handshake());
+  }
+  Connection& client() { return *pair_->client().conn; }
+  Connection& server() { return *pair_->server().conn; }
+
+  unsigned baseline_ = 0;
+  Recorder client_app_, server_app_;
+  SentFrames client_sent_;
+  std::unique_ptr<ConnectedPair> pair_;
+};
+
+ByteSpan span(const Bytes& b) {
+  return {b.data(), b.size()};
+}
+
+Bytes pattern(std::size_t n, std::uint8_t seed) {
+  Bytes b(n);
+  for (std::size_t i = 0; i < n; ++i)
+    b[i] = static_cast<std::uint8_t>(seed + i * 7);
+  return b;
+}
+
+// ---------------------------------------------------------------- DATAGRAM
+
+void allow_datagrams(ConnectionConfig& c) {
+  c.transport.max_datagram_frame_size = 65535;
+}
+
+// RFC 9221 §5: both directions, in order, content intact.
+TEST_F(ConnectionFeaturesTest, DatagramsFlowBothWays) {
+  connect(allow_datagrams, allow_datagrams);
+  const Bytes a = pattern(5, 1), b = pattern(900, 2), c = pattern(1, 3);
+  ASSERT_TRUE(client().send_datagram(span(a)));
+  ASSERT_TRUE(client().send_datagram(span(b)));
+  ASSERT_TRUE(server().send_datagram(span(c)));
+  pair_->run_until(pair_->now + 50 * kMillisecond);
+  ASSERT_EQ(server_app_.datagrams.size(), 2u);
+  EXPECT_EQ(server_app_.datagrams[0], a);
+  EXPECT_EQ(server_app_.datagrams[1], b);
+  ASSERT_EQ(client_app_.datagrams.size(), 1u);
+  EXPECT_EQ(client_app_.datagrams[0], c);
+  EXPECT_EQ(client_sent_.offsets(SentFrame::Kind::kDatagram).size(), 2u);
+}
+
+// The send queue is bounded; once drained it takes datagrams again.
+TEST_F(ConnectionFeaturesTest, DatagramQueueIsBoundedAndDrains) {
+  connect(allow_datagrams, allow_datagrams);
+  std::size_t queued = 0;
+  while (queued < 1000 &&
+         client().send_datagram(span(pattern(100, static_cast<std::uint8_t>(queued)))))
+    ++queued;
+  EXPECT_GT(queued, 0u);
+  EXPECT_LT(queued, 1000u);  // bounded
+  pair_->run_until(pair_->now + 100 * kMillisecond);
+  ASSERT_EQ(server_app_.datagrams.size(), queued);
+  for (std::size_t i = 0; i < queued; ++i)
+    EXPECT_EQ(server_app_.datagrams[i], pattern(100, static_cast<std::uint8_t>(i)));
+  EXPECT_TRUE(client().send_datagram(span(pattern(100, 0))));
+}
+
+// RFC 9221 §3: only if the peer advertised max_datagram_frame_size.
+TEST_F(ConnectionFeaturesTest, DatagramNotSentUnlessThePeerAllowsIt) {
+  connect(allow_datagrams, {});  // the server does not allow them
+  EXPECT_FALSE(client().send_datagram(span(pattern(10, 0))));
+  EXPECT_TRUE(server().send_datagram(span(pattern(10, 0))));
+}
+
+// RFC 9221 §3: the frame (type, length, data) must fit the peer's limit.
+TEST_F(ConnectionFeaturesTest, DatagramLargerThanThePeerAllowsIsRefused) {
+  connect({}, [](ConnectionConfig& c) { c.transport.max_datagram_frame_size = 103; });
+  EXPECT_TRUE(client().send_datagram(span(pattern(100, 0))));  // 1 + 2 + 100 bytes
+  EXPECT_FALSE(client().send_datagram(span(pattern(101, 0))));
+}
+
+// RFC 9221 §5: a DATAGRAM frame never spans packets. The largest one
+// accepted must arrive; anything that could never fit a packet is refused
+// rather than left at the head of the queue forever.
+TEST_F(ConnectionFeaturesTest, DatagramTooLargeForAPacketIsRefused) {
+  connect(allow_datagrams, allow_datagrams);
+  std::size_t largest = 0;
+  for (std::size_t n = 1300; n >= 1000 && largest == 0; --n)
+    if (client().send_datagram(span(pattern(n, 9)))) largest = n;
+  ASSERT_GT(largest, 1100u);
+  EXPECT_LT(largest, 1200u);
+  pair_->run_until(pair_->now + 200 * kMillisecond);
+  ASSERT_FALSE(server_app_.datagrams.empty());
+  EXPECT_EQ(server_app_.datagrams.back(), pattern(largest, 9));
+}
+
+// ---------------------------------------------------------------- idle, keep-alive
+
+void idle_1s(ConnectionConfig& c) {
+  c.transport.max_idle_timeout = 1000;
+}
+
+// Control: without keep-alive an idle connection times out, silently.
+TEST_F(ConnectionFeaturesTest, IdleConnectionTimesOut) {
+  connect(idle_1s, idle_1s);
+  pair_->run_until(pair_->now + 3 * kSecond);
+  EXPECT_EQ(client().state(), ConnectionState::kClosed);
+  EXPECT_EQ(server().state(), ConnectionState::kClosed);
+  ASSERT_TRUE(client().close_info().has_value());
+  EXPECT_EQ(client().close_info()->reason, "idle timeout");
+}
+
+// RFC 9000 §10.1.2: PINGs keep it open.
+TEST_F(ConnectionFeaturesTest, KeepAliveKeepsAnIdleConnectionOpen) {
+  connect(
+      [](ConnectionConfig& c) {
+        idle_1s(c);
+        c.keep_alive = 300 * kMillisecond;
+      },
+      idle_1s);
+  pair_->run_until(pair_->now + 10 * kSecond);
+  EXPECT_EQ(client().state(), ConnectionState::kConnected);
+  EXPECT_EQ(server().state(), ConnectionState::kConnected);
+  const std::size_t pings = client_sent_.offsets(SentFrame::Kind::kPing).size();
+  EXPECT_GE(pings, 25u);  // one per 300 ms of silence over 10 s
+  EXPECT_LE(pings, 40u);
+}
+
+// A silent peer gets one PING per keep-alive period, not a PING every time
+// the timer is checked; the idle timeout then ends the connection.
+TEST_F(ConnectionFeaturesTest, KeepAliveToASilentPeerDoesNotStorm) {
+  connect(
+      [](ConnectionConfig& c) {
+        idle_1s(c);
+        c.keep_alive = 100 * kMillisecond;
+      },
+      idle_1s);
+  const std::uint64_t before = client_sent_.packets;
+  pair_->run_until(pair_->now + 3 * kSecond, /*to_server=*/false, /*to_client=*/false);
+  EXPECT_EQ(client().state(), ConnectionState::kClosed);
+  // Keep-alives (at most 10 in the 1 s idle period) plus PTO probes.
+  EXPECT_LE(client_sent_.packets - before, 30u);
+}
+
+void no_idle_timeout(ConnectionConfig& c) {
+  c.transport.max_idle_timeout = 0;
+}
+
+// With no idle timeout negotiated, a handshake that never completes still
+// ends (ConnectionConfig::handshake_timeout).
+TEST_F(ConnectionFeaturesTest, HandshakeTimesOutWithoutIdleTimeout) {
+  pair_ = std::make_unique<ConnectedPair>(feature_pool(), [](ConnectionConfig& c) {
+    no_idle_timeout(c);
+    c.handshake_timeout = 2 * kSecond;
+  });
+  ASSERT_TRUE(client().start(0));
+  pair_->run_until(1900 * kMillisecond);  // no server: the Initials go nowhere
+  EXPECT_EQ(client().state(), ConnectionState::kHandshaking);
+  pair_->run_until(2100 * kMillisecond);
+  EXPECT_EQ(client().state(), ConnectionState::kClosed);
+  ASSERT_TRUE(client().close_info().has_value());
+  EXPECT_EQ(client().close_info()->reason, "handshake timeout");
+}
+
+// Control: with the handshake timeout off and no idle timeout, only the
+// PTO backoff runs: the connection is still there much later.
+TEST_F(ConnectionFeaturesTest, HandshakeTimeoutOffLeavesTheAttemptRunning) {
+  pair_ = std::make_unique<ConnectedPair>(feature_pool(), [](ConnectionConfig& c) {
+    no_idle_timeout(c);
+    c.handshake_timeout = 0;
+  });
+  ASSERT_TRUE(client().start(0));
+  pair_->run_until(60 * kSecond);
+  EXPECT_EQ(client().state(), ConnectionState::kHandshaking);
+}
+
+// The default applies to a completed handshake not at all.
+TEST_F(ConnectionFeaturesTest, HandshakeTimeoutDoesNotCloseAnEstablishedConnection) {
+  connect(no_idle_timeout, no_idle_timeout);
+  pair_->run_until(pair_->now + 30 * kSecond);
+  EXPECT_EQ(client().state(), ConnectionState::kConnected);
+  EXPECT_EQ(server().state(), ConnectionState::kConnected);
+}
+
+// ---------------------------------------------------------------- STREAMS_BLOCKED
+
+// RFC 9000 §4.6: blocked by the peer's stream limit, we say so once per
+// limit value; when the peer raises it the application hears of it.
+TEST_F(ConnectionFeaturesTest, StreamsBlockedIsSentOncePerLimit) {
+  connect();
+  std::vector<std::uint64_t> ids;
+  while (std::optional<std::uint64_t> id = client().open_stream(true))
+    ids.push_back(*id);
+  ASSERT_EQ(ids.size(), test::kPairMaxBidi);
+  EXPECT_FALSE(client().open_stream(true).has_value());  // asked twice
+  pair_->run_until(pair_->now + 50 * kMillisecond);
+  EXPECT_EQ(client_sent_.offsets(SentFrame::Kind::kStreamsBlockedBidi),
+            std::vector<std::uint64_t>{test::kPairMaxBidi});
+  EXPECT_TRUE(client_sent_.offsets(SentFrame::Kind::kStreamsBlockedUni).empty());
+
+  // Finish every stream both ways: the server gives the credit back with
+  // MAX_STREAMS.
+  for (std::uint64_t id : ids)
+    ASSERT_EQ(client().write(id, {}, true), 0);
+  pair_->run_until(pair_->now + 50 * kMillisecond);
+  for (std::uint64_t id : ids) {
+    std::array<std::uint8_t, 4> buf{};
+    bool fin = false;
+    (void)server().read(id, buf, &fin);
+    EXPECT_TRUE(fin);
+    ASSERT_EQ(server().write(id, {}, true), 0);
+  }
+  pair_->run_until(pair_->now + 100 * kMillisecond);
+  EXPECT_GE(client_app_.bidi_available, 1);
+  std::optional<std::uint64_t> more = client().open_stream(true);
+  ASSERT_TRUE(more.has_value());
+  EXPECT_EQ(client_sent_.offsets(SentFrame::Kind::kStreamsBlockedBidi).size(), 1u);
+}
+
+// An application that never asks for more streams than allowed never
+// sends STREAMS_BLOCKED.
+TEST_F(ConnectionFeaturesTest, StreamsBlockedNotSentWithoutAFailedOpen) {
+  connect();
+  for (std::uint64_t i = 0; i < test::kPairMaxUni; ++i)
+    ASSERT_TRUE(client().open_stream(false).has_value());
+  pair_->run_until(pair_->now + 50 * kMillisecond);
+  EXPECT_TRUE(client_sent_.offsets(SentFrame::Kind::kStreamsBlockedUni).empty());
+}
+
+// ---------------------------------------------------------------- connection IDs
+
+NewConnectionIdFrame ncid(std::uint64_t seq, std::uint64_t retire_prior_to,
+                          std::vector<std::uint8_t>& storage, std::uint8_t fill) {
+  storage.assign(8, fill);
+  NewConnectionIdFrame f;
+  f.sequence_number = seq;
+  f.retire_prior_to = retire_prior_to;
+  f.connection_id = ByteSpan(storage.data(), storage.size());
+  f.stateless_reset_token.fill(fill);
+  return f;
+}
+
+// RFC 9000 §5.1.2, §19.15: Retire Prior To moves us to the new CID and we
+// send RETIRE_CONNECTION_ID for the old one, which the peer accepts.
+TEST_F(ConnectionFeaturesTest, RetirePriorToSwitchesCidAndRetiresTheOld) {
+  connect();
+  std::vector<std::uint8_t> cid;
+  pair_->inject(pair_->client(), test::encode_frames({ncid(1, 1, cid, 0x51)}));
+  ASSERT_EQ(client().state(), ConnectionState::kConnected);
+  EXPECT_TRUE(same_bytes(client().peer_cid().span(), ByteSpan(cid.data(), cid.size())));
+  pair_->run_until(pair_->now + 10 * kMillisecond);
+  // The server cannot read it: the injected CID is not one it owns, so only
+  // the client's side is checked.
+  EXPECT_EQ(client_sent_.offsets(SentFrame::Kind::kRetireConnectionId),
+            std::vector<std::uint64_t>{0});
+  EXPECT_EQ(client().state(), ConnectionState::kConnected);
+}
+
+// A repeated frame is not an error (§19.15), and a spare CID does not change
+// the CID in use.
+TEST_F(ConnectionFeaturesTest, RepeatedNewConnectionIdIsAccepted) {
+  connect();
+  const ConnectionId before = client().peer_cid();
+  std::vector<std::uint8_t> cid;
+  const Bytes frame = test::encode_frames({ncid(1, 0, cid, 0x52)});
+  pair_->inject(pair_->client(), frame);
+  pair_->inject(pair_->client(), frame);
+  EXPECT_EQ(client().state(), ConnectionState::kConnected);
+  EXPECT_EQ(client().peer_cid(), before);
+}
+
+// ---------------------------------------------------------------- app-limited
+
+// RFC 9002 §7.8: a sender that never fills its window must not grow it.
+TEST_F(ConnectionFeaturesTest, AppLimitedSenderDoesNotGrowTheWindow) {
+  connect();
+  const std::uint64_t initial = client().congestion().congestion_window();
+  const std::optional<std::uint64_t> id = client().open_stream(false);
+  ASSERT_TRUE(id.has_value());
+  const Bytes chunk = pattern(500, 4);
+  for (int i = 0; i < 20; ++i) {  // 10 KB over 1 s: below the stream window
+    ASSERT_EQ(client().write(*id, span(chunk), false), 500);
+    pair_->run_until(pair_->now + 50 * kMillisecond);
+  }
+  EXPECT_EQ(client().congestion().congestion_window(), initial);
+}
+
+// Control for the test above: a sender with more to send than the window
+// grows it.
+TEST_F(ConnectionFeaturesTest, WindowLimitedSenderGrowsTheWindow) {
+  auto big = [](ConnectionConfig& c) {
+    c.transport.initial_max_data = 1 << 22;
+    c.transport.initial_max_stream_data_uni = 1 << 22;
+    c.max_stream_window = c.max_connection_window = 1 << 22;
+  };
+  connect(big, big);
+  const std::uint64_t initial = client().congestion().congestion_window();
+  const std::optional<std::uint64_t> id = client().open_stream(false);
+  ASSERT_TRUE(id.has_value());
+  const Bytes data = pattern(200000, 5);
+  ASSERT_EQ(client().write(*id, span(data), true), 200000);
+  pair_->run_until(pair_->now + 200 * kMillisecond);
+  EXPECT_GT(client().congestion().congestion_window(), initial);
+}
+
+}  // namespace
+}  // namespace dquic
