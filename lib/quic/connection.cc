@@ -80,7 +80,9 @@ Connection::Connection(const ConnectionConfig& config, const ServerIds& ids)
       peer_cid_set_(true),
       rtt_(kInitialRtt),
       pacer_(PacerConfig{config.max_burst_packets, 200, 125}),
-      datagrams_out_(kDatagramQueueSlots, config.max_datagram_size) {}
+      datagrams_out_(kDatagramQueueSlots, config.max_datagram_size) {
+  address_validated_ = config.address_validated;
+}
 
 Connection::~Connection() {
   release_all();
@@ -254,6 +256,27 @@ void Connection::discard_space(PacketSpace s) {
 
 // ---------------------------------------------------------------- receive
 
+void Connection::on_datagram_received(std::size_t bytes, Time now) {
+  now_ = std::max(now_, now);
+  stats_.bytes_received += bytes;
+  if (address_validated_) return;
+  const bool was_blocked = amplification_room() < kMinAmplificationRoom;
+  amplification_received_ += bytes;
+  if (was_blocked) update_recovery_state();  // RFC 9002 §6.2.2.1: the PTO timer re-arms
+}
+
+std::uint64_t Connection::amplification_room() const {
+  if (address_validated_) return UINT64_MAX;
+  const std::uint64_t allowed = 3 * amplification_received_;  // RFC 9000 §8.1
+  return allowed > amplification_sent_ ? allowed - amplification_sent_ : 0;
+}
+
+void Connection::on_address_validated() {
+  if (address_validated_) return;
+  address_validated_ = true;
+  update_recovery_state();
+}
+
 void Connection::on_undecryptable(Time) {
   ++stats_.packets_dropped;
 }
@@ -271,6 +294,7 @@ void Connection::update_recovery_state() {
   rs.handshake_confirmed = handshake_confirmed_;
   const Space& h = *spaces_[index(PacketSpace::kHandshake)];
   rs.have_handshake_keys = h.write_key != nullptr || h.discarded;
+  rs.amplification_blocked = amplification_room() < kMinAmplificationRoom;
   loss_->set_state(rs, now_);
 }
 
@@ -293,7 +317,6 @@ void Connection::on_packet(const ReceivedPacket& p, Time now) {
     // opened with them before that cannot exist.
   }
   ++stats_.packets_received;
-  stats_.bytes_received += p.datagram_size;
   if (config_.observer)
     config_.observer->on_packet_received(s, p.packet_number, p.payload.size(), now);
 
@@ -331,6 +354,9 @@ void Connection::on_packet(const ReceivedPacket& p, Time now) {
   }
   if (!spaces_[index(s)]->discarded)
     spaces_[index(s)]->acks.on_packet_received(p.packet_number, ack_eliciting, p.ecn, now);
+  // RFC 9000 §8.1: a Handshake packet proves the client received our
+  // Initial, so its address is validated.
+  if (s == PacketSpace::kHandshake) on_address_validated();
   // RFC 9000 §10.1: any packet processed restarts the idle timer.
   last_activity_ = now;
   ack_eliciting_since_receive_ = false;

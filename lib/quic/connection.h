@@ -86,6 +86,10 @@ struct ConnectionConfig {
   // mid-handshake holds our state forever when no idle timeout is set.
   // 0 = off (then only the idle timeout applies).
   Duration handshake_timeout = 10 * kSecond;
+  // Server: the endpoint already validated the client's address (a Retry
+  // or NEW_TOKEN token, RFC 9000 §8.1.2-8.1.3), so the anti-amplification
+  // limit does not apply. Ignored by clients.
+  bool address_validated = false;
   // Receive windows start at the transport parameters' values and grow with
   // the bandwidth-delay product up to these caps.
   std::uint64_t max_stream_window = 16 << 20;
@@ -121,7 +125,6 @@ struct ReceivedPacket {
   ByteSpan payload;       // the frames, decrypted in place
   rte_mbuf* m = nullptr;  // owns payload's bytes: STREAM data is kept by reference
   Ecn ecn = Ecn::kNotEct;
-  std::size_t datagram_size = 0;  // set on the first packet of a datagram, else 0
 };
 
 // Keys to open packets of one type with (see offload::OpenJob).
@@ -196,6 +199,10 @@ class Connection final : public TlsSink, public LossListener {
   bool start(Time now);
 
   OpenKeys open_keys(PacketType type) const;
+  // A datagram attributed to this connection arrived: call before its
+  // packets (or alone when none opens). RFC 9000 §8.1: a server counts every
+  // byte toward its 3x amplification limit.
+  void on_datagram_received(std::size_t bytes, Time now);
   // One unprotected packet. Errors close the connection with the right code.
   void on_packet(const ReceivedPacket& p, Time now);
   // The caller could not open a packet (bad tag etc.): counted only.
@@ -228,6 +235,9 @@ class Connection final : public TlsSink, public LossListener {
   ConnectionState state() const { return state_; }
   bool handshake_complete() const { return handshake_complete_; }
   bool handshake_confirmed() const { return handshake_confirmed_; }
+  // RFC 9000 §8.1: a server may send at most three times what it received
+  // from an address it has not validated.
+  bool address_validated() const { return address_validated_; }
   bool is_closed() const { return state_ == ConnectionState::kClosed; }
   const std::optional<CloseInfo>& close_info() const { return close_info_; }
   const ConnectionStats& stats() const { return stats_; }
@@ -370,6 +380,13 @@ class Connection final : public TlsSink, public LossListener {
   bool discard_initial_pending_ = false;
   bool max_streams_bidi_lost_ = false;
   bool max_streams_uni_lost_ = false;
+
+  // Anti-amplification (RFC 9000 §8.1): clients are always "validated".
+  bool address_validated_ = true;
+  std::uint64_t amplification_received_ = 0;
+  std::uint64_t amplification_sent_ = 0;
+  std::uint64_t amplification_room() const;
+  void on_address_validated();
 
   ConnectionStats stats_;
   std::uint8_t peer_ack_delay_exponent_ = 3;

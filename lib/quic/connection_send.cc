@@ -80,7 +80,12 @@ bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingD
   *out = OutgoingDatagram{};
   if (state_ == ConnectionState::kClosed || state_ == ConnectionState::kDraining) return false;
   if (state_ == ConnectionState::kClosing && !close_frame_pending_) return false;
-  const std::size_t limit = std::min<std::size_t>(buf.size(), config_.max_datagram_size);
+  std::size_t limit = std::min<std::size_t>(buf.size(), config_.max_datagram_size);
+  // RFC 9000 §8.1: before the client's address is validated, a server sends
+  // at most three times the bytes it received, padding and closes included.
+  const std::uint64_t room = amplification_room();
+  if (room < kMinAmplificationRoom) return false;
+  limit = static_cast<std::size_t>(std::min<std::uint64_t>(limit, room));
   const bool cc_ok = state_ == ConnectionState::kClosing || congestion_allows(now);
 
   std::array<PacketSpace, kPacketSpaceCount> todo{};
@@ -99,6 +104,10 @@ bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingD
   // RFC 9000 §14.1: a client pads every datagram with an Initial packet,
   // and a server every datagram with an ack-eliciting Initial, to 1200.
   const bool has_initial = todo[0] == PacketSpace::kInitial;
+  // RFC 9000 §14.1: a server's ack-eliciting Initial goes in a datagram of
+  // at least 1200 bytes; without the credit for one, only what does not
+  // need the padding (ACKs, other spaces) could go, so wait for credit.
+  if (has_initial && role_ == EndpointRole::kServer && limit < kMinInitialDatagram) return false;
   std::size_t offset = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const bool last = i + 1 == n;
@@ -114,6 +123,10 @@ bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingD
   out->length = offset;
   if (state_ == ConnectionState::kClosing) close_frame_pending_ = false;
   ++stats_.datagrams_sent;
+  if (!address_validated_) {
+    amplification_sent_ += offset;
+    if (amplification_room() < kMinAmplificationRoom) update_recovery_state();
+  }
   stats_.packets_sent += out->packet_count;
   stats_.bytes_sent += offset;
   if (config_.pacing) pacer_.on_sent(now, static_cast<std::uint32_t>(offset));

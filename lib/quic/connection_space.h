@@ -11,6 +11,10 @@
 
 namespace dquic {
 
+// Below this much amplification credit (RFC 9000 §8.1) a server sends
+// nothing: no useful packet is smaller.
+inline constexpr std::uint64_t kMinAmplificationRoom = 64;
+
 // The CRYPTO stream of one encryption level (RFC 9000 §19.6): bytes TLS
 // produced (owned: TLS output is short-lived) and bytes received, reassembled.
 struct Connection::CryptoSpace {

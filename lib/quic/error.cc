@@ -38,6 +38,8 @@ std::string_view transport_error_name(TransportError e) {
       return "AEAD_LIMIT_REACHED";
     case TransportError::kNoViablePath:
       return "NO_VIABLE_PATH";
+    case TransportError::kVersionNegotiationError:
+      return "VERSION_NEGOTIATION_ERROR";
   }
   return "UNKNOWN";
 }

@@ -24,6 +24,7 @@ enum class TransportError : std::uint64_t {
   kKeyUpdateError = 0x0e,
   kAeadLimitReached = 0x0f,
   kNoViablePath = 0x10,
+  kVersionNegotiationError = 0x11,  // RFC 9368 §10.2
 };
 
 // RFC 9000 §20.1: CRYPTO_ERROR is 0x0100-0x01ff, carrying the TLS alert.

@@ -149,14 +149,7 @@ class DatagramReceiver {
     }
   }
 
-  void deliver(ReceivedPacket& r) {
-    // The datagram's size is reported once, with the first packet delivered.
-    if (!size_reported_) {
-      r.datagram_size = size_;
-      size_reported_ = true;
-    }
-    c_.on_packet(r, now_);
-  }
+  void deliver(ReceivedPacket& r) { c_.on_packet(r, now_); }
 
   Connection& c_;
   offload::Protector* p_;
@@ -165,7 +158,6 @@ class DatagramReceiver {
   Time now_;
   std::uint8_t* data_;
   std::size_t size_;
-  bool size_reported_ = false;
   std::array<PacketHeader, kMaxOpenBurst> headers_;
   std::array<OpenKeys, kMaxOpenBurst> keys_;
   std::array<offload::OpenJob, kMaxOpenBurst> jobs_;
@@ -177,7 +169,11 @@ void receive_datagram(Connection& c, offload::Protector* p, rte_mbuf* m, Ecn ecn
   // Chained mbufs are not reassembled here: packets are opened in place in
   // the first segment, and a datagram fits one segment (max_udp_payload_size
   // we advertise stays below the data room).
-  if (m == nullptr || m->nb_segs != 1 || rte_pktmbuf_data_len(m) == 0) {
+  if (m == nullptr) return;
+  // RFC 9000 §8.1: every byte of a datagram attributed to the connection
+  // counts toward the amplification limit, whether or not it opens.
+  c.on_datagram_received(rte_pktmbuf_pkt_len(m), now);
+  if (m->nb_segs != 1 || rte_pktmbuf_data_len(m) == 0) {
     c.on_undecryptable(now);
     return;
   }

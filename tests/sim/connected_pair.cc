@@ -60,9 +60,10 @@ ConnectedPair::~ConnectedPair() {
   client_.reset();
 }
 
-::testing::AssertionResult ConnectedPair::handshake() {
+::testing::AssertionResult ConnectedPair::start(std::vector<rte_mbuf*>* first) {
   if (!client_->conn->start(now)) return ::testing::AssertionFailure() << "client start";
-  std::vector<rte_mbuf*> d = send_all(*client_);
+  std::vector<rte_mbuf*>& d = *first;
+  d = send_all(*client_);
   if (d.size() != 1) return ::testing::AssertionFailure() << d.size() << " first datagrams";
   InvariantHeader inv;
   const ByteSpan dg(rte_pktmbuf_mtod(d[0], const std::uint8_t*), rte_pktmbuf_data_len(d[0]));
@@ -75,6 +76,16 @@ ConnectedPair::~ConnectedPair() {
   ids.local_cid.bytes.fill(0xab);
   server_ = std::make_unique<PairSide>(tls_, pool_, &ids, server_tweak_, server_handler_);
   if (!server_->conn->start(now)) return ::testing::AssertionFailure() << "server start";
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult ConnectedPair::handshake() {
+  std::vector<rte_mbuf*> d;
+  if (::testing::AssertionResult r = start(&d); !r) {
+    for (rte_mbuf* m : d)
+      rte_pktmbuf_free(m);
+    return r;
+  }
   for (int round = 0; round < 10 && !(client_->conn->handshake_confirmed() &&
                                       server_->conn->handshake_confirmed() && d.empty());
        ++round) {
@@ -153,7 +164,7 @@ void ConnectedPair::inject(PairSide& to, const Bytes& payload, bool reserved_bit
   p.payload = ByteSpan(reinterpret_cast<const std::uint8_t*>(at), payload.size());
   p.m = m;
   p.reserved_bits_set = reserved_bits_set;
-  p.datagram_size = payload.size() + 1 + p.dcid.size() + 4 + 16;
+  to.conn->on_datagram_received(payload.size() + 1 + p.dcid.size() + 4 + 16, now);
   to.conn->on_packet(p, now);
   rte_pktmbuf_free(m);
 }

@@ -65,6 +65,10 @@ class ConnectedPair {
 
   // Exchanges datagrams until both sides have confirmed the handshake.
   ::testing::AssertionResult handshake();
+  // The first step of it: starts the client, takes its first datagram and
+  // creates and starts the server from it; the datagram is left in *first,
+  // not delivered.
+  ::testing::AssertionResult start(std::vector<rte_mbuf*>* first);
 
   // Every datagram `s` wants to send now.
   std::vector<rte_mbuf*> send_all(PairSide& s);

@@ -367,5 +367,56 @@ TEST_F(ConnectionFeaturesTest, WindowLimitedSenderGrowsTheWindow) {
   EXPECT_GT(client().congestion().congestion_window(), initial);
 }
 
+// ---------------------------------------------------------------- amplification
+
+// RFC 9000 §8.1: before the client's address is validated the server sends at
+// most three times what it received, PTO probes included, however long it
+// waits for the client.
+TEST_F(ConnectionFeaturesTest, ServerSendsAtMostThreeTimesWhatItReceived) {
+  pair_ = std::make_unique<ConnectedPair>(feature_pool());
+  std::vector<rte_mbuf*> first;
+  ASSERT_TRUE(pair_->start(&first));
+  pair_->deliver(pair_->server(), first);
+  pair_->run_until(pair_->now + 9 * kSecond, /*to_server=*/false, /*to_client=*/false);
+  const ConnectionStats& st = server().stats();
+  EXPECT_EQ(st.bytes_received, 1200u);
+  EXPECT_GT(st.bytes_sent, 2400u);  // it used most of its credit
+  EXPECT_LE(st.bytes_sent, 3 * st.bytes_received);
+  EXPECT_FALSE(server().address_validated());
+  EXPECT_EQ(server().state(), ConnectionState::kHandshaking);
+}
+
+// More datagrams from the client (its own PTO probes here, all lost on the
+// way back) earn more credit, never more than 3x in total.
+TEST_F(ConnectionFeaturesTest, ServerCreditGrowsWithWhatItReceives) {
+  pair_ = std::make_unique<ConnectedPair>(feature_pool());
+  std::vector<rte_mbuf*> first;
+  ASSERT_TRUE(pair_->start(&first));
+  pair_->deliver(pair_->server(), first);
+  pair_->run_until(pair_->now + 9 * kSecond, /*to_server=*/true, /*to_client=*/false);
+  const ConnectionStats& st = server().stats();
+  EXPECT_GT(st.bytes_received, 1200u);
+  EXPECT_GT(st.bytes_sent, 3600u);
+  EXPECT_LE(st.bytes_sent, 3 * st.bytes_received);
+}
+
+// Control: an address the endpoint validated (a token) has no limit.
+TEST_F(ConnectionFeaturesTest, ValidatedAddressHasNoAmplificationLimit) {
+  pair_ = std::make_unique<ConnectedPair>(feature_pool(), test::ConfigTweak{},
+                                          [](ConnectionConfig& c) { c.address_validated = true; });
+  std::vector<rte_mbuf*> first;
+  ASSERT_TRUE(pair_->start(&first));
+  pair_->deliver(pair_->server(), first);
+  pair_->run_until(pair_->now + 9 * kSecond, /*to_server=*/false, /*to_client=*/false);
+  EXPECT_GT(server().stats().bytes_sent, 3u * 1200u);
+}
+
+// RFC 9000 §8.1: the client's Handshake packet validates its address.
+TEST_F(ConnectionFeaturesTest, HandshakeValidatesTheClientAddress) {
+  connect();
+  EXPECT_TRUE(server().address_validated());
+  EXPECT_TRUE(client().address_validated());
+}
+
 }  // namespace
 }  // namespace dquic
