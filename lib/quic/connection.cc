@@ -9,6 +9,7 @@
 #include "quic/packet_header.h"
 #include "quic/packet_header_encode.h"
 #include "quic/packet_number.h"
+#include "quic/retry_integrity.h"
 #include "quic/stream.h"
 
 namespace dquic {
@@ -69,6 +70,7 @@ Connection::Connection(const ConnectionConfig& config)
   config_.random(b);
   (void)ConnectionId::from(b, &original_dcid_);
   peer_cid_ = original_dcid_;
+  initial_key_cid_ = original_dcid_;
 }
 
 Connection::Connection(const ConnectionConfig& config, const ServerIds& ids)
@@ -82,6 +84,8 @@ Connection::Connection(const ConnectionConfig& config, const ServerIds& ids)
       pacer_(PacerConfig{config.max_burst_packets, 200, 125}),
       datagrams_out_(kDatagramQueueSlots, config.max_datagram_size) {
   address_validated_ = config.address_validated;
+  retry_scid_ = ids.retry_scid;
+  initial_key_cid_ = retry_scid_ ? *retry_scid_ : original_dcid_;
 }
 
 Connection::~Connection() {
@@ -127,7 +131,16 @@ bool Connection::start(Time now) {
   tp.active_connection_id_limit =
       std::clamp<std::uint64_t>(tp.active_connection_id_limit, 2, PeerCidSet::kMaxActive);
   peer_cids_ = PeerCidSet(tp.active_connection_id_limit);
-  if (role_ == EndpointRole::kServer) tp.original_destination_connection_id = original_dcid_;
+  local_cids_.reset(local_cid_);
+  if (role_ == EndpointRole::kServer) {
+    tp.original_destination_connection_id = original_dcid_;
+    tp.retry_source_connection_id = retry_scid_;
+    // RFC 9000 §10.3: the token for the handshake's CID (sequence 0).
+    StatelessResetToken token;
+    if (config_.reset_tokens != nullptr &&
+        config_.reset_tokens->token_for(local_cid_.span(), &token))
+      tp.stateless_reset_token = token;
+  }
   peer_ack_delay_exponent_ = kDefaultAckDelayExponent;
   // RFC 9000 §10.1: our own idle timeout applies until the peer's is known.
   idle_timeout_ = static_cast<Duration>(tp.max_idle_timeout) * kMillisecond;
@@ -167,7 +180,7 @@ bool Connection::start(Time now) {
 bool Connection::install_initial_keys() {
   // RFC 9001 §5.2: from the client's first Destination Connection ID.
   InitialSecrets secrets;
-  if (!derive_initial_secrets(config_.version, original_dcid_.span(), &secrets)) return false;
+  if (!derive_initial_secrets(config_.version, initial_key_cid_.span(), &secrets)) return false;
   Secret& client_secret = secrets.client;
   Secret& server_secret = secrets.server;
   PacketKeys client_keys, server_keys;
@@ -275,6 +288,40 @@ void Connection::on_address_validated() {
   if (address_validated_) return;
   address_validated_ = true;
   update_recovery_state();
+}
+
+void Connection::on_retry(ByteSpan packet, ByteSpan scid, ByteSpan token, Time now) {
+  now_ = std::max(now_, now);
+  // RFC 9000 §17.2.5.2: a client takes at most one Retry, only before it
+  // has processed any packet from the server; an empty token, an SCID equal
+  // to the DCID it used, or a bad integrity tag (RFC 9001 §5.8) means discard.
+  ConnectionId new_dcid;
+  if (role_ != EndpointRole::kClient || state_ != ConnectionState::kHandshaking || retry_scid_ ||
+      peer_cid_set_ || token.empty() || !ConnectionId::from(scid, &new_dcid) ||
+      new_dcid == original_dcid_ ||
+      !verify_retry_integrity_tag(config_.version, original_dcid_.span(), packet)) {
+    ++stats_.packets_dropped;
+    return;
+  }
+  apply_deferred_discards();
+  retry_scid_ = new_dcid;
+  peer_cid_ = new_dcid;
+  initial_key_cid_ = new_dcid;
+  retry_token_.assign(token.begin(), token.end());
+  // RFC 9001 §5.2: new Initial keys from the new DCID.
+  Space& s = *spaces_[index(PacketSpace::kInitial)];
+  if (s.read_key) config_.keys->release(s.read_key);
+  if (s.write_key) config_.keys->release(s.write_key);
+  s.read_key = s.write_key = nullptr;
+  if (!install_initial_keys()) {
+    close_with(TransportError::kInternalError, 0, "initial keys", now);
+    return;
+  }
+  // RFC 9002 §6.3: recovery restarts; what the Initials carried (the
+  // ClientHello) goes again in new Initials, packet numbers continuing
+  // (RFC 9000 §17.2.5.3).
+  loss_->on_retry(now);
+  if (config_.observer) config_.observer->on_keys_installed(PacketSpace::kInitial, true, now);
 }
 
 void Connection::on_undecryptable(Time) {
@@ -542,6 +589,7 @@ TransportError Connection::on_crypto(const CryptoFrame& f, PacketSpace s, Time n
       discard_space(PacketSpace::kHandshake);
     }
     update_recovery_state();
+    issue_local_cids();
     if (config_.handler) config_.handler->on_handshake_complete();
   }
   return TransportError::kNoError;
@@ -562,7 +610,11 @@ TransportError Connection::on_peer_transport_parameters() {
     if (!peer_params_.original_destination_connection_id ||
         !(*peer_params_.original_destination_connection_id == original_dcid_))
       return TransportError::kTransportParameterError;
-    if (peer_params_.retry_source_connection_id) return TransportError::kTransportParameterError;
+    // §7.3: retry_source_connection_id present exactly when a Retry
+    // happened, and equal to its SCID.
+    if (peer_params_.retry_source_connection_id.has_value() != retry_scid_.has_value() ||
+        (retry_scid_ && !(*peer_params_.retry_source_connection_id == *retry_scid_)))
+      return TransportError::kTransportParameterError;
   }
   peer_ack_delay_exponent_ = static_cast<std::uint8_t>(peer_params_.ack_delay_exponent);
   rtt_.set_max_ack_delay(static_cast<Duration>(peer_params_.max_ack_delay) * kMillisecond);
@@ -592,12 +644,35 @@ TransportError Connection::on_new_connection_id(const NewConnectionIdFrame& f) {
 TransportError Connection::on_retire_connection_id(const RetireConnectionIdFrame& f,
                                                    const ReceivedPacket& p) {
   // RFC 9000 §19.16: a sequence number never issued, or the CID the packet
-  // itself was sent to, is a PROTOCOL_VIOLATION. Only sequence 0 is issued
-  // so far, and it is the CID of every packet we accept.
-  if (f.sequence_number > local_cid_max_sequence_) return TransportError::kProtocolViolation;
-  if (f.sequence_number == 0 && same_bytes(p.dcid, local_cid_.span()))
-    return TransportError::kProtocolViolation;
+  // itself was sent to, is a PROTOCOL_VIOLATION.
+  bool retired = false;
+  ConnectionId cid;
+  const TransportError e = local_cids_.on_retire(f.sequence_number, p.dcid, &retired, &cid);
+  if (e != TransportError::kNoError || !retired) return e;
+  if (config_.cid_listener) config_.cid_listener->on_local_cid_retired(cid, f.sequence_number);
+  issue_local_cids();  // §5.1.1: keep the peer supplied
   return TransportError::kNoError;
+}
+
+void Connection::issue_local_cids() {
+  // RFC 9000 §5.1.1: up to the peer's active_connection_id_limit; none when
+  // we use zero-length CIDs (§19.15) or have no generator.
+  if (config_.cid_generator == nullptr || local_cid_.empty() || !handshake_complete_ ||
+      !peer_params_done_)
+    return;
+  const std::uint64_t target = std::min<std::uint64_t>(
+      {peer_params_.active_connection_id_limit, config_.max_local_cids, LocalCidSet::kMaxIssued});
+  for (int attempts = 0; local_cids_.active_count() < target && attempts < 16; ++attempts) {
+    ConnectionId cid;
+    if (!config_.cid_generator->generate(config_.worker, &cid) || cid.length != local_cid_.length)
+      return;  // out of CIDs: the peer makes do with what it has
+    if (local_cids_.contains(cid)) continue;
+    StatelessResetToken token;
+    if (config_.reset_tokens == nullptr || !config_.reset_tokens->token_for(cid.span(), &token))
+      config_.random(token);  // unpredictable, just not stateless (RFC 9000 §10.3)
+    const std::uint64_t seq = local_cids_.issue(cid, token);
+    if (config_.cid_listener) config_.cid_listener->on_local_cid_issued(cid, seq);
+  }
 }
 
 // ---------------------------------------------------------------- close

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "quic/ack_tracker.h"
+#include "quic/cid_generator.h"
 #include "quic/congestion_controller.h"
 #include "quic/connection_id.h"
 #include "quic/connection_observer.h"
@@ -26,6 +27,7 @@
 #include "quic/error.h"
 #include "quic/flow_control.h"
 #include "quic/frame.h"
+#include "quic/local_cid_set.h"
 #include "quic/loss_detector.h"
 #include "quic/pacer.h"
 #include "quic/packet_number.h"
@@ -37,6 +39,7 @@
 #include "quic/role.h"
 #include "quic/rtt_estimator.h"
 #include "quic/send_buffer.h"
+#include "quic/stateless_reset.h"
 #include "quic/stream.h"
 #include "quic/timestamp.h"
 #include "quic/tls_client.h"
@@ -64,6 +67,17 @@ class ConnectionHandler {
   virtual void on_streams_available(bool /*bidi*/) {}
   virtual void on_datagram(ByteSpan /*data*/) {}
   virtual void on_closed() {}  // the connection reached kClosed
+};
+
+// Where a connection announces the connection IDs it issues (RFC 9000
+// §5.1.1), so that the endpoint routes them to it, and the ones it retires.
+// The handshake's CID (sequence 0) is the endpoint's own choice and is not
+// announced; its retirement is.
+class LocalCidListener {
+ public:
+  virtual ~LocalCidListener() = default;
+  virtual void on_local_cid_issued(const ConnectionId& cid, std::uint64_t sequence) = 0;
+  virtual void on_local_cid_retired(const ConnectionId& cid, std::uint64_t sequence) = 0;
 };
 
 struct ConnectionConfig {
@@ -101,6 +115,17 @@ struct ConnectionConfig {
   std::uint32_t max_burst_packets = 10;
   // ms since the Unix epoch at `now == 0`, for the TLS certificate checks.
   std::int64_t wall_clock_ms_at_zero = 0;
+
+  // Connection IDs beyond the handshake's (RFC 9000 §5.1.1): with a
+  // generator the connection keeps the peer supplied with CIDs up to the
+  // peer's active_connection_id_limit (at most max_local_cids), makes their
+  // stateless reset tokens with reset_tokens, and announces each through
+  // cid_listener. Without a generator it issues none.
+  ConnectionIdGenerator* cid_generator = nullptr;
+  std::uint16_t worker = 0;  // passed to the generator: steers the CIDs here
+  StatelessResetTokenGenerator* reset_tokens = nullptr;  // also the server's sequence-0 token
+  LocalCidListener* cid_listener = nullptr;
+  std::size_t max_local_cids = 4;
 
   KeyStore* keys = nullptr;                             // required
   ConnectionHandler* handler = nullptr;                 // optional
@@ -183,9 +208,13 @@ class Connection final : public TlsSink, public LossListener {
   // Client: picks its connection IDs with config.random. Server: `ids` are
   // the client's Initial DCID (original_dcid), its SCID (peer) and ours.
   struct ServerIds {
-    ConnectionId original_dcid;
+    ConnectionId original_dcid;  // the DCID of the client's first Initial
     ConnectionId peer_cid;
     ConnectionId local_cid;
+    // After a Retry (RFC 9000 §8.1.2, §17.2.5): the Retry's SCID, now the
+    // DCID of the client's Initial (its keys come from it, RFC 9001 §5.2)
+    // and sent back as retry_source_connection_id (§7.3).
+    std::optional<ConnectionId> retry_scid;
   };
   explicit Connection(const ConnectionConfig& config);
   Connection(const ConnectionConfig& config, const ServerIds& ids);
@@ -205,6 +234,10 @@ class Connection final : public TlsSink, public LossListener {
   void on_datagram_received(std::size_t bytes, Time now);
   // One unprotected packet. Errors close the connection with the right code.
   void on_packet(const ReceivedPacket& p, Time now);
+  // Client: a Retry packet (RFC 9000 §17.2.5), whole, integrity tag
+  // included; `scid` and `token` are views into it. Ignored unless it is
+  // the first Retry, before any server Initial, and its tag verifies.
+  void on_retry(ByteSpan packet, ByteSpan scid, ByteSpan token, Time now);
   // The caller could not open a packet (bad tag etc.): counted only.
   void on_undecryptable(Time now);
 
@@ -247,6 +280,8 @@ class Connection final : public TlsSink, public LossListener {
   const ConnectionId& peer_cid() const { return peer_cid_; }
   const TransportParameters& peer_transport() const { return peer_params_; }
   std::size_t stream_count() const { return streams_.size(); }
+  // Our CIDs the peer may use now (sequence 0 included).
+  std::size_t local_cid_count() const { return local_cids_.active_count(); }
   std::string_view alpn() const;
 
  private:
@@ -323,12 +358,18 @@ class Connection final : public TlsSink, public LossListener {
   ConnectionId peer_cid_;
   ConnectionId original_dcid_;
   bool peer_cid_set_ = false;  // client: learned the server's SCID
+  // RFC 9001 §5.2: Initial keys come from the client's current Initial DCID
+  // (original_dcid_, or after a Retry the Retry's SCID).
+  ConnectionId initial_key_cid_;
+  std::optional<ConnectionId> retry_scid_;  // a Retry happened (§7.3)
+  std::vector<std::uint8_t> retry_token_;   // client: sent in every Initial
   // From the peer's transport parameters on: the CIDs it issued (peer_cid_
   // follows the active one) and the RETIRE_CONNECTION_ID frames we owe.
   PeerCidSet peer_cids_;
-  // Our CIDs (RFC 9000 §19.16): only sequence 0, the handshake's, is issued
-  // until the endpoint issues more.
-  std::uint64_t local_cid_max_sequence_ = 0;
+  // Our CIDs (RFC 9000 §5.1.1): the handshake's (sequence 0) and those
+  // issued through config_.cid_generator.
+  LocalCidSet local_cids_;
+  void issue_local_cids();
 
   std::unique_ptr<TlsEngine> tls_;
   std::vector<std::uint8_t> local_params_encoded_;

@@ -47,7 +47,8 @@ bool Connection::app_has_data() const {
          max_streams_bidi_lost_ || max_streams_uni_lost_ || conn_recv_.should_update() ||
          bidi_limits_.should_send_streams_blocked(streams_blocked_wanted_[0]) ||
          uni_limits_.should_send_streams_blocked(streams_blocked_wanted_[1]) ||
-         peer_cids_.retire_to_send().has_value() || !send_queue_.empty();
+         peer_cids_.retire_to_send().has_value() || local_cids_.next_to_send() != nullptr ||
+         !send_queue_.empty();
 }
 
 bool Connection::has_data_to_send() const {
@@ -150,6 +151,9 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
     h.version = config_.version;
     h.dcid = peer_cid_.span();
     h.scid = local_cid_.span();
+    // RFC 9000 §17.2.5.3: after a Retry every Initial carries its token.
+    if (s == PacketSpace::kInitial && role_ == EndpointRole::kClient)
+      h.token = ByteSpan(retry_token_.data(), retry_token_.size());
     h.length_width = 2;
     h.packet_number = pn;
     h.pn_length = pn_len;

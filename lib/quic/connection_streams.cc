@@ -243,6 +243,17 @@ void Connection::write_app_frames(Writer& f, Time now, SentPacket* rec) {
            0, b.maximum_streams, 0});
     }
   }
+  // RFC 9000 §19.15: announce the CIDs we issued.
+  while (const LocalCidSet::Entry* e = local_cids_.next_to_send()) {
+    if (!slots()) break;
+    NewConnectionIdFrame n;
+    n.sequence_number = e->sequence;
+    n.connection_id = e->cid.span();
+    n.stateless_reset_token = e->token;
+    if (!encode_frame(Frame{n}, f)) break;
+    local_cids_.on_sent(e->sequence);
+    add({SentFrame::Kind::kNewConnectionId, false, 0, n.sequence_number, 0});
+  }
   // RFC 9000 §19.16: retire what the peer told us to (Retire Prior To).
   while (std::optional<std::uint64_t> seq = peer_cids_.retire_to_send()) {
     if (!slots() || !encode_frame(Frame{RetireConnectionIdFrame{*seq}}, f)) break;
@@ -454,6 +465,9 @@ void Connection::on_packet_acked(const SentPacket& p) {
       case SentFrame::Kind::kRetireConnectionId:
         peer_cids_.on_retire_acked(fr.offset);
         break;
+      case SentFrame::Kind::kNewConnectionId:
+        local_cids_.on_acked(fr.offset);
+        break;
       case SentFrame::Kind::kResetStream: {
         Stream* st = find_stream(fr.stream_id);
         if (st == nullptr) break;
@@ -541,6 +555,9 @@ void Connection::on_packet_lost(const SentPacket& p) {
         break;
       case SentFrame::Kind::kRetireConnectionId:
         peer_cids_.on_retire_lost(fr.offset);
+        break;
+      case SentFrame::Kind::kNewConnectionId:
+        local_cids_.on_lost(fr.offset);
         break;
       case SentFrame::Kind::kStreamsBlockedBidi:
         bidi_limits_.on_streams_blocked_lost(fr.offset);  // again if still at that limit

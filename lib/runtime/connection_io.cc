@@ -55,6 +55,14 @@ class DatagramReceiver {
     while (have) {
       std::size_t n = 0;
       while (have && n < kMaxOpenBurst) {
+        // RFC 9000 §17.2.5: a Retry takes the rest of the datagram and goes
+        // to the connection whole (a client checks its integrity tag).
+        if (next.type == PacketType::kRetry && same_bytes(next.dcid, c_.local_cid().span())) {
+          c_.on_retry(ByteSpan(data_ + next.first_byte_offset, next.packet_size()), next.scid,
+                      next.token, now_);
+          have = it.next(&next);
+          continue;
+        }
         // RFC 9000 §12.2: a packet with another DCID than the first is not ours.
         if (!connection_packet(next) || !same_bytes(next.dcid, it.first_dcid())) {
           c_.on_undecryptable(now_);

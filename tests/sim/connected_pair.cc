@@ -74,6 +74,11 @@ ConnectedPair::~ConnectedPair() {
   (void)ConnectionId::from(inv.scid, &ids.peer_cid);
   ids.local_cid.length = 8;
   ids.local_cid.bytes.fill(0xab);
+  return create_server(ids);
+}
+
+::testing::AssertionResult ConnectedPair::create_server(const Connection::ServerIds& ids) {
+  server_.reset();
   server_ = std::make_unique<PairSide>(tls_, pool_, &ids, server_tweak_, server_handler_);
   if (!server_->conn->start(now)) return ::testing::AssertionFailure() << "server start";
   return ::testing::AssertionSuccess();
@@ -86,6 +91,10 @@ ConnectedPair::~ConnectedPair() {
       rte_pktmbuf_free(m);
     return r;
   }
+  return complete(std::move(d));
+}
+
+::testing::AssertionResult ConnectedPair::complete(std::vector<rte_mbuf*> d) {
   for (int round = 0; round < 10 && !(client_->conn->handshake_confirmed() &&
                                       server_->conn->handshake_confirmed() && d.empty());
        ++round) {

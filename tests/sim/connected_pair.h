@@ -69,6 +69,11 @@ class ConnectedPair {
   // creates and starts the server from it; the datagram is left in *first,
   // not delivered.
   ::testing::AssertionResult start(std::vector<rte_mbuf*>* first);
+  // The rest of it: delivers `first` to the server (created by start() or
+  // create_server()) and exchanges datagrams until both confirmed.
+  ::testing::AssertionResult complete(std::vector<rte_mbuf*> first);
+  // A server with the given IDs (replacing one start() made).
+  ::testing::AssertionResult create_server(const Connection::ServerIds& ids);
 
   // Every datagram `s` wants to send now.
   std::vector<rte_mbuf*> send_all(PairSide& s);

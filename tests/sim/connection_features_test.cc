@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "quic/packet_header.h"
+#include "quic/packet_header_encode.h"
+#include "quic/retry_integrity.h"
 #include "tests/sim/connected_pair.h"
 
 namespace dquic {
@@ -416,6 +419,228 @@ TEST_F(ConnectionFeaturesTest, HandshakeValidatesTheClientAddress) {
   connect();
   EXPECT_TRUE(server().address_validated());
   EXPECT_TRUE(client().address_validated());
+}
+
+// ---------------------------------------------------------------- Retry
+
+// A server's Retry (RFC 9000 §17.2.5) in answer to the client Initial `first`.
+rte_mbuf* make_retry(rte_mempool* pool, rte_mbuf* first, const ConnectionId& retry_scid,
+                     const Bytes& token, bool corrupt_tag) {
+  InvariantHeader inv;
+  const ByteSpan dg(rte_pktmbuf_mtod(first, const std::uint8_t*), rte_pktmbuf_data_len(first));
+  EXPECT_EQ(parse_invariant_header(dg, 0, &inv), PacketDropReason::kNone);
+  std::array<std::uint8_t, 256> buf{};
+  Writer w(buf);
+  RetrySpec r;
+  r.dcid = inv.scid;
+  r.scid = retry_scid.span();
+  r.token = ByteSpan(token.data(), token.size());
+  std::size_t tag_offset = 0;
+  EXPECT_TRUE(encode_retry(w, r, &tag_offset));
+  std::array<std::uint8_t, kRetryIntegrityTagLength> tag{};
+  EXPECT_TRUE(
+      compute_retry_integrity_tag(kVersion1, inv.dcid, ByteSpan(buf.data(), tag_offset), tag));
+  std::copy(tag.begin(), tag.end(), buf.begin() + static_cast<std::ptrdiff_t>(tag_offset));
+  if (corrupt_tag) buf[tag_offset] ^= 1;
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  char* at = rte_pktmbuf_append(m, static_cast<std::uint16_t>(w.written()));
+  std::memcpy(at, buf.data(), w.written());
+  return m;
+}
+
+class RetryTest : public ConnectionFeaturesTest {
+ protected:
+  // The client's first Initial, a Retry back, and the client's new Initial.
+  void retry(bool corrupt_tag = false) {
+    pair_ = std::make_unique<ConnectedPair>(feature_pool());
+    std::vector<rte_mbuf*> first;
+    ASSERT_TRUE(pair_->start(&first));
+    ASSERT_EQ(first.size(), 1u);
+    InvariantHeader inv;
+    const ByteSpan dg(rte_pktmbuf_mtod(first[0], const std::uint8_t*),
+                      rte_pktmbuf_data_len(first[0]));
+    ASSERT_EQ(parse_invariant_header(dg, 0, &inv), PacketDropReason::kNone);
+    ASSERT_TRUE(ConnectionId::from(inv.dcid, &original_dcid_));
+    ASSERT_TRUE(ConnectionId::from(inv.scid, &client_cid_));
+    retry_scid_.length = 8;
+    retry_scid_.bytes.fill(0x77);
+    std::vector<rte_mbuf*> r{
+        make_retry(feature_pool(), first[0], retry_scid_, token_, corrupt_tag)};
+    for (rte_mbuf* m : first)
+      rte_pktmbuf_free(m);
+    pair_->now += 10 * kMillisecond;
+    pair_->deliver(pair_->client(), r);
+    pair_->now += kPtoWait;  // the client's PTO resends its Initial
+    if (client().next_timeout() <= pair_->now) client().on_timeout(pair_->now);
+    second_ = pair_->send_all(pair_->client());
+    ASSERT_FALSE(second_.empty());
+    PacketHeader h;
+    const ByteSpan d2(rte_pktmbuf_mtod(second_[0], const std::uint8_t*),
+                      rte_pktmbuf_data_len(second_[0]));
+    ASSERT_EQ(parse_packet_header(d2, 0, 0, &h), PacketDropReason::kNone);
+    ASSERT_EQ(h.type, PacketType::kInitial);
+    second_dcid_ = Bytes(h.dcid.begin(), h.dcid.end());
+    second_token_ = Bytes(h.token.begin(), h.token.end());
+    EXPECT_EQ(rte_pktmbuf_data_len(second_[0]), 1200u);
+  }
+  void TearDown() override {
+    for (rte_mbuf* m : second_)
+      rte_pktmbuf_free(m);
+    ConnectionFeaturesTest::TearDown();
+  }
+  Connection::ServerIds server_ids(bool with_retry_scid) const {
+    Connection::ServerIds ids;
+    ids.original_dcid = original_dcid_;
+    ids.peer_cid = client_cid_;
+    ids.local_cid.length = 8;
+    ids.local_cid.bytes.fill(0xab);
+    if (with_retry_scid) ids.retry_scid = retry_scid_;
+    return ids;
+  }
+
+  static constexpr Duration kPtoWait = 2 * kSecond;
+  const Bytes token_{'t', 'o', 'k', 'e', 'n'};
+  ConnectionId original_dcid_, client_cid_, retry_scid_;
+  std::vector<rte_mbuf*> second_;
+  Bytes second_dcid_, second_token_;
+};
+
+// RFC 9000 §17.2.5.2-3, §7.3: the client moves to the Retry's SCID, sends
+// its token in every Initial, derives new Initial keys, and checks the
+// server's retry_source_connection_id.
+TEST_F(RetryTest, RoundTripCompletesTheHandshake) {
+  retry();
+  EXPECT_EQ(second_dcid_, Bytes(retry_scid_.span().begin(), retry_scid_.span().end()));
+  EXPECT_EQ(second_token_, token_);
+  ASSERT_TRUE(pair_->create_server(server_ids(true)));
+  ASSERT_TRUE(pair_->complete(std::move(second_)));
+  second_.clear();
+  ASSERT_TRUE(client().peer_transport().retry_source_connection_id.has_value());
+  EXPECT_EQ(*client().peer_transport().retry_source_connection_id, retry_scid_);
+  EXPECT_EQ(*client().peer_transport().original_destination_connection_id, original_dcid_);
+}
+
+// §7.3: a server that omits retry_source_connection_id after a Retry fails
+// the client's check.
+TEST_F(RetryTest, MissingRetrySourceCidIsTransportParameterError) {
+  retry();
+  ASSERT_TRUE(pair_->create_server(server_ids(false)));
+  EXPECT_FALSE(pair_->complete(std::move(second_)));
+  second_.clear();
+  ASSERT_TRUE(client().close_info().has_value());
+  EXPECT_EQ(client().close_info()->error_code,
+            static_cast<std::uint64_t>(TransportError::kTransportParameterError));
+}
+
+// RFC 9001 §5.8: a Retry whose integrity tag does not verify is discarded.
+TEST_F(RetryTest, BadIntegrityTagIsIgnored) {
+  retry(/*corrupt_tag=*/true);
+  EXPECT_EQ(second_dcid_, Bytes(original_dcid_.span().begin(), original_dcid_.span().end()));
+  EXPECT_TRUE(second_token_.empty());
+}
+
+// §17.2.5.2: only one Retry is processed.
+TEST_F(RetryTest, SecondRetryIsIgnored) {
+  retry();
+  ConnectionId other;
+  other.length = 8;
+  other.bytes.fill(0x99);
+  std::vector<rte_mbuf*> r{make_retry(feature_pool(), second_[0], other, Bytes{'x'}, false)};
+  pair_->deliver(pair_->client(), r);
+  EXPECT_EQ(client().peer_cid(), retry_scid_);
+}
+
+// ---------------------------------------------------------------- issuing CIDs
+
+class CidLog final : public LocalCidListener {
+ public:
+  void on_local_cid_issued(const ConnectionId& cid, std::uint64_t seq) override {
+    issued.emplace_back(seq, cid);
+  }
+  void on_local_cid_retired(const ConnectionId& cid, std::uint64_t seq) override {
+    retired.emplace_back(seq, cid);
+  }
+  std::vector<std::pair<std::uint64_t, ConnectionId>> issued, retired;
+};
+
+class IssueCidTest : public ConnectionFeaturesTest {
+ protected:
+  void connect_with_generator(std::uint64_t client_limit) {
+    RandomCidGeneratorSettings gs;
+    gs.cid_length = 8;
+    gs.worker_count = 4;
+    std::uint8_t next = 0x10;
+    generator_ = RandomCidGenerator::create(gs, [next](std::span<std::uint8_t> out) mutable {
+      for (auto& b : out)
+        b = next++;
+    });
+    ASSERT_NE(generator_, nullptr);
+    const std::array<std::uint8_t, 32> key{1, 2, 3};
+    tokens_ = std::make_unique<StatelessResetTokenGenerator>(ByteSpan(key.data(), key.size()));
+    connect([client_limit](
+                ConnectionConfig& c) { c.transport.active_connection_id_limit = client_limit; },
+            [this](ConnectionConfig& c) {
+              c.cid_generator = generator_.get();
+              c.worker = 3;
+              c.reset_tokens = tokens_.get();
+              c.cid_listener = &log_;
+            });
+    pair_->run_until(pair_->now + 50 * kMillisecond);
+  }
+  std::unique_ptr<RandomCidGenerator> generator_;
+  std::unique_ptr<StatelessResetTokenGenerator> tokens_;
+  CidLog log_;
+};
+
+// RFC 9000 §5.1.1: the server keeps the client supplied with CIDs up to the
+// client's active_connection_id_limit, each steering to the worker, and
+// the client takes them without a CONNECTION_ID_LIMIT_ERROR.
+TEST_F(IssueCidTest, IssuesUpToThePeersLimit) {
+  connect_with_generator(4);
+  EXPECT_EQ(server().local_cid_count(), 4u);
+  ASSERT_EQ(log_.issued.size(), 3u);
+  for (std::size_t i = 0; i < log_.issued.size(); ++i) {
+    EXPECT_EQ(log_.issued[i].first, i + 1);
+    EXPECT_EQ(generator_->worker_of(log_.issued[i].second.span()), std::optional<std::uint16_t>(3));
+  }
+  EXPECT_EQ(client().state(), ConnectionState::kConnected);
+}
+
+// §18.2: the server's stateless_reset_token is the generator's for its CID.
+TEST_F(IssueCidTest, HandshakeTokenComesFromTheGenerator) {
+  connect_with_generator(2);
+  StatelessResetToken want;
+  ASSERT_TRUE(tokens_->token_for(server().local_cid().span(), &want));
+  ASSERT_TRUE(client().peer_transport().stateless_reset_token.has_value());
+  EXPECT_EQ(*client().peer_transport().stateless_reset_token, want);
+}
+
+// §19.16: a retired CID is announced and replaced.
+TEST_F(IssueCidTest, RetiredCidIsReplaced) {
+  connect_with_generator(2);
+  ASSERT_EQ(log_.issued.size(), 1u);
+  pair_->inject(pair_->server(), test::encode_frames({RetireConnectionIdFrame{1}}));
+  EXPECT_EQ(server().state(), ConnectionState::kConnected);
+  ASSERT_EQ(log_.retired.size(), 1u);
+  EXPECT_EQ(log_.retired[0].first, 1u);
+  EXPECT_EQ(log_.retired[0].second, log_.issued[0].second);
+  ASSERT_EQ(log_.issued.size(), 2u);
+  EXPECT_EQ(log_.issued[1].first, 2u);
+  EXPECT_EQ(server().local_cid_count(), 2u);
+  // A repeated RETIRE is not an error and retires nothing more.
+  pair_->inject(pair_->server(), test::encode_frames({RetireConnectionIdFrame{1}}));
+  EXPECT_EQ(server().state(), ConnectionState::kConnected);
+  EXPECT_EQ(log_.retired.size(), 1u);
+}
+
+// §19.16: a sequence number not issued yet.
+TEST_F(IssueCidTest, RetireBeyondIssuedIsProtocolViolation) {
+  connect_with_generator(2);
+  pair_->inject(pair_->server(), test::encode_frames({RetireConnectionIdFrame{2}}));
+  EXPECT_EQ(server().state(), ConnectionState::kClosing);
+  ASSERT_TRUE(server().close_info().has_value());
+  EXPECT_EQ(server().close_info()->error_code,
+            static_cast<std::uint64_t>(TransportError::kProtocolViolation));
 }
 
 }  // namespace
