@@ -95,16 +95,23 @@ Connection::~Connection() {
 void Connection::release_all() {
   send_queue_.clear();
   streams_.clear();  // releases buffered mbuf references
-  for (auto& sp : spaces_) {
+  for (std::size_t i = 0; i < kPacketSpaceCount; ++i) {
+    Space* sp = spaces_[i].get();
     if (!sp) continue;
-    if (sp->read_key) config_.keys->release(sp->read_key);
-    if (sp->write_key) config_.keys->release(sp->write_key);
+    if (i != index(PacketSpace::kApplication)) {  // those are one_rtt_'s
+      if (sp->read_key) config_.keys->release(sp->read_key);
+      if (sp->write_key) config_.keys->release(sp->write_key);
+    }
     sp->read_key = sp->write_key = nullptr;
   }
+  one_rtt_.release_all();
+  if (retired_write_key_) config_.keys->release(retired_write_key_);
+  retired_write_key_ = nullptr;
   datagrams_out_.clear();
 }
 
 bool Connection::start(Time now) {
+  one_rtt_.set_store(config_.keys, config_.version);
   created_ = now;
   now_ = now;
   last_activity_ = now;
@@ -211,6 +218,21 @@ void Connection::on_handshake_data(EncryptionLevel level, ByteSpan data) {
 void Connection::on_secret(EncryptionLevel level, KeyDirection direction, AeadAlgorithm aead,
                            const Secret& secret) {
   if (level == EncryptionLevel::kEarlyData) return;  // 0-RTT: not in this layer yet
+  if (level == EncryptionLevel::kApplication) {
+    // RFC 9001 §6: 1-RTT keys change with key updates; one_rtt_ keeps the
+    // generations (and the next read key installed ahead).
+    Space& app = *spaces_[index(PacketSpace::kApplication)];
+    one_rtt_aead_ = aead;
+    const bool ok = direction == KeyDirection::kRead ? one_rtt_.install_read(aead, secret)
+                                                     : one_rtt_.install_write(aead, secret);
+    if (!ok) return;
+    app.read_key = one_rtt_.read();
+    app.write_key = one_rtt_.write();
+    if (config_.observer)
+      config_.observer->on_keys_installed(PacketSpace::kApplication,
+                                          direction == KeyDirection::kWrite, last_activity_);
+    return;
+  }
   PacketKeys keys;
   if (!derive_packet_keys(config_.version, aead, secret, &keys)) return;
   ProtectionKey* k = config_.keys->install(keys, false);
@@ -246,6 +268,11 @@ OpenKeys Connection::open_keys(PacketType type) const {
   if (s == nullptr || s->discarded) return k;
   k.key = s->read_key;
   if (std::optional<std::uint64_t> l = s->acks.largest_received()) k.largest_received = *l;
+  if (type == PacketType::kOneRtt) {
+    k.next = one_rtt_.read_next();
+    k.previous = one_rtt_.read_previous();
+    k.phase_start = read_phase_start_;
+  }
   return k;
 }
 
@@ -324,11 +351,27 @@ void Connection::on_retry(ByteSpan packet, ByteSpan scid, ByteSpan token, Time n
   if (config_.observer) config_.observer->on_keys_installed(PacketSpace::kInitial, true, now);
 }
 
+void Connection::on_authentication_failure(Time now) {
+  ++stats_.packets_dropped;
+  if (state_ != ConnectionState::kHandshaking && state_ != ConnectionState::kConnected) return;
+  // RFC 9001 §6.6: the integrity limit counts forgeries across all 1-RTT keys.
+  const std::uint64_t limit = config_.aead_integrity_limit != 0 ? config_.aead_integrity_limit
+                              : one_rtt_aead_ == AeadAlgorithm::kChacha20Poly1305
+                                  ? std::uint64_t{1} << 36
+                                  : std::uint64_t{1} << 52;
+  if (++authentication_failures_ >= limit)
+    close_with(TransportError::kAeadLimitReached, 0, "AEAD integrity limit", now);
+}
+
 void Connection::on_undecryptable(Time) {
   ++stats_.packets_dropped;
 }
 
 void Connection::apply_deferred_discards() {
+  if (retired_write_key_) {
+    config_.keys->release(retired_write_key_);
+    retired_write_key_ = nullptr;
+  }
   if (discard_initial_pending_) {
     discard_initial_pending_ = false;
     discard_space(PacketSpace::kInitial);
@@ -390,6 +433,10 @@ void Connection::on_packet(const ReceivedPacket& p, Time now) {
   if (p.reserved_bits_set) {
     close_with(TransportError::kProtocolViolation, 0, "reserved bits", now);
     return;
+  }
+  if (p.type == PacketType::kOneRtt) {
+    on_key_phase(p, now);
+    if (state_ != ConnectionState::kConnected && state_ != ConnectionState::kHandshaking) return;
   }
   bool ack_eliciting = false;
   drop_packet_ = false;
@@ -631,6 +678,73 @@ TransportError Connection::on_peer_transport_parameters() {
   return TransportError::kNoError;
 }
 
+// ---------------------------------------------------------------- key update
+
+void Connection::on_key_phase(const ReceivedPacket& p, Time) {
+  if (p.key_phase == one_rtt_.read_phase()) return;
+  // RFC 9001 §6.5: a packet of the previous phase arriving late (it opened
+  // with the previous keys) changes nothing.
+  if (p.packet_number < read_phase_start_) return;
+  // §6.2: the peer's first packet of a key update (or its answer to ours,
+  // §6.1): the read keys move on, and our write keys follow if they have
+  // not already.
+  if (!one_rtt_.rotate_read()) {
+    close_with(TransportError::kInternalError, 0, "key update", now_);
+    return;
+  }
+  Space& app = *spaces_[index(PacketSpace::kApplication)];
+  app.read_key = one_rtt_.read();
+  read_phase_start_ = p.packet_number;
+  // §6.1: keep the previous read keys for late packets, about three PTOs.
+  read_previous_discard_at_ = now_ + three_pto();
+  if (one_rtt_.write_phase() != one_rtt_.read_phase()) (void)update_write_keys(now_);
+}
+
+bool Connection::update_write_keys(Time now) {
+  ProtectionKey* old = nullptr;
+  if (!one_rtt_.update_write(&old)) {
+    close_with(TransportError::kInternalError, 0, "key update", now);
+    return false;
+  }
+  // A packet laid out with the old key may wait to be sealed: it goes at
+  // the next receive or timeout (at most one is pending: a further update
+  // needs an ACK, which comes through on_packet).
+  if (retired_write_key_) config_.keys->release(retired_write_key_);
+  retired_write_key_ = old;
+  Space& app = *spaces_[index(PacketSpace::kApplication)];
+  app.write_key = one_rtt_.write();
+  write_phase_first_pn_ = app.next_pn;
+  return true;
+}
+
+bool Connection::initiate_key_update(Time now) {
+  // RFC 9001 §6.1: only once the handshake is confirmed, and not again
+  // before a packet sent with the current keys was acknowledged (which also
+  // means the peer answered the previous update).
+  const Space& app = *spaces_[index(PacketSpace::kApplication)];
+  if (state_ != ConnectionState::kConnected || !handshake_confirmed_ ||
+      one_rtt_.write() == nullptr || one_rtt_.read_phase() != one_rtt_.write_phase() ||
+      app.largest_acked == kNoPacketNumber || app.largest_acked < write_phase_first_pn_)
+    return false;
+  return update_write_keys(now);
+}
+
+void Connection::maybe_update_keys(Time now) {
+  const Space& app = *spaces_[index(PacketSpace::kApplication)];
+  const std::uint64_t sent = app.next_pn - write_phase_first_pn_;
+  // RFC 9001 §6.6: AES-GCM may protect at most 2^23 packets per key; we
+  // update well before, and stop using a key that reached the limit.
+  const bool gcm = one_rtt_aead_ != AeadAlgorithm::kChacha20Poly1305;
+  const std::uint64_t limit = gcm ? std::uint64_t{1} << 23 : std::uint64_t{1} << 62;
+  const std::uint64_t due = config_.key_update_interval != 0
+                                ? std::min(config_.key_update_interval, limit - (limit >> 4))
+                                : limit - (limit >> 4);
+  if (sent < due) return;
+  if (initiate_key_update(now)) return;
+  if (sent >= limit)
+    close_with(TransportError::kAeadLimitReached, 0, "AEAD confidentiality limit", now);
+}
+
 // ---------------------------------------------------------------- CIDs
 
 TransportError Connection::on_new_connection_id(const NewConnectionIdFrame& f) {
@@ -753,6 +867,7 @@ Time Connection::next_timeout() const {
   if (has_data_to_send() && cc_->available() >= config_.max_datagram_size)
     t = std::min(t, config_.pacing ? pacer_.next_send_time(now_) : now_);
   if (discard_initial_pending_) t = std::min(t, now_);
+  t = std::min(t, read_previous_discard_at_);
   return t;
 }
 
@@ -791,6 +906,10 @@ void Connection::on_timeout(Time now) {
     close_info_ = std::move(ci);
     set_state(ConnectionState::kClosed, now);
     return;
+  }
+  if (now >= read_previous_discard_at_) {
+    one_rtt_.discard_read_previous();
+    read_previous_discard_at_ = kNever;
   }
   if (now >= keep_alive_due()) {
     ping_pending_ = true;

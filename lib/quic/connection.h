@@ -29,6 +29,7 @@
 #include "quic/frame.h"
 #include "quic/local_cid_set.h"
 #include "quic/loss_detector.h"
+#include "quic/one_rtt_keys.h"
 #include "quic/pacer.h"
 #include "quic/packet_number.h"
 #include "quic/packet_protection.h"
@@ -104,6 +105,14 @@ struct ConnectionConfig {
   // or NEW_TOKEN token, RFC 9000 §8.1.2-8.1.3), so the anti-amplification
   // limit does not apply. Ignored by clients.
   bool address_validated = false;
+  // RFC 9001 §6: we start a key update after this many packets sent in one
+  // key phase; 0 = only before the AEAD's confidentiality limit (§6.6:
+  // 2^23 packets for the AES-GCM suites).
+  std::uint64_t key_update_interval = 0;
+  // RFC 9001 §6.6: packets that fail to authenticate with 1-RTT keys before
+  // the connection closes with AEAD_LIMIT_REACHED; 0 = the suite's limit
+  // (2^52 for AES-GCM, 2^36 for ChaCha20-Poly1305).
+  std::uint64_t aead_integrity_limit = 0;
   // Receive windows start at the transport parameters' values and grow with
   // the bandwidth-delay product up to these caps.
   std::uint64_t max_stream_window = 16 << 20;
@@ -156,6 +165,12 @@ struct ReceivedPacket {
 struct OpenKeys {
   ProtectionKey* key = nullptr;
   std::uint64_t largest_received = kNoPacketNumber;
+  // 1-RTT (RFC 9001 §6.3, §6.5; see offload::OpenJob): a packet with the
+  // other key phase opens with `next` (the peer's key update) unless its
+  // number is below `phase_start`, then with `previous`.
+  ProtectionKey* next = nullptr;
+  ProtectionKey* previous = nullptr;
+  std::uint64_t phase_start = 0;
 };
 
 // A packet laid out in a datagram for sealing (see offload::SealJob): header
@@ -240,6 +255,9 @@ class Connection final : public TlsSink, public LossListener {
   void on_retry(ByteSpan packet, ByteSpan scid, ByteSpan token, Time now);
   // The caller could not open a packet (bad tag etc.): counted only.
   void on_undecryptable(Time now);
+  // A 1-RTT packet failed authentication (RFC 9001 §6.6: counted toward the
+  // integrity limit; the connection closes with AEAD_LIMIT_REACHED at it).
+  void on_authentication_failure(Time now);
 
   // Lays out at most one datagram in `buf` (at least max_datagram_size
   // bytes). False when nothing may or need be sent now.
@@ -282,6 +300,13 @@ class Connection final : public TlsSink, public LossListener {
   std::size_t stream_count() const { return streams_.size(); }
   // Our CIDs the peer may use now (sequence 0 included).
   std::size_t local_cid_count() const { return local_cids_.active_count(); }
+  // Key updates (RFC 9001 §6): our write phase bit and how many times the
+  // read keys moved on.
+  bool key_phase() const { return one_rtt_.write_phase(); }
+  std::uint64_t key_updates() const { return one_rtt_.updates(); }
+  // Starts a key update now if RFC 9001 §6.1 allows it (handshake confirmed,
+  // a packet of the current phase acknowledged). False if not allowed.
+  bool initiate_key_update(Time now);
   std::string_view alpn() const;
 
  private:
@@ -428,6 +453,19 @@ class Connection final : public TlsSink, public LossListener {
   std::uint64_t amplification_sent_ = 0;
   std::uint64_t amplification_room() const;
   void on_address_validated();
+
+  // Key update (RFC 9001 §6). The application space's read/write keys
+  // mirror one_rtt_'s current ones and are owned by it.
+  OneRttKeys one_rtt_;
+  AeadAlgorithm one_rtt_aead_ = AeadAlgorithm::kAes128Gcm;
+  std::uint64_t read_phase_start_ = 0;      // first packet number of the current read phase
+  std::uint64_t write_phase_first_pn_ = 0;  // first packet we sent in the current write phase
+  Time read_previous_discard_at_ = kNever;  // §6.1: previous read keys go 3 PTO after an update
+  ProtectionKey* retired_write_key_ = nullptr;  // released once its packets were sealed
+  std::uint64_t authentication_failures_ = 0;
+  void on_key_phase(const ReceivedPacket& p, Time now);
+  bool update_write_keys(Time now);
+  void maybe_update_keys(Time now);
 
   ConnectionStats stats_;
   std::uint8_t peer_ack_delay_exponent_ = 3;

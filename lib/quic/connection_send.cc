@@ -88,6 +88,10 @@ bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingD
   if (room < kMinAmplificationRoom) return false;
   limit = static_cast<std::size_t>(std::min<std::uint64_t>(limit, room));
   const bool cc_ok = state_ == ConnectionState::kClosing || congestion_allows(now);
+  if (handshake_confirmed_ && state_ == ConnectionState::kConnected) {
+    maybe_update_keys(now);  // RFC 9001 §6: before laying out, so the packet uses the new keys
+    if (state_ != ConnectionState::kConnected) return false;
+  }
 
   std::array<PacketSpace, kPacketSpaceCount> todo{};
   std::size_t n = 0;
@@ -162,6 +166,7 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
   } else {
     ShortHeaderSpec h;
     h.dcid = peer_cid_.span();
+    h.key_phase = one_rtt_.write_phase();  // RFC 9001 §6
     h.packet_number = pn;
     h.pn_length = pn_len;
     if (!encode_short_header(w, h, &pn_offset)) return 0;

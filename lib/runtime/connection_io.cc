@@ -113,13 +113,20 @@ class DatagramReceiver {
       j.long_header = h.is_long_header();
       j.largest_received = keys_[i].largest_received;
       j.key = offload::to_key_handle(keys_[i].key);
+      j.next_phase = offload::to_key_handle(keys_[i].next);
+      j.previous_phase = offload::to_key_handle(keys_[i].previous);
+      j.phase_start = keys_[i].phase_start;
     }
     p_->open_burst({jobs_.data(), n});
     for (std::size_t i = 0; i < n; ++i) {
       const offload::OpenJob& j = jobs_[i];
       const PacketHeader& h = headers_[i];
       if (j.status != offload::OpenStatus::kOk) {
-        c_.on_undecryptable(now_);
+        // RFC 9001 §6.6: forged 1-RTT packets count toward the integrity limit.
+        if (j.status == offload::OpenStatus::kAuthFailed && h.type == PacketType::kOneRtt)
+          c_.on_authentication_failure(now_);
+        else
+          c_.on_undecryptable(now_);
         continue;
       }
       ReceivedPacket r = received_from(h, m_, ecn_);

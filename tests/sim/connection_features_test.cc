@@ -643,5 +643,84 @@ TEST_F(IssueCidTest, RetireBeyondIssuedIsProtocolViolation) {
             static_cast<std::uint64_t>(TransportError::kProtocolViolation));
 }
 
+// ---------------------------------------------------------------- key update
+
+// RFC 9001 §6.1-6.2: we update our keys, the peer answers with its own
+// update, and a further update waits for an acknowledgement in the new phase.
+TEST_F(ConnectionFeaturesTest, KeyUpdateIsAnsweredByThePeer) {
+  connect();
+  const std::optional<std::uint64_t> id = client().open_stream(true);
+  ASSERT_TRUE(id.has_value());
+  ASSERT_EQ(client().write(*id, span(pattern(100, 1)), false), 100);
+  pair_->run_until(pair_->now + 50 * kMillisecond);
+  EXPECT_FALSE(client().key_phase());
+  ASSERT_TRUE(client().initiate_key_update(pair_->now));
+  EXPECT_TRUE(client().key_phase());
+  // Not again before a packet of the new phase is acknowledged (§6.1).
+  EXPECT_FALSE(client().initiate_key_update(pair_->now));
+  ASSERT_EQ(client().write(*id, span(pattern(100, 2)), false), 100);
+  pair_->run_until(pair_->now + 50 * kMillisecond);
+  EXPECT_EQ(server().key_updates(), 1u);
+  EXPECT_TRUE(server().key_phase());  // it answered
+  EXPECT_EQ(client().key_updates(), 1u);
+  EXPECT_EQ(client().state(), ConnectionState::kConnected);
+  EXPECT_EQ(server().state(), ConnectionState::kConnected);
+  // Data written in either phase arrived.
+  std::array<std::uint8_t, 400> buf{};
+  bool fin = false;
+  EXPECT_EQ(server().read(*id, buf, &fin), 200);
+  // Now a second update is allowed.
+  EXPECT_TRUE(client().initiate_key_update(pair_->now));
+  EXPECT_FALSE(client().key_phase());
+}
+
+// RFC 9001 §6.1: not before the handshake is confirmed.
+TEST_F(ConnectionFeaturesTest, NoKeyUpdateBeforeTheHandshakeIsConfirmed) {
+  pair_ = std::make_unique<ConnectedPair>(feature_pool());
+  std::vector<rte_mbuf*> first;
+  ASSERT_TRUE(pair_->start(&first));
+  EXPECT_FALSE(client().initiate_key_update(pair_->now));
+  for (rte_mbuf* m : first)
+    rte_pktmbuf_free(m);
+}
+
+// RFC 9001 §6: an update every N packets during a transfer.
+TEST_F(ConnectionFeaturesTest, KeyUpdateEveryNPackets) {
+  auto big = [](ConnectionConfig& c) {
+    c.transport.initial_max_data = 1 << 22;
+    c.transport.initial_max_stream_data_uni = 1 << 22;
+    c.max_stream_window = c.max_connection_window = 1 << 22;
+    c.key_update_interval = 20;
+  };
+  connect(big, big);
+  const std::optional<std::uint64_t> id = client().open_stream(false);
+  ASSERT_TRUE(id.has_value());
+  const Bytes data = pattern(200000, 5);
+  ASSERT_EQ(client().write(*id, span(data), true), 200000);
+  pair_->run_until(pair_->now + 500 * kMillisecond);
+  Bytes got(data.size() + 1);
+  bool fin = false;
+  ASSERT_EQ(server().read(*id, std::span<std::uint8_t>(got.data(), got.size()), &fin), 200000);
+  got.resize(200000);
+  EXPECT_TRUE(fin);
+  EXPECT_EQ(got, data);
+  // ~170 packets from the client: an update every ~20, each waiting for an ACK.
+  EXPECT_GE(server().key_updates(), 3u);
+  EXPECT_EQ(server().key_updates(), client().key_updates());
+}
+
+// RFC 9001 §6.6: too many forged packets close with AEAD_LIMIT_REACHED.
+TEST_F(ConnectionFeaturesTest, IntegrityLimitClosesTheConnection) {
+  connect([](ConnectionConfig& c) { c.aead_integrity_limit = 3; });
+  client().on_authentication_failure(pair_->now);
+  client().on_authentication_failure(pair_->now);
+  EXPECT_EQ(client().state(), ConnectionState::kConnected);
+  client().on_authentication_failure(pair_->now);
+  EXPECT_EQ(client().state(), ConnectionState::kClosing);
+  ASSERT_TRUE(client().close_info().has_value());
+  EXPECT_EQ(client().close_info()->error_code,
+            static_cast<std::uint64_t>(TransportError::kAeadLimitReached));
+}
+
 }  // namespace
 }  // namespace dquic

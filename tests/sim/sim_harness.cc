@@ -455,6 +455,7 @@ std::unique_ptr<SimHarness::Endpoint> SimHarness::make_endpoint(std::size_t flow
   cc.max_datagram_size = config_.max_datagram_size;
   cc.pacing = config_.pacing;
   cc.max_stream_send_buffer = config_.max_stream_send_buffer;
+  cc.key_update_interval = config_.key_update_interval;
   cc.wall_clock_ms_at_zero = test::kTestNow * 1000;
   cc.keys = e->keys.get();
   cc.copy_pool = pool_;  // stream data written by copy, small reassembly pieces
@@ -737,6 +738,7 @@ SimResult SimHarness::collect() {
       er.stats = c.stats();
       er.congestion_window = c.congestion().congestion_window();
       er.smoothed_rtt = c.rtt().smoothed_rtt();
+      er.key_updates = c.key_updates();
       er.app_bytes_read = e->app->bytes_read();
       er.app_bytes_written = e->app->bytes_written();
       fr.bytes_delivered += er.app_bytes_read;

@@ -74,6 +74,7 @@ struct SimConfig {
   // something else than the callbacks.
   bool poll_streams = false;
   std::size_t max_stream_send_buffer = 1 << 20;  // ConnectionConfig's
+  std::uint64_t key_update_interval = 0;         // ConnectionConfig's, both sides
   SimIoTiming* timing = nullptr;                 // optional: filled when set
   // Optional: installed on every client / server connection (qlog-style
   // traces when diagnosing a failing seed).
@@ -91,6 +92,7 @@ struct SimEndpointResult {
   Duration smoothed_rtt = 0;
   std::uint64_t app_bytes_read = 0;
   std::uint64_t app_bytes_written = 0;
+  std::uint64_t key_updates = 0;  // read-key rotations (RFC 9001 §6)
 };
 
 struct SimFlowResult {

@@ -40,6 +40,7 @@ rte_mempool* sweep_pool() {
 struct Profile {
   const char* name;
   SimPathConfig path;
+  std::uint64_t key_update_interval = 0;  // RFC 9001 §6: both sides, in packets
 };
 void PrintTo(const Profile& p, std::ostream* os) {
   *os << p.name;
@@ -60,6 +61,12 @@ SimPathConfig corrupting() {
   return c;
 }
 
+SimPathConfig key_update_path() {
+  SimPathConfig c = reorder_duplicate();
+  c.loss = 0.01;
+  return c;
+}
+
 std::vector<Profile> profiles() {
   return {
       {"clean", SimPathConfig::clean(kRate, kDelay)},
@@ -69,6 +76,9 @@ std::vector<Profile> profiles() {
       {"reorder_duplicate", reorder_duplicate()},
       {"corrupt", corrupting()},
       {"nasty", SimPathConfig::nasty(kRate, kDelay)},
+      // Key updates every 8 packets under reordering, duplication and loss:
+      // late packets of the previous phase, the peer's update racing ours.
+      {"key_update", key_update_path(), 8},
   };
 }
 
@@ -105,10 +115,12 @@ TEST_P(SimSweep, EverySeedCompletesByteExactAndClosesCleanly) {
   std::uint64_t idle_closed = 0;  // the server timed out: every CONNECTION_CLOSE was lost
   Time max_elapsed = 0;
   Time total_elapsed = 0;
-  std::uint64_t lost = 0, pto = 0, dropped = 0;
+  std::uint64_t lost = 0, pto = 0, dropped = 0, key_updates = 0, seeds_without_update = 0;
   std::vector<std::string> failures;
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-    SimHarness h(sweep_config(prof.path, seed), pool);
+    SimConfig config = sweep_config(prof.path, seed);
+    config.key_update_interval = prof.key_update_interval;
+    SimHarness h(config, pool);
     const SimResult r = h.run();
     if (r.completed) ++completed;
     if (r.deadlock) ++deadlocks;
@@ -120,6 +132,8 @@ TEST_P(SimSweep, EverySeedCompletesByteExactAndClosesCleanly) {
       lost += f.client.stats.packets_lost + f.server.stats.packets_lost;
       pto += f.client.stats.pto_count + f.server.stats.pto_count;
       dropped += f.client.stats.packets_dropped + f.server.stats.packets_dropped;
+      key_updates += f.client.key_updates + f.server.key_updates;
+      if (f.client.key_updates == 0 || f.server.key_updates == 0) ++seeds_without_update;
     }
     max_elapsed = std::max(max_elapsed, r.elapsed);
     total_elapsed += r.elapsed;
@@ -129,14 +143,15 @@ TEST_P(SimSweep, EverySeedCompletesByteExactAndClosesCleanly) {
   std::printf(
       "sweep %-18s seeds=%llu completed=%llu incomplete=%llu unclean=%llu deadlocks=%llu "
       "leaks=%llu server-idle-closed=%llu | virtual time avg %.3f s max %.3f s | lost=%llu "
-      "pto=%llu dropped=%llu\n",
+      "pto=%llu dropped=%llu key-updates=%llu\n",
       prof.name, static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(completed),
       static_cast<unsigned long long>(incomplete), static_cast<unsigned long long>(unclean),
       static_cast<unsigned long long>(deadlocks), static_cast<unsigned long long>(leaks),
       static_cast<unsigned long long>(idle_closed),
       static_cast<double>(total_elapsed) / static_cast<double>(seeds) / kSecond,
       static_cast<double>(max_elapsed) / kSecond, static_cast<unsigned long long>(lost),
-      static_cast<unsigned long long>(pto), static_cast<unsigned long long>(dropped));
+      static_cast<unsigned long long>(pto), static_cast<unsigned long long>(dropped),
+      static_cast<unsigned long long>(key_updates));
   for (const std::string& f : failures)
     ADD_FAILURE() << f;
   EXPECT_EQ(completed, seeds);
@@ -144,6 +159,13 @@ TEST_P(SimSweep, EverySeedCompletesByteExactAndClosesCleanly) {
   EXPECT_EQ(incomplete, 0u);
   EXPECT_EQ(unclean, 0u);
   EXPECT_EQ(leaks, 0u);
+  // Every connection of the key-update profile moved its keys on both sides;
+  // the others never did.
+  if (prof.key_update_interval != 0) {
+    EXPECT_EQ(seeds_without_update, 0u);
+  } else {
+    EXPECT_EQ(key_updates, 0u);
+  }
   // Without loss the CONNECTION_CLOSE always arrives.
   if (prof.path.loss == 0 && prof.path.burst.p_good_to_bad == 0 && prof.path.corrupt == 0) {
     EXPECT_EQ(idle_closed, 0u);
