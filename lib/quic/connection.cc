@@ -105,6 +105,7 @@ void Connection::release_all() {
     sp->read_key = sp->write_key = nullptr;
   }
   one_rtt_.release_all();
+  release_zero_rtt_key();
   if (retired_write_key_) config_.keys->release(retired_write_key_);
   retired_write_key_ = nullptr;
   datagrams_out_.clear();
@@ -174,6 +175,13 @@ bool Connection::start(Time now) {
     auto client = std::make_unique<TlsClient>(*config_.tls_client, local_params_encoded_, this);
     TlsClient* c = client.get();
     tls_ = std::move(client);
+    if (config_.resume != nullptr &&
+        c->offer_session(*config_.resume, config_.wall_clock_ms_at_zero + now / kMillisecond,
+                         config_.early_data) &&
+        c->early_data_offered()) {
+      // RFC 9000 §7.4.1: 0-RTT runs under the remembered limits.
+      early_data_offered_ = apply_remembered_parameters(c->remembered_transport_parameters());
+    }
     if (std::optional<TlsError> e = c->start()) {
       close_crypto(*e, now);
       return false;
@@ -217,7 +225,15 @@ void Connection::on_handshake_data(EncryptionLevel level, ByteSpan data) {
 
 void Connection::on_secret(EncryptionLevel level, KeyDirection direction, AeadAlgorithm aead,
                            const Secret& secret) {
-  if (level == EncryptionLevel::kEarlyData) return;  // 0-RTT: not in this layer yet
+  if (level == EncryptionLevel::kEarlyData) {
+    // RFC 9001 §4.6: the client writes 0-RTT, the server reads it (only when
+    // its TLS accepted the early data).
+    PacketKeys keys;
+    if (!derive_packet_keys(config_.version, aead, secret, &keys)) return;
+    release_zero_rtt_key();
+    zero_rtt_key_ = config_.keys->install(keys, false);
+    return;
+  }
   if (level == EncryptionLevel::kApplication) {
     // RFC 9001 §6: 1-RTT keys change with key updates; one_rtt_ keeps the
     // generations (and the next read key installed ahead).
@@ -263,10 +279,12 @@ void Connection::on_handshake_complete() {
 
 OpenKeys Connection::open_keys(PacketType type) const {
   OpenKeys k;
-  if (state_ == ConnectionState::kClosed || type == PacketType::kZeroRtt) return k;
+  if (state_ == ConnectionState::kClosed) return k;
   const Space* s = spaces_[index(space_of(type))].get();
   if (s == nullptr || s->discarded) return k;
   k.key = s->read_key;
+  if (type == PacketType::kZeroRtt)
+    k.key = role_ == EndpointRole::kServer ? zero_rtt_key_ : nullptr;
   if (std::optional<std::uint64_t> l = s->acks.largest_received()) k.largest_received = *l;
   if (type == PacketType::kOneRtt) {
     k.next = one_rtt_.read_next();
@@ -278,7 +296,11 @@ OpenKeys Connection::open_keys(PacketType type) const {
 
 ProtectionKey* Connection::write_key(PacketSpace s) const {
   const Space* sp = spaces_[index(s)].get();
-  return sp && !sp->discarded ? sp->write_key : nullptr;
+  if (sp == nullptr || sp->discarded) return nullptr;
+  // RFC 9001 §4.6.1: the client's application data goes in 0-RTT packets
+  // until the handshake completes.
+  if (s == PacketSpace::kApplication && sending_zero_rtt()) return zero_rtt_key_;
+  return sp->write_key;
 }
 
 void Connection::discard_space(PacketSpace s) {
@@ -351,6 +373,23 @@ void Connection::on_retry(ByteSpan packet, ByteSpan scid, ByteSpan token, Time n
   if (config_.observer) config_.observer->on_keys_installed(PacketSpace::kInitial, true, now);
 }
 
+bool Connection::is_stateless_reset(ByteSpan datagram) const {
+  // RFC 9000 §10.3.1: at least 21 bytes, the token in the last 16; only
+  // tokens of CIDs the peer issued (its transport parameter included).
+  if (datagram.size() < kMinStatelessResetSize || !peer_params_done_) return false;
+  return peer_cids_.matches_reset_token(datagram.last(kStatelessResetTokenLength));
+}
+
+void Connection::on_stateless_reset(Time now) {
+  now_ = std::max(now_, now);
+  if (state_ == ConnectionState::kClosed || state_ == ConnectionState::kDraining) return;
+  CloseInfo ci;
+  ci.local = false;
+  ci.reason = "stateless reset";
+  close_info_ = std::move(ci);
+  enter_draining(now);
+}
+
 void Connection::on_authentication_failure(Time now) {
   ++stats_.packets_dropped;
   if (state_ != ConnectionState::kHandshaking && state_ != ConnectionState::kConnected) return;
@@ -394,10 +433,17 @@ void Connection::on_packet(const ReceivedPacket& p, Time now) {
   apply_deferred_discards();
   const PacketSpace s = space_of(p.type);
   Space& sp = *spaces_[index(s)];
-  if (sp.discarded || sp.read_key == nullptr) {
+  const ProtectionKey* read_key = p.type == PacketType::kZeroRtt
+                                      ? (role_ == EndpointRole::kServer ? zero_rtt_key_ : nullptr)
+                                      : sp.read_key;
+  if (sp.discarded || read_key == nullptr) {
     ++stats_.packets_dropped;
     return;
   }
+  if (p.type == PacketType::kZeroRtt) ++stats_.zero_rtt_packets_received;
+  // RFC 9001 §4.9.3: a server may drop 0-RTT keys once 1-RTT packets arrive
+  // (a late 0-RTT packet is then lost and its data sent again in 1-RTT).
+  if (p.type == PacketType::kOneRtt && role_ == EndpointRole::kServer) release_zero_rtt_key();
   if (sp.acks.is_duplicate(p.packet_number)) {  // RFC 9000 §12.3
     ++stats_.packets_dropped;
     return;
@@ -636,6 +682,12 @@ TransportError Connection::on_crypto(const CryptoFrame& f, PacketSpace s, Time n
       discard_space(PacketSpace::kHandshake);
     }
     update_recovery_state();
+    if (role_ == EndpointRole::kClient && early_data_offered_) {
+      // RFC 9001 §4.6.2: rejected 0-RTT data goes again in 1-RTT packets;
+      // §4.9.3: the client drops 0-RTT keys once it has 1-RTT keys.
+      if (!tls_->early_data_accepted()) loss_->on_zero_rtt_rejected(now);
+      release_zero_rtt_key();
+    }
     issue_local_cids();
     if (config_.handler) config_.handler->on_handshake_complete();
   }
@@ -670,12 +722,51 @@ TransportError Connection::on_peer_transport_parameters() {
   const std::uint64_t idle_ms = a == 0 ? b : (b == 0 ? a : std::min(a, b));
   idle_timeout_ = static_cast<Duration>(idle_ms) * kMillisecond;
   peer_cids_.reset(peer_cid_, peer_params_.stateless_reset_token);
+  if (early_data_offered_) {
+    // Streams opened in 0-RTT got the remembered limits (RFC 9000 §7.4.1);
+    // the new ones are at least as large when 0-RTT was accepted.
+    for (auto& [id, st] : streams_)
+      if (st->send_credit.update_limit(initial_send_limit(peer_params_, id, role_)))
+        requeue_blocked_streams();
+  }
   (void)conn_send_.update_limit(peer_params_.initial_max_data);
   (void)bidi_limits_.on_max_streams(peer_params_.initial_max_streams_bidi);
   (void)uni_limits_.on_max_streams(peer_params_.initial_max_streams_uni);
   if (config_.max_datagram_size > peer_params_.max_udp_payload_size)
     config_.max_datagram_size = static_cast<std::uint32_t>(peer_params_.max_udp_payload_size);
   return TransportError::kNoError;
+}
+
+// ---------------------------------------------------------------- 0-RTT
+
+void Connection::release_zero_rtt_key() {
+  if (zero_rtt_key_) config_.keys->release(zero_rtt_key_);
+  zero_rtt_key_ = nullptr;
+}
+
+bool Connection::sending_zero_rtt() const {
+  return role_ == EndpointRole::kClient && !handshake_complete_ && zero_rtt_key_ != nullptr;
+}
+
+bool Connection::apply_remembered_parameters(ByteSpan encoded) {
+  TransportParameters remembered;
+  if (decode_transport_parameters(encoded, EndpointRole::kServer, &remembered) !=
+      TransportError::kNoError)
+    return false;
+  // RFC 9000 §7.4.1: only the limits carry over; the rest comes with the
+  // new handshake.
+  peer_params_.initial_max_data = remembered.initial_max_data;
+  peer_params_.initial_max_stream_data_bidi_local = remembered.initial_max_stream_data_bidi_local;
+  peer_params_.initial_max_stream_data_bidi_remote = remembered.initial_max_stream_data_bidi_remote;
+  peer_params_.initial_max_stream_data_uni = remembered.initial_max_stream_data_uni;
+  peer_params_.initial_max_streams_bidi = remembered.initial_max_streams_bidi;
+  peer_params_.initial_max_streams_uni = remembered.initial_max_streams_uni;
+  peer_params_.active_connection_id_limit = remembered.active_connection_id_limit;
+  peer_params_.max_datagram_frame_size = remembered.max_datagram_frame_size;
+  (void)conn_send_.update_limit(peer_params_.initial_max_data);
+  (void)bidi_limits_.on_max_streams(peer_params_.initial_max_streams_bidi);
+  (void)uni_limits_.on_max_streams(peer_params_.initial_max_streams_uni);
+  return true;
 }
 
 // ---------------------------------------------------------------- key update

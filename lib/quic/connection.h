@@ -113,6 +113,11 @@ struct ConnectionConfig {
   // the connection closes with AEAD_LIMIT_REACHED; 0 = the suite's limit
   // (2^52 for AES-GCM, 2^36 for ChaCha20-Poly1305).
   std::uint64_t aead_integrity_limit = 0;
+  // Client: offer this session for resumption (RFC 8446 §4.6.1) and, with
+  // early_data, send 0-RTT (RFC 9001 §4.6) under the transport parameters
+  // remembered with it (RFC 9000 §7.4.1) until the handshake completes.
+  const TlsSession* resume = nullptr;
+  bool early_data = false;
   // Receive windows start at the transport parameters' values and grow with
   // the bandwidth-delay product up to these caps.
   std::uint64_t max_stream_window = 16 << 20;
@@ -216,6 +221,7 @@ struct ConnectionStats {
   std::uint64_t packets_dropped = 0;  // undecodable or duplicate
   std::uint64_t stream_bytes_sent = 0, stream_bytes_retransmitted = 0;
   std::uint64_t pto_count = 0;
+  std::uint64_t zero_rtt_packets_sent = 0, zero_rtt_packets_received = 0;
 };
 
 class Connection final : public TlsSink, public LossListener {
@@ -255,6 +261,12 @@ class Connection final : public TlsSink, public LossListener {
   void on_retry(ByteSpan packet, ByteSpan scid, ByteSpan token, Time now);
   // The caller could not open a packet (bad tag etc.): counted only.
   void on_undecryptable(Time now);
+  // RFC 9000 §10.3.1: a datagram that did not open (or did not route)
+  // whose last 16 bytes match a stateless reset token the peer gave us.
+  bool is_stateless_reset(ByteSpan datagram) const;
+  // The peer reset the connection statelessly: it drains and sends nothing
+  // more (RFC 9000 §10.3.1).
+  void on_stateless_reset(Time now);
   // A 1-RTT packet failed authentication (RFC 9001 §6.6: counted toward the
   // integrity limit; the connection closes with AEAD_LIMIT_REACHED at it).
   void on_authentication_failure(Time now);
@@ -286,6 +298,9 @@ class Connection final : public TlsSink, public LossListener {
   ConnectionState state() const { return state_; }
   bool handshake_complete() const { return handshake_complete_; }
   bool handshake_confirmed() const { return handshake_confirmed_; }
+  // RFC 9001 §4.6: 0-RTT was offered (client) and accepted by the server.
+  bool early_data_offered() const { return early_data_offered_; }
+  bool early_data_accepted() const { return tls_ != nullptr && tls_->early_data_accepted(); }
   // RFC 9000 §8.1: a server may send at most three times what it received
   // from an address it has not validated.
   bool address_validated() const { return address_validated_; }
@@ -453,6 +468,14 @@ class Connection final : public TlsSink, public LossListener {
   std::uint64_t amplification_sent_ = 0;
   std::uint64_t amplification_room() const;
   void on_address_validated();
+
+  // 0-RTT (RFC 9001 §4.6): the client's write key until the handshake
+  // completes, the server's read key until the first 1-RTT packet.
+  ProtectionKey* zero_rtt_key_ = nullptr;
+  bool early_data_offered_ = false;
+  void release_zero_rtt_key();
+  bool sending_zero_rtt() const;
+  bool apply_remembered_parameters(ByteSpan encoded);
 
   // Key update (RFC 9001 §6). The application space's read/write keys
   // mirror one_rtt_'s current ones and are owned by it.

@@ -59,13 +59,15 @@ bool Connection::has_data_to_send() const {
     if (sp.discarded || sp.write_key == nullptr) continue;
     if (sp.probes_pending > 0 || space_has_crypto(static_cast<PacketSpace>(i))) return true;
   }
-  if (write_key(PacketSpace::kApplication) == nullptr || !handshake_complete_) return false;
+  if (write_key(PacketSpace::kApplication) == nullptr ||
+      !(handshake_complete_ || sending_zero_rtt()))
+    return false;
   return app_has_data();
 }
 
 bool Connection::space_wants_to_send(PacketSpace s, Time now, bool cc_ok) const {
   const Space& sp = *spaces_[index(s)];
-  if (sp.discarded || sp.write_key == nullptr) return false;
+  if (sp.discarded || write_key(s) == nullptr) return false;
   if (state_ == ConnectionState::kClosing) return close_frame_pending_;
   // RFC 9000 §13.2.1: only ack-eliciting packets make us send an ACK on
   // its own; other ACKs ride along with packets sent anyway.
@@ -73,7 +75,7 @@ bool Connection::space_wants_to_send(PacketSpace s, Time now, bool cc_ok) const 
   if (sp.probes_pending > 0) return true;
   if (!cc_ok) return false;
   if (space_has_crypto(s)) return true;
-  if (s != PacketSpace::kApplication || !handshake_complete_) return false;
+  if (s != PacketSpace::kApplication || !(handshake_complete_ || sending_zero_rtt())) return false;
   return app_has_data();
 }
 
@@ -148,10 +150,11 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
   Writer w(buf.subspan(offset, budget));
   std::size_t pn_offset = 0;
   LongHeaderLayout layout;
-  const bool long_header = s != PacketSpace::kApplication;
+  const bool zero_rtt = s == PacketSpace::kApplication && sending_zero_rtt();
+  const bool long_header = s != PacketSpace::kApplication || zero_rtt;
   if (long_header) {
     LongHeaderSpec h;
-    h.type = packet_type_of(s);
+    h.type = zero_rtt ? PacketType::kZeroRtt : packet_type_of(s);
     h.version = config_.version;
     h.dcid = peer_cid_.span();
     h.scid = local_cid_.span();
@@ -185,8 +188,9 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
   if (state_ == ConnectionState::kClosing) {
     write_close_frame(f, s);
   } else {
-    // ACK first: it is small, and it keeps the peer's recovery going.
-    if (sp.acks.ack_pending()) {
+    // ACK first: it is small, and it keeps the peer's recovery going
+    // (never in 0-RTT, RFC 9000 §12.4).
+    if (sp.acks.ack_pending() && !zero_rtt) {
       const std::uint8_t exp = s == PacketSpace::kApplication
                                    ? static_cast<std::uint8_t>(config_.transport.ack_delay_exponent)
                                    : 0;
@@ -197,7 +201,8 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
     }
     if (cc_ok) {
       write_crypto_frames(f, s, &rec);
-      if (s == PacketSpace::kApplication && handshake_complete_) write_app_frames(f, now, &rec);
+      if (s == PacketSpace::kApplication && (handshake_complete_ || zero_rtt))
+        write_app_frames(f, now, &rec);
       if (sp.probes_pending > 0 && !rec.ack_eliciting) {
         f.write_u8(0x01);  // PING: a probe must elicit an ACK (RFC 9002 §6.2.4)
         if (f.ok()) rec.add({SentFrame::Kind::kPing, false, 0, 0, 0}), rec.ack_eliciting = true;
@@ -230,8 +235,9 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
   out->pn_length = static_cast<std::uint8_t>(pn_len);
   out->payload_length = static_cast<std::uint16_t>(payload);
   out->packet_number = pn;
-  out->key = sp.write_key;
+  out->key = write_key(s);
   ++sp.next_pn;
+  if (zero_rtt) ++stats_.zero_rtt_packets_sent;
 
   if (rec.ack_eliciting) rec.in_flight = true;
   rec.sent_bytes = static_cast<std::uint32_t>(total);

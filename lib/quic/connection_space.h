@@ -8,12 +8,22 @@
 #include "quic/connection.h"
 #include "quic/packet_number.h"
 #include "quic/range_set.h"
+#include "quic/stream_id.h"
 
 namespace dquic {
 
 // Below this much amplification credit (RFC 9000 §8.1) a server sends
 // nothing: no useful packet is smaller.
 inline constexpr std::uint64_t kMinAmplificationRoom = 64;
+
+// RFC 9000 §18.2: a new stream's send credit from the peer's limits, seen
+// from the peer's side.
+inline std::uint64_t initial_send_limit(const TransportParameters& peer, std::uint64_t id,
+                                        EndpointRole self) {
+  if (!is_bidirectional(id)) return peer.initial_max_stream_data_uni;
+  return is_local(id, self) ? peer.initial_max_stream_data_bidi_remote
+                            : peer.initial_max_stream_data_bidi_local;
+}
 
 // The CRYPTO stream of one encryption level (RFC 9000 §19.6): bytes TLS
 // produced (owned: TLS output is short-lived) and bytes received, reassembled.

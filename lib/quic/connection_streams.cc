@@ -11,14 +11,6 @@ namespace dquic {
 
 namespace {
 
-std::uint64_t initial_send_limit(const TransportParameters& peer, std::uint64_t id,
-                                 EndpointRole self) {
-  // RFC 9000 §18.2: the peer's limits, seen from the peer's side.
-  if (!is_bidirectional(id)) return peer.initial_max_stream_data_uni;
-  return is_local(id, self) ? peer.initial_max_stream_data_bidi_remote
-                            : peer.initial_max_stream_data_bidi_local;
-}
-
 std::uint64_t initial_recv_window(const TransportParameters& ours, std::uint64_t id,
                                   EndpointRole self) {
   if (!is_bidirectional(id)) return ours.initial_max_stream_data_uni;
@@ -587,7 +579,7 @@ void Connection::on_packet_lost(const SentPacket& p) {
 std::optional<std::uint64_t> Connection::open_stream(bool bidi) {
   if (state_ != ConnectionState::kConnected && state_ != ConnectionState::kHandshaking)
     return std::nullopt;
-  if (!peer_params_done_) return std::nullopt;
+  if (!peer_params_done_ && !early_data_offered_) return std::nullopt;  // §7.4.1: 0-RTT may
   StreamLimits& l = bidi ? bidi_limits_ : uni_limits_;
   std::optional<std::uint64_t> idx = l.open_local();
   // RFC 9000 §4.6: blocked by the peer's limit: tell it (STREAMS_BLOCKED).

@@ -93,6 +93,9 @@ class DatagramReceiver {
     // Bytes that do not parse as a packet end the datagram and count as one
     // dropped packet (RFC 9000 §12.2).
     if (it.stop_reason() != PacketDropReason::kNone) c_.on_undecryptable(now_);
+    // RFC 9000 §10.3.1: nothing in it opened: it may be a stateless reset.
+    if (delivered_ == 0 && c_.is_stateless_reset(ByteSpan(data_, size_)))
+      c_.on_stateless_reset(now_);
   }
 
  private:
@@ -164,7 +167,10 @@ class DatagramReceiver {
     }
   }
 
-  void deliver(ReceivedPacket& r) { c_.on_packet(r, now_); }
+  void deliver(ReceivedPacket& r) {
+    ++delivered_;
+    c_.on_packet(r, now_);
+  }
 
   Connection& c_;
   offload::Protector* p_;
@@ -173,6 +179,7 @@ class DatagramReceiver {
   Time now_;
   std::uint8_t* data_;
   std::size_t size_;
+  std::size_t delivered_ = 0;  // packets handed to the connection
   std::array<PacketHeader, kMaxOpenBurst> headers_;
   std::array<OpenKeys, kMaxOpenBurst> keys_;
   std::array<offload::OpenJob, kMaxOpenBurst> jobs_;

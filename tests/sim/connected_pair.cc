@@ -21,6 +21,14 @@ PairTls::PairTls()
   client.verifier = verifier.get();
 }
 
+void PairTls::enable_resumption(bool early_data) {
+  EXPECT_TRUE(ticket_keys.rotate());
+  server.ticket_keys = &ticket_keys;
+  server.enable_early_data = early_data;
+  server.anti_replay = &anti_replay;
+  client.session_store = [this](const TlsSession& s) { sessions.push_back(s); };
+}
+
 PairSide::PairSide(const PairTls& tls, rte_mempool* pool, const Connection::ServerIds* ids,
                    const ConfigTweak& tweak, ConnectionHandler* handler) {
   ConnectionConfig c;
@@ -50,9 +58,14 @@ PairSide::PairSide(const PairTls& tls, rte_mempool* pool, const Connection::Serv
 }
 
 ConnectedPair::ConnectedPair(rte_mempool* pool, ConfigTweak client_tweak, ConfigTweak server_tweak,
-                             ConnectionHandler* client_handler, ConnectionHandler* server_handler)
-    : pool_(pool), server_tweak_(std::move(server_tweak)), server_handler_(server_handler) {
-  client_ = std::make_unique<PairSide>(tls_, pool_, nullptr, client_tweak, client_handler);
+                             ConnectionHandler* client_handler, ConnectionHandler* server_handler,
+                             PairTls* tls)
+    : pool_(pool),
+      server_tweak_(std::move(server_tweak)),
+      server_handler_(server_handler),
+      own_tls_(tls == nullptr ? std::make_unique<PairTls>() : nullptr),
+      tls_(tls != nullptr ? tls : own_tls_.get()) {
+  client_ = std::make_unique<PairSide>(*tls_, pool_, nullptr, client_tweak, client_handler);
 }
 
 ConnectedPair::~ConnectedPair() {
@@ -79,7 +92,7 @@ ConnectedPair::~ConnectedPair() {
 
 ::testing::AssertionResult ConnectedPair::create_server(const Connection::ServerIds& ids) {
   server_.reset();
-  server_ = std::make_unique<PairSide>(tls_, pool_, &ids, server_tweak_, server_handler_);
+  server_ = std::make_unique<PairSide>(*tls_, pool_, &ids, server_tweak_, server_handler_);
   if (!server_->conn->start(now)) return ::testing::AssertionFailure() << "server start";
   return ::testing::AssertionSuccess();
 }

@@ -41,6 +41,12 @@ class NullKeyStore final : public KeyStore {
 
 struct PairTls {
   PairTls();
+  // Tickets from the server, kept in `sessions` by the client; 0-RTT
+  // accepted when `early_data` (RFC 9001 §4.6).
+  void enable_resumption(bool early_data);
+  std::vector<TlsSession> sessions;
+  TicketKeys ticket_keys;
+  StrikeRegister anti_replay;
   std::unique_ptr<ServerCredentials> credentials;
   std::unique_ptr<CertificateVerifier> verifier;
   TlsServerConfig server;
@@ -58,9 +64,10 @@ struct PairSide {
 class ConnectedPair {
  public:
   // The client is created and started at once; the server on handshake().
+  // `tls` (optional) is shared between pairs, e.g. for resumption.
   ConnectedPair(rte_mempool* pool, ConfigTweak client_tweak = {}, ConfigTweak server_tweak = {},
                 ConnectionHandler* client_handler = nullptr,
-                ConnectionHandler* server_handler = nullptr);
+                ConnectionHandler* server_handler = nullptr, PairTls* tls = nullptr);
   ~ConnectedPair();
 
   // Exchanges datagrams until both sides have confirmed the handshake.
@@ -95,7 +102,8 @@ class ConnectedPair {
   rte_mempool* pool_;
   ConfigTweak server_tweak_;
   ConnectionHandler* server_handler_;
-  PairTls tls_;
+  std::unique_ptr<PairTls> own_tls_;
+  PairTls* tls_;
   std::unique_ptr<PairSide> client_, server_;
 };
 

@@ -722,5 +722,95 @@ TEST_F(ConnectionFeaturesTest, IntegrityLimitClosesTheConnection) {
             static_cast<std::uint64_t>(TransportError::kAeadLimitReached));
 }
 
+// ---------------------------------------------------------------- 0-RTT
+
+class ZeroRttTest : public ConnectionFeaturesTest {
+ protected:
+  // A first connection that leaves a session ticket with the client.
+  void first_connection() {
+    tls_.enable_resumption(/*early_data=*/true);
+    pair_ = std::make_unique<ConnectedPair>(feature_pool(), test::ConfigTweak{},
+                                            test::ConfigTweak{}, nullptr, nullptr, &tls_);
+    ASSERT_TRUE(pair_->handshake());
+    pair_->run_until(pair_->now + 50 * kMillisecond);  // NewSessionTicket
+    ASSERT_FALSE(tls_.sessions.empty());
+    pair_.reset();
+  }
+  // A second connection resuming it, with a request written before the
+  // handshake, so it travels in 0-RTT.
+  void resume_with_request() {
+    pair_ = std::make_unique<ConnectedPair>(
+        feature_pool(),
+        [this](ConnectionConfig& c) {
+          c.resume = &tls_.sessions.back();
+          c.early_data = true;
+        },
+        test::ConfigTweak{}, &client_app_, &server_app_, &tls_);
+    pair_->now = kSecond;  // after the ticket was issued
+    std::vector<rte_mbuf*> first;
+    ASSERT_TRUE(pair_->start(&first));
+    ASSERT_TRUE(client().early_data_offered());
+    const std::optional<std::uint64_t> id = client().open_stream(true);
+    ASSERT_TRUE(id.has_value());
+    id_ = *id;
+    ASSERT_EQ(client().write(id_, span(request_), true),
+              static_cast<std::int64_t>(request_.size()));
+    std::vector<rte_mbuf*> early = pair_->send_all(pair_->client());
+    first.insert(first.end(), early.begin(), early.end());
+    ASSERT_TRUE(pair_->complete(std::move(first)));
+    pair_->run_until(pair_->now + 50 * kMillisecond);
+  }
+  Bytes received() {
+    Bytes got(request_.size() + 1);
+    bool fin = false;
+    const std::int64_t n =
+        server().read(id_, std::span<std::uint8_t>(got.data(), got.size()), &fin);
+    got.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
+    EXPECT_TRUE(fin);
+    return got;
+  }
+  test::PairTls tls_;
+  const Bytes request_ = pattern(700, 42);
+  std::uint64_t id_ = 0;
+};
+
+// RFC 9001 §4.6.1: the request goes in 0-RTT packets, the server reads it
+// with the early keys, and it is not sent again.
+TEST_F(ZeroRttTest, AcceptedRequestArrivesIn0Rtt) {
+  first_connection();
+  resume_with_request();
+  EXPECT_TRUE(client().early_data_accepted());
+  EXPECT_GE(client().stats().zero_rtt_packets_sent, 1u);
+  EXPECT_GE(server().stats().zero_rtt_packets_received, 1u);
+  EXPECT_EQ(client().stats().stream_bytes_retransmitted, 0u);
+  EXPECT_EQ(received(), request_);
+}
+
+// RFC 9001 §4.6.2: a server that does not take 0-RTT drops those packets;
+// the client sends the data again in 1-RTT and it still arrives.
+TEST_F(ZeroRttTest, RejectedRequestIsSentAgainIn1Rtt) {
+  first_connection();
+  tls_.server.enable_early_data = false;
+  resume_with_request();
+  EXPECT_FALSE(client().early_data_accepted());
+  EXPECT_GE(client().stats().zero_rtt_packets_sent, 1u);
+  EXPECT_EQ(server().stats().zero_rtt_packets_received, 0u);
+  EXPECT_GE(client().stats().stream_bytes_retransmitted, request_.size());
+  EXPECT_EQ(received(), request_);
+}
+
+// Without a session nothing is offered and no stream opens before the
+// handshake.
+TEST_F(ZeroRttTest, NoSessionNo0Rtt) {
+  pair_ = std::make_unique<ConnectedPair>(feature_pool(),
+                                          [](ConnectionConfig& c) { c.early_data = true; });
+  std::vector<rte_mbuf*> first;
+  ASSERT_TRUE(pair_->start(&first));
+  EXPECT_FALSE(client().early_data_offered());
+  EXPECT_FALSE(client().open_stream(true).has_value());
+  for (rte_mbuf* m : first)
+    rte_pktmbuf_free(m);
+}
+
 }  // namespace
 }  // namespace dquic
