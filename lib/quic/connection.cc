@@ -71,6 +71,7 @@ Connection::Connection(const ConnectionConfig& config)
   (void)ConnectionId::from(b, &original_dcid_);
   peer_cid_ = original_dcid_;
   initial_key_cid_ = original_dcid_;
+  retry_token_ = config_.initial_token;  // RFC 9000 §8.1.3; a Retry replaces it
 }
 
 Connection::Connection(const ConnectionConfig& config, const ServerIds& ids)
@@ -272,6 +273,7 @@ void Connection::on_handshake_complete() {
     // RFC 9001 §4.1.2: the server's handshake is confirmed at completion.
     handshake_confirmed_ = true;
     handshake_done_pending_ = true;
+    new_token_pending_ = !config_.new_token.empty();  // RFC 9000 §8.1.3
   }
 }
 
@@ -599,10 +601,11 @@ TransportError Connection::on_frame(const Frame& f, const ReceivedPacket& p, Pac
   if (auto* ncid = std::get_if<NewConnectionIdFrame>(&f)) return on_new_connection_id(*ncid);
   if (auto* rcid = std::get_if<RetireConnectionIdFrame>(&f))
     return on_retire_connection_id(*rcid, p);
-  if (std::holds_alternative<NewTokenFrame>(f)) {
+  if (auto* nt = std::get_if<NewTokenFrame>(&f)) {
     // RFC 9000 §19.7: a server receiving it is a PROTOCOL_VIOLATION.
-    return role_ == EndpointRole::kServer ? TransportError::kProtocolViolation
-                                          : TransportError::kNoError;
+    if (role_ == EndpointRole::kServer) return TransportError::kProtocolViolation;
+    if (config_.handler) config_.handler->on_new_token(nt->token);
+    return TransportError::kNoError;
   }
   if (std::holds_alternative<PathChallengeFrame>(f) ||
       std::holds_alternative<PathResponseFrame>(f)) {

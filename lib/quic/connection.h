@@ -67,6 +67,9 @@ class ConnectionHandler {
   // The peer raised MAX_STREAMS: open_stream() may succeed again.
   virtual void on_streams_available(bool /*bidi*/) {}
   virtual void on_datagram(ByteSpan /*data*/) {}
+  // Client: the server gave a NEW_TOKEN token (RFC 9000 §8.1.3) to put in
+  // ConnectionConfig::initial_token of a later connection to it.
+  virtual void on_new_token(ByteSpan /*token*/) {}
   virtual void on_closed() {}  // the connection reached kClosed
 };
 
@@ -118,6 +121,12 @@ struct ConnectionConfig {
   // remembered with it (RFC 9000 §7.4.1) until the handshake completes.
   const TlsSession* resume = nullptr;
   bool early_data = false;
+  // Client: a NEW_TOKEN token from an earlier connection to this server, sent
+  // in our Initials so it can skip address validation (RFC 9000 §8.1.3).
+  std::vector<std::uint8_t> initial_token;
+  // Server: a NEW_TOKEN token (sealed by the endpoint for this client's
+  // address) sent once the handshake is confirmed (RFC 9000 §8.1.3).
+  std::vector<std::uint8_t> new_token;
   // Receive windows start at the transport parameters' values and grow with
   // the bandwidth-delay product up to these caps.
   std::uint64_t max_stream_window = 16 << 20;
@@ -473,6 +482,7 @@ class Connection final : public TlsSink, public LossListener {
   // completes, the server's read key until the first 1-RTT packet.
   ProtectionKey* zero_rtt_key_ = nullptr;
   bool early_data_offered_ = false;
+  bool new_token_pending_ = false;  // server: NEW_TOKEN to (re)send
   void release_zero_rtt_key();
   bool sending_zero_rtt() const;
   bool apply_remembered_parameters(ByteSpan encoded);

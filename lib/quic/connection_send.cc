@@ -42,9 +42,10 @@ bool Connection::space_has_crypto(PacketSpace s) const {
 }
 
 bool Connection::app_has_data() const {
-  return handshake_done_pending_ || max_data_pending_ || ping_pending_ || !datagrams_out_.empty() ||
-         bidi_limits_.should_send_max_streams() || uni_limits_.should_send_max_streams() ||
-         max_streams_bidi_lost_ || max_streams_uni_lost_ || conn_recv_.should_update() ||
+  return handshake_done_pending_ || new_token_pending_ || max_data_pending_ || ping_pending_ ||
+         !datagrams_out_.empty() || bidi_limits_.should_send_max_streams() ||
+         uni_limits_.should_send_max_streams() || max_streams_bidi_lost_ || max_streams_uni_lost_ ||
+         conn_recv_.should_update() ||
          bidi_limits_.should_send_streams_blocked(streams_blocked_wanted_[0]) ||
          uni_limits_.should_send_streams_blocked(streams_blocked_wanted_[1]) ||
          peer_cids_.retire_to_send().has_value() || local_cids_.next_to_send() != nullptr ||

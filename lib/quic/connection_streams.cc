@@ -199,6 +199,14 @@ void Connection::write_app_frames(Writer& f, Time now, SentPacket* rec) {
       add({SentFrame::Kind::kHandshakeDone, false, 0, 0, 0});
     }
   }
+  if (new_token_pending_ && slots()) {
+    NewTokenFrame t;
+    t.token = ByteSpan(config_.new_token.data(), config_.new_token.size());
+    if (encode_frame(Frame{t}, f)) {
+      new_token_pending_ = false;
+      add({SentFrame::Kind::kNewToken, false, 0, 0, 0});
+    }
+  }
   // Connection flow control (RFC 9000 §4.2).
   if ((max_data_pending_ || conn_recv_.should_update()) && slots()) {
     const std::uint64_t old_limit = conn_recv_.limit();
@@ -544,6 +552,9 @@ void Connection::on_packet_lost(const SentPacket& p) {
         break;
       case SentFrame::Kind::kHandshakeDone:
         handshake_done_pending_ = true;
+        break;
+      case SentFrame::Kind::kNewToken:
+        new_token_pending_ = true;  // RFC 9000 §13.3: sent again until acknowledged
         break;
       case SentFrame::Kind::kRetireConnectionId:
         peer_cids_.on_retire_lost(fr.offset);

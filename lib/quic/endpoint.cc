@@ -292,6 +292,14 @@ EndpointDecision Endpoint::on_initial(ByteSpan datagram, const PacketHeader& h,
   cfg.worker = config_.worker;
   cfg.reset_tokens = config_.reset_tokens;
   cfg.cid_listener = e;
+  // RFC 9000 §8.1.3: a token for the client's next connection from this
+  // address (a failure just means none is sent).
+  if (config_.address_tokens != nullptr) {
+    std::array<std::uint8_t, kMaxTokenLength> token{};
+    const std::size_t n =
+        config_.address_tokens->seal_new_token(from, h.version, token_ms(now), token);
+    cfg.new_token.assign(token.begin(), token.begin() + static_cast<std::ptrdiff_t>(n));
+  }
   // RFC 9000 §5.2: the client keeps using the DCID of its Initial (the
   // original one, or the Retry's SCID) until it hears from us.
   if (!add_route(dcid, e) || !add_route(ids.local_cid, e)) {

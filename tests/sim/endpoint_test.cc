@@ -71,7 +71,9 @@ class App final : public ConnectionHandler {
  public:
   void on_handshake_complete() override { ++handshakes; }
   void on_closed() override { ++closed; }
+  void on_new_token(ByteSpan t) override { tokens.emplace_back(t.begin(), t.end()); }
   int handshakes = 0, closed = 0;
+  std::vector<std::vector<std::uint8_t>> tokens;
 };
 
 // Records every CID the endpoint's generator hands out.
@@ -752,6 +754,27 @@ TEST_F(EndpointTest, NewTokenValidatesAddress) {
   EXPECT_EQ(d.response, Response::kRetry);
   EXPECT_EQ(s.ep->counters().new_tokens_ignored, 2u);
   EXPECT_EQ(s.ep->connection_count(), 1u);
+}
+
+// RFC 9000 §8.1.3 end to end: the server's NEW_TOKEN reaches the client,
+// whose next connection presents it and skips the Retry.
+TEST_F(EndpointTest, NewTokenFromTheServerSkipsTheNextRetry) {
+  EndpointConfig ec = server_config();
+  ec.retry_policy = RetryPolicy::kAlways;
+  Host& s = server(std::move(ec));
+  Host& c = client_host(addr(1010, 50000));
+  ASSERT_NE(connect(c), nullptr);
+  ASSERT_TRUE(run_until_confirmed());
+  run_for(50 * kMillisecond);
+  EXPECT_EQ(s.ep->counters().retry_sent, 1u);
+  ASSERT_EQ(client_app_.tokens.size(), 1u);
+  ConnectionConfig cfg = base_config(EndpointRole::kClient, &client_app_);
+  cfg.initial_token = client_app_.tokens[0];
+  ASSERT_NE(c.ep->connect(cfg, kServer, now_), nullptr);
+  ASSERT_TRUE(run_until_confirmed());
+  EXPECT_EQ(s.ep->counters().retry_sent, 1u);  // no second Retry
+  EXPECT_EQ(s.ep->counters().new_tokens_accepted, 1u);
+  EXPECT_EQ(s.ep->connection_count(), 2u);
 }
 
 // Automatic Retry: a flood of spoofed Initials from many addresses creates
