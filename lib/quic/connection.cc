@@ -607,9 +607,15 @@ TransportError Connection::on_frame(const Frame& f, const ReceivedPacket& p, Pac
     if (config_.handler) config_.handler->on_new_token(nt->token);
     return TransportError::kNoError;
   }
-  if (std::holds_alternative<PathChallengeFrame>(f) ||
-      std::holds_alternative<PathResponseFrame>(f)) {
-    return TransportError::kNoError;  // paths: endpoint layer
+  if (auto* pc = std::get_if<PathChallengeFrame>(&f)) {
+    // RFC 9000 §8.2.2: answer with the same data (the latest challenge).
+    path_response_pending_ = pc->data;
+    return TransportError::kNoError;
+  }
+  if (std::holds_alternative<PathResponseFrame>(f)) {
+    // We send no PATH_CHALLENGE yet (no migration): §19.18 lets an
+    // unmatched response be ignored.
+    return TransportError::kNoError;
   }
   if (auto* d = std::get_if<DatagramFrame>(&f)) {
     // RFC 9221 §3: not negotiated, or larger than we allow.

@@ -483,6 +483,10 @@ class Connection final : public TlsSink, public LossListener {
   ProtectionKey* zero_rtt_key_ = nullptr;
   bool early_data_offered_ = false;
   bool new_token_pending_ = false;  // server: NEW_TOKEN to (re)send
+  // RFC 9000 §8.2.2: the answer to the latest PATH_CHALLENGE (one at a time;
+  // not retransmitted, §13.3).
+  std::optional<PathData> path_response_pending_;
+  bool path_response_in_packet_ = false;  // pad the datagram to 1200 (§8.2.2)
   void release_zero_rtt_key();
   bool sending_zero_rtt() const;
   bool apply_remembered_parameters(ByteSpan encoded);

@@ -42,10 +42,10 @@ bool Connection::space_has_crypto(PacketSpace s) const {
 }
 
 bool Connection::app_has_data() const {
-  return handshake_done_pending_ || new_token_pending_ || max_data_pending_ || ping_pending_ ||
-         !datagrams_out_.empty() || bidi_limits_.should_send_max_streams() ||
-         uni_limits_.should_send_max_streams() || max_streams_bidi_lost_ || max_streams_uni_lost_ ||
-         conn_recv_.should_update() ||
+  return handshake_done_pending_ || new_token_pending_ || path_response_pending_.has_value() ||
+         max_data_pending_ || ping_pending_ || !datagrams_out_.empty() ||
+         bidi_limits_.should_send_max_streams() || uni_limits_.should_send_max_streams() ||
+         max_streams_bidi_lost_ || max_streams_uni_lost_ || conn_recv_.should_update() ||
          bidi_limits_.should_send_streams_blocked(streams_blocked_wanted_[0]) ||
          uni_limits_.should_send_streams_blocked(streams_blocked_wanted_[1]) ||
          peer_cids_.retire_to_send().has_value() || local_cids_.next_to_send() != nullptr ||
@@ -213,6 +213,12 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
   }
   std::size_t payload = f.written();
   if (payload == 0) return 0;
+  // RFC 9000 §8.2.2: a datagram with PATH_RESPONSE is expanded to 1200
+  // bytes (within the amplification limit, which `buf` already reflects).
+  if (path_response_in_packet_) {
+    path_response_in_packet_ = false;
+    if (offset < kMinInitialDatagram) min_size = std::max(min_size, kMinInitialDatagram - offset);
+  }
   // RFC 9001 §5.4.2: room for the header-protection sample (pn + payload >= 4),
   // and the padding the datagram needs.
   std::size_t want = pn_len + payload < 4 ? 4 - pn_len : 0;

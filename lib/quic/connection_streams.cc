@@ -260,6 +260,13 @@ void Connection::write_app_frames(Writer& f, Time now, SentPacket* rec) {
     peer_cids_.on_retire_sent(*seq);
     add({SentFrame::Kind::kRetireConnectionId, false, 0, *seq, 0});
   }
+  if (path_response_pending_ && slots()) {
+    if (encode_frame(Frame{PathResponseFrame{*path_response_pending_}}, f)) {
+      path_response_pending_.reset();
+      path_response_in_packet_ = true;
+      rec->ack_eliciting = true;  // not recorded: never retransmitted (§13.3)
+    }
+  }
   if (ping_pending_ && slots() && f.remaining() > 0) {
     f.write_u8(0x01);
     ping_pending_ = false;

@@ -812,5 +812,57 @@ TEST_F(ZeroRttTest, NoSessionNo0Rtt) {
     rte_pktmbuf_free(m);
 }
 
+// ---------------------------------------------------------------- path validation
+
+// The frames of the 1-RTT packets in a no-crypto datagram.
+std::vector<Frame> one_rtt_frames(rte_mbuf* m, std::size_t dcid_length, Bytes* storage) {
+  storage->assign(rte_pktmbuf_mtod(m, const std::uint8_t*),
+                  rte_pktmbuf_mtod(m, const std::uint8_t*) + rte_pktmbuf_data_len(m));
+  std::vector<Frame> out;
+  PacketHeader h;
+  if (parse_packet_header(span(*storage), 0, dcid_length, &h) != PacketDropReason::kNone ||
+      h.type != PacketType::kOneRtt)
+    return out;
+  const UnprotectedFirstByte fb = decode_unprotected_first_byte((*storage)[0]);
+  const std::size_t start = h.pn_offset + fb.pn_length;
+  Reader r(span(*storage).subspan(start, h.packet_end - kAeadTagLength - start));
+  while (!r.empty()) {
+    Frame f;
+    if (decode_frame(r, &f) != TransportError::kNoError) break;
+    out.push_back(f);
+  }
+  return out;
+}
+
+// RFC 9000 §8.2.2: PATH_CHALLENGE is answered with PATH_RESPONSE carrying
+// the same data, in a datagram expanded to 1200 bytes.
+TEST_F(ConnectionFeaturesTest, PathChallengeIsAnswered) {
+  connect();
+  const PathData data{1, 2, 3, 4, 5, 6, 7, 8};
+  pair_->inject(pair_->server(), test::encode_frames({PathChallengeFrame{data}}));
+  std::vector<rte_mbuf*> out = pair_->send_all(pair_->server());
+  bool answered = false;
+  for (rte_mbuf* m : out) {
+    Bytes storage;
+    for (const Frame& f : one_rtt_frames(m, client().local_cid().length, &storage)) {
+      if (auto* r = std::get_if<PathResponseFrame>(&f)) {
+        EXPECT_EQ(r->data, data);
+        EXPECT_GE(rte_pktmbuf_data_len(m), 1200u);
+        answered = true;
+      }
+    }
+    rte_pktmbuf_free(m);
+  }
+  EXPECT_TRUE(answered);
+  // Once: nothing more to send for it.
+  std::vector<rte_mbuf*> again = pair_->send_all(pair_->server());
+  for (rte_mbuf* m : again) {
+    Bytes storage;
+    for (const Frame& f : one_rtt_frames(m, client().local_cid().length, &storage))
+      EXPECT_FALSE(std::holds_alternative<PathResponseFrame>(f));
+    rte_pktmbuf_free(m);
+  }
+}
+
 }  // namespace
 }  // namespace dquic
