@@ -11,6 +11,7 @@
 #include "quic/packet_number.h"
 #include "quic/retry_integrity.h"
 #include "quic/stream.h"
+#include "quic/version_negotiation.h"
 
 namespace dquic {
 
@@ -107,6 +108,8 @@ void Connection::release_all() {
   }
   one_rtt_.release_all();
   release_zero_rtt_key();
+  if (other_initial_read_key_) config_.keys->release(other_initial_read_key_);
+  other_initial_read_key_ = nullptr;
   if (retired_write_key_) config_.keys->release(retired_write_key_);
   retired_write_key_ = nullptr;
   datagrams_out_.clear();
@@ -141,6 +144,12 @@ bool Connection::start(Time now) {
       std::clamp<std::uint64_t>(tp.active_connection_id_limit, 2, PeerCidSet::kMaxActive);
   peer_cids_ = PeerCidSet(tp.active_connection_id_limit);
   local_cids_.reset(local_cid_);
+  // RFC 9368 §3: version_information when we negotiate versions.
+  chosen_version_ = config_.version;
+  if (!config_.versions.empty())
+    tp.version_information = role_ == EndpointRole::kClient
+                                 ? client_version_information(config_.version, config_.versions)
+                                 : server_version_information(config_.version, config_.versions);
   if (role_ == EndpointRole::kServer) {
     tp.original_destination_connection_id = original_dcid_;
     tp.retry_source_connection_id = retry_scid_;
@@ -193,24 +202,97 @@ bool Connection::start(Time now) {
   return true;
 }
 
-bool Connection::install_initial_keys() {
-  // RFC 9001 §5.2: from the client's first Destination Connection ID.
+bool Connection::derive_initial_keys(std::uint32_t version, PacketKeys* client,
+                                     PacketKeys* server) const {
+  // RFC 9001 §5.2: from the client's first Destination Connection ID (after
+  // a Retry, the Retry's SCID), with the version's salt and labels.
   InitialSecrets secrets;
-  if (!derive_initial_secrets(config_.version, initial_key_cid_.span(), &secrets)) return false;
-  Secret& client_secret = secrets.client;
-  Secret& server_secret = secrets.server;
+  if (!derive_initial_secrets(version, initial_key_cid_.span(), &secrets)) return false;
+  const bool ok = derive_packet_keys(version, AeadAlgorithm::kAes128Gcm, secrets.client, client) &&
+                  derive_packet_keys(version, AeadAlgorithm::kAes128Gcm, secrets.server, server);
+  wipe_secret(&secrets.client);
+  wipe_secret(&secrets.server);
+  return ok;
+}
+
+bool Connection::install_initial_keys() {
   PacketKeys client_keys, server_keys;
-  if (!derive_packet_keys(config_.version, AeadAlgorithm::kAes128Gcm, client_secret,
-                          &client_keys) ||
-      !derive_packet_keys(config_.version, AeadAlgorithm::kAes128Gcm, server_secret, &server_keys))
-    return false;
+  if (!derive_initial_keys(config_.version, &client_keys, &server_keys)) return false;
   Space& s = *spaces_[index(PacketSpace::kInitial)];
   const bool client = role_ == EndpointRole::kClient;
   s.write_key = config_.keys->install(client ? client_keys : server_keys, false);
   s.read_key = config_.keys->install(client ? server_keys : client_keys, false);
-  wipe_secret(&client_secret);
-  wipe_secret(&server_secret);
-  return s.write_key != nullptr && s.read_key != nullptr;
+  if (s.write_key == nullptr || s.read_key == nullptr) return false;
+  // RFC 9368 §2.3: a client offering a compatible version can read a
+  // server's Initial in it from the start.
+  if (client) {
+    for (std::uint32_t v : config_.versions) {
+      if (v == config_.version || !is_compatible_version(config_.version, v)) continue;
+      if (!derive_initial_keys(v, &client_keys, &server_keys)) return false;
+      if (other_initial_read_key_) config_.keys->release(other_initial_read_key_);
+      other_initial_read_key_ = config_.keys->install(server_keys, false);
+      other_initial_version_ = v;
+      break;  // v1 and v2: one other at most
+    }
+  }
+  return true;
+}
+
+bool Connection::switch_version(std::uint32_t version) {
+  // RFC 9368 §2.3, RFC 9369 §4: from now on our long headers and keys use
+  // `version`; the Initial keys of the old one stay for reading until the
+  // Initial space goes.
+  PacketKeys client_keys, server_keys;
+  if (!derive_initial_keys(version, &client_keys, &server_keys)) return false;
+  Space& s = *spaces_[index(PacketSpace::kInitial)];
+  const bool client = role_ == EndpointRole::kClient;
+  ProtectionKey* w = config_.keys->install(client ? client_keys : server_keys, false);
+  if (w == nullptr) return false;
+  ProtectionKey* r = nullptr;
+  if (client && other_initial_read_key_ != nullptr && other_initial_version_ == version) {
+    r = other_initial_read_key_;  // installed at start
+    other_initial_read_key_ = nullptr;
+  } else {
+    r = config_.keys->install(client ? server_keys : client_keys, false);
+  }
+  if (r == nullptr) {
+    config_.keys->release(w);
+    return false;
+  }
+  if (s.write_key) config_.keys->release(s.write_key);
+  if (other_initial_read_key_) config_.keys->release(other_initial_read_key_);
+  other_initial_read_key_ = s.read_key;  // the old version's, for late packets
+  other_initial_version_ = config_.version;
+  s.write_key = w;
+  s.read_key = r;
+  config_.version = version;
+  one_rtt_.set_store(config_.keys, version);  // key updates use the version's labels
+  return true;
+}
+
+void Connection::on_client_transport_parameters(ByteSpan client, std::vector<std::uint8_t>* ours) {
+  if (config_.versions.empty()) return;
+  TransportParameters tp;
+  if (decode_transport_parameters(client, EndpointRole::kClient, &tp) != TransportError::kNoError)
+    return;  // on_peer_transport_parameters reports it
+  // RFC 9368 §4: the client's Chosen Version is the one it used.
+  if (check_client_version_information(tp.version_information, config_.version) !=
+      TransportError::kNoError) {
+    version_error_ = true;
+    return;
+  }
+  const std::uint32_t negotiated =
+      choose_negotiated_version(config_.version, tp.version_information, config_.versions);
+  if (negotiated != config_.version && !switch_version(negotiated)) return;
+  // Our version_information names the negotiated version (RFC 9368 §3).
+  config_.transport.version_information =
+      server_version_information(config_.version, config_.versions);
+  std::vector<std::uint8_t> encoded(1024);
+  Writer w(encoded);
+  if (!encode_transport_parameters(config_.transport, role_, w)) return;
+  encoded.resize(w.written());
+  *ours = encoded;
+  local_params_encoded_ = std::move(encoded);
 }
 
 std::string_view Connection::alpn() const {
@@ -279,12 +361,14 @@ void Connection::on_handshake_complete() {
 
 // ---------------------------------------------------------------- keys
 
-OpenKeys Connection::open_keys(PacketType type) const {
+OpenKeys Connection::open_keys(PacketType type, std::uint32_t version) const {
   OpenKeys k;
   if (state_ == ConnectionState::kClosed) return k;
   const Space* s = spaces_[index(space_of(type))].get();
   if (s == nullptr || s->discarded) return k;
   k.key = s->read_key;
+  if (type == PacketType::kInitial && version != 0 && version != config_.version)
+    k.key = version == other_initial_version_ ? other_initial_read_key_ : nullptr;
   if (type == PacketType::kZeroRtt)
     k.key = role_ == EndpointRole::kServer ? zero_rtt_key_ : nullptr;
   if (std::optional<std::uint64_t> l = s->acks.largest_received()) k.largest_received = *l;
@@ -314,6 +398,10 @@ void Connection::discard_space(PacketSpace s) {
   if (sp.read_key) config_.keys->release(sp.read_key);
   if (sp.write_key) config_.keys->release(sp.write_key);
   sp.read_key = sp.write_key = nullptr;
+  if (s == PacketSpace::kInitial && other_initial_read_key_) {
+    config_.keys->release(other_initial_read_key_);
+    other_initial_read_key_ = nullptr;
+  }
   sp.crypto = CryptoSpace();
   if (config_.observer) config_.observer->on_keys_discarded(s, last_activity_);
 }
@@ -458,6 +546,15 @@ void Connection::on_packet(const ReceivedPacket& p, Time now) {
   if (config_.observer)
     config_.observer->on_packet_received(s, p.packet_number, p.payload.size(), now);
 
+  // RFC 9368 §2.3, RFC 9369 §4: the server's first Initial in the other
+  // compatible version we offered means it switched: follow it.
+  if (role_ == EndpointRole::kClient && p.type == PacketType::kInitial &&
+      p.version != config_.version) {
+    if (peer_cid_set_ || p.version != other_initial_version_ || !switch_version(p.version)) {
+      ++stats_.packets_dropped;
+      return;
+    }
+  }
   // RFC 9000 §7.2: the client switches to the server's first SCID.
   if (role_ == EndpointRole::kClient && !peer_cid_set_ && p.type != PacketType::kOneRtt) {
     if (!ConnectionId::from(p.scid, &peer_cid_)) return;
@@ -710,6 +807,14 @@ TransportError Connection::on_peer_transport_parameters() {
   const TransportError e =
       decode_transport_parameters(tls_->peer_transport_parameters(), peer, &peer_params_);
   if (e != TransportError::kNoError) return e;
+  // RFC 9368 §4: version downgrade checks.
+  if (version_error_) return TransportError::kVersionNegotiationError;
+  if (role_ == EndpointRole::kClient && !config_.versions.empty()) {
+    const TransportError ve = check_server_version_information(
+        peer_params_.version_information, config_.version,
+        client_version_information(chosen_version_, config_.versions), false, config_.versions);
+    if (ve != TransportError::kNoError) return ve;
+  }
   // RFC 9000 §7.3: authenticate the connection IDs.
   if (!peer_params_.initial_source_connection_id ||
       !(*peer_params_.initial_source_connection_id == peer_cid_))

@@ -87,6 +87,12 @@ class LocalCidListener {
 struct ConnectionConfig {
   EndpointRole role = EndpointRole::kClient;
   std::uint32_t version = kVersion1;
+  // Versions we support, preferred first, for compatible version
+  // negotiation (RFC 9368, RFC 9369): a client offers those compatible with
+  // `version` and follows a server that switches; a server switches a client
+  // to the first of these that the client offers. Empty: `version` only, no
+  // version_information.
+  std::vector<std::uint32_t> versions;
   const TlsClientConfig* tls_client = nullptr;  // client
   const TlsServerConfig* tls_server = nullptr;  // server
   // Our transport parameters; the connection fills in the connection-ID
@@ -257,7 +263,9 @@ class Connection final : public TlsSink, public LossListener {
   // if setup failed (the connection is then closing).
   bool start(Time now);
 
-  OpenKeys open_keys(PacketType type) const;
+  // `version` (long headers) picks the Initial key of the version a peer
+  // used while compatible version negotiation switches (RFC 9368 §2.3).
+  OpenKeys open_keys(PacketType type, std::uint32_t version = 0) const;
   // A datagram attributed to this connection arrived: call before its
   // packets (or alone when none opens). RFC 9000 §8.1: a server counts every
   // byte toward its 3x amplification limit.
@@ -319,6 +327,8 @@ class Connection final : public TlsSink, public LossListener {
   const RttEstimator& rtt() const { return rtt_; }
   const CongestionController& congestion() const { return *cc_; }
   const ConnectionId& local_cid() const { return local_cid_; }
+  // The QUIC version in use (the negotiated one once the handshake ran).
+  std::uint32_t version() const { return config_.version; }
   const ConnectionId& peer_cid() const { return peer_cid_; }
   const TransportParameters& peer_transport() const { return peer_params_; }
   std::size_t stream_count() const { return streams_.size(); }
@@ -344,11 +354,20 @@ class Connection final : public TlsSink, public LossListener {
   void on_secret(EncryptionLevel level, KeyDirection direction, AeadAlgorithm aead,
                  const Secret& secret) override;
   void on_handshake_complete() override;
+  void on_client_transport_parameters(ByteSpan client, std::vector<std::uint8_t>* ours) override;
   // LossListener
   void on_packet_acked(const SentPacket& p) override;
   void on_packet_lost(const SentPacket& p) override;
 
   bool install_initial_keys();
+  bool derive_initial_keys(std::uint32_t version, PacketKeys* client, PacketKeys* server) const;
+  // Compatible version negotiation (RFC 9368 §2.3): the Initial keys of the
+  // other version while the peer may still use it.
+  bool switch_version(std::uint32_t version);
+  std::uint32_t other_initial_version_ = 0;
+  ProtectionKey* other_initial_read_key_ = nullptr;
+  bool version_error_ = false;        // server: the client's version_information was bad
+  std::uint32_t chosen_version_ = 0;  // the version of our (client) first flight
   void set_state(ConnectionState s, Time now);
   void close_with(TransportError e, std::uint64_t frame_type, std::string_view reason, Time now);
   void close_crypto(const TlsError& e, Time now);

@@ -287,6 +287,9 @@ EndpointDecision Endpoint::on_initial(ByteSpan datagram, const PacketHeader& h,
   Entry* e = add_entry(from, false);
   cfg.role = EndpointRole::kServer;
   cfg.version = h.version;
+  // RFC 9368 §2.3: the connection may move a compatible client to the
+  // version we prefer.
+  if (cfg.versions.empty() && config_.versions.size() > 1) cfg.versions = config_.versions;
   cfg.address_validated = validated;
   cfg.cid_generator = generator_.get();
   cfg.worker = config_.worker;

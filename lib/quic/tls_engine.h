@@ -120,6 +120,11 @@ class TlsSink {
                          const Secret& secret) = 0;
   // RFC 9001 §4.1.1: our Finished is sent and the peer's verified.
   virtual void on_handshake_complete() = 0;
+  // Server: the ClientHello's quic_transport_parameters, before
+  // EncryptedExtensions carries ours: `ours` may be replaced, e.g. to name
+  // the version negotiated from the client's (RFC 9368 §2.3).
+  virtual void on_client_transport_parameters(ByteSpan /*client*/,
+                                              std::vector<std::uint8_t>* /*ours*/) {}
 };
 
 class TlsEngine {

@@ -238,6 +238,7 @@ std::optional<TlsError> TlsServer::on_client_hello(const HandshakeMessage& m, st
   }
   peer_transport_parameters_.assign(ch.quic_transport_parameters.begin(),
                                     ch.quic_transport_parameters.end());
+  sink_->on_client_transport_parameters(peer_transport_parameters_, &transport_parameters_);
   if (!transcript_.update(m.bytes)) return TlsAlert::kInternalError;
   return send_server_flight(ch, *share, scheme);
 }

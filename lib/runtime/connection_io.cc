@@ -69,7 +69,7 @@ class DatagramReceiver {
           have = it.next(&next);
           continue;
         }
-        const OpenKeys keys = c_.open_keys(next.type);
+        const OpenKeys keys = c_.open_keys(next.type, next.version);
         if (keys.key == nullptr) {
           // Keys can appear while earlier packets of this datagram are
           // processed (Handshake keys after the Initial): flush, then retry.

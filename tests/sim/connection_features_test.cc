@@ -864,5 +864,76 @@ TEST_F(ConnectionFeaturesTest, PathChallengeIsAnswered) {
   }
 }
 
+// ---------------------------------------------------------------- versions
+
+// Bytes written on a new stream arrive: the connection works end to end.
+void exchange(ConnectedPair& pair) {
+  Connection& c = *pair.client().conn;
+  Connection& s = *pair.server().conn;
+  const std::optional<std::uint64_t> id = c.open_stream(true);
+  ASSERT_TRUE(id.has_value());
+  const Bytes data = pattern(3000, 7);
+  ASSERT_EQ(c.write(*id, span(data), true), 3000);
+  pair.run_until(pair.now + 50 * kMillisecond);
+  Bytes got(4000);
+  bool fin = false;
+  ASSERT_EQ(s.read(*id, std::span<std::uint8_t>(got.data(), got.size()), &fin), 3000);
+  got.resize(3000);
+  EXPECT_EQ(got, data);
+}
+
+// RFC 9368 §2.3, RFC 9369 §4: a v1 client that offers v2 is moved to v2 by
+// a server that prefers it; both check the other's version_information.
+TEST_F(ConnectionFeaturesTest, CompatibleNegotiationMovesV1ClientToV2) {
+  connect(
+      [](ConnectionConfig& c) {
+        c.versions = {kVersion1, kVersion2};
+      },
+      [](ConnectionConfig& c) {
+        c.versions = {kVersion2, kVersion1};
+      });
+  EXPECT_EQ(client().version(), kVersion2);
+  EXPECT_EQ(server().version(), kVersion2);
+  ASSERT_TRUE(client().peer_transport().version_information.has_value());
+  EXPECT_EQ(client().peer_transport().version_information->chosen_version, kVersion2);
+  ASSERT_TRUE(server().peer_transport().version_information.has_value());
+  EXPECT_EQ(server().peer_transport().version_information->chosen_version, kVersion1);
+  exchange(*pair_);
+}
+
+// A server that prefers v1 keeps it.
+TEST_F(ConnectionFeaturesTest, ServerPreferringV1StaysOnV1) {
+  connect(
+      [](ConnectionConfig& c) {
+        c.versions = {kVersion1, kVersion2};
+      },
+      [](ConnectionConfig& c) {
+        c.versions = {kVersion1, kVersion2};
+      });
+  EXPECT_EQ(client().version(), kVersion1);
+  EXPECT_EQ(server().version(), kVersion1);
+  exchange(*pair_);
+}
+
+// A client that offers no other version is never moved.
+TEST_F(ConnectionFeaturesTest, ClientWithoutVersionInformationStaysOnV1) {
+  connect({}, [](ConnectionConfig& c) { c.versions = {kVersion2, kVersion1}; });
+  EXPECT_EQ(client().version(), kVersion1);
+  EXPECT_EQ(server().version(), kVersion1);
+  exchange(*pair_);
+}
+
+// RFC 9369: v2 from the first packet.
+TEST_F(ConnectionFeaturesTest, V2FromTheStart) {
+  auto v2 = [](ConnectionConfig& c) {
+    c.version = kVersion2;
+    c.versions = {kVersion2, kVersion1};
+  };
+  connect(v2, v2);
+  EXPECT_EQ(client().version(), kVersion2);
+  EXPECT_EQ(server().version(), kVersion2);
+  exchange(*pair_);
+}
+
 }  // namespace
 }  // namespace dquic

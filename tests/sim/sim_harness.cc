@@ -456,6 +456,8 @@ std::unique_ptr<SimHarness::Endpoint> SimHarness::make_endpoint(std::size_t flow
   cc.pacing = config_.pacing;
   cc.max_stream_send_buffer = config_.max_stream_send_buffer;
   cc.key_update_interval = config_.key_update_interval;
+  cc.version = role == EndpointRole::kClient ? config_.client_version : server_version_;
+  cc.versions = role == EndpointRole::kClient ? config_.client_versions : config_.server_versions;
   cc.wall_clock_ms_at_zero = test::kTestNow * 1000;
   cc.keys = e->keys.get();
   cc.copy_pool = pool_;  // stream data written by copy, small reassembly pieces
@@ -550,6 +552,7 @@ void SimHarness::create_server(Flow& f, std::size_t flow, rte_mbuf* m) {
   ids.local_cid.length = kServerCidLength;
   for (std::size_t i = 0; i < kServerCidLength; ++i)
     ids.local_cid.bytes[i] = static_cast<std::uint8_t>(cid_rng_.next_u64());
+  server_version_ = inv.version;  // the endpoint's job too
   f.server = make_endpoint(flow, &ids);
   // The connection sets itself up in start() on both sides.
   if (!f.server->conn->start(now_))
@@ -739,6 +742,7 @@ SimResult SimHarness::collect() {
       er.congestion_window = c.congestion().congestion_window();
       er.smoothed_rtt = c.rtt().smoothed_rtt();
       er.key_updates = c.key_updates();
+      er.version = c.version();
       er.app_bytes_read = e->app->bytes_read();
       er.app_bytes_written = e->app->bytes_written();
       fr.bytes_delivered += er.app_bytes_read;

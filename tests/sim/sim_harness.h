@@ -75,7 +75,11 @@ struct SimConfig {
   bool poll_streams = false;
   std::size_t max_stream_send_buffer = 1 << 20;  // ConnectionConfig's
   std::uint64_t key_update_interval = 0;         // ConnectionConfig's, both sides
-  SimIoTiming* timing = nullptr;                 // optional: filled when set
+  // ConnectionConfig::version / versions: the client starts with
+  // client_version; the server takes the version of the client's Initial.
+  std::uint32_t client_version = kVersion1;
+  std::vector<std::uint32_t> client_versions, server_versions;
+  SimIoTiming* timing = nullptr;  // optional: filled when set
   // Optional: installed on every client / server connection (qlog-style
   // traces when diagnosing a failing seed).
   ConnectionObserver* client_observer = nullptr;
@@ -93,6 +97,7 @@ struct SimEndpointResult {
   std::uint64_t app_bytes_read = 0;
   std::uint64_t app_bytes_written = 0;
   std::uint64_t key_updates = 0;  // read-key rotations (RFC 9001 §6)
+  std::uint32_t version = 0;      // in use at the end
 };
 
 struct SimFlowResult {
@@ -168,8 +173,9 @@ class SimHarness {
   std::vector<rte_mbuf*> scratch_;
   std::uint64_t steps_ = 0;
   std::uint64_t same_time_steps_ = 0;
-  std::int64_t discarded_keys_live_ = 0;  // servers dropped after a bad first Initial
-  SimRng cid_rng_;                        // the servers' connection IDs
+  std::int64_t discarded_keys_live_ = 0;      // servers dropped after a bad first Initial
+  SimRng cid_rng_;                            // the servers' connection IDs
+  std::uint32_t server_version_ = kVersion1;  // of the Initial creating a server
   std::string failure_;
   bool deadlock_ = false;
 };

@@ -211,6 +211,27 @@ TEST(SimHarnessTest, NoCryptoModeCompletes) {
   EXPECT_EQ(r.bytes_delivered, 3u * 20'000u * 1u);  // upload: the server reads, nothing comes back
 }
 
+// RFC 9368 §2.3, RFC 9369 with real packet protection: a v1 client offering
+// v2 is moved to v2 (new Initial keys mid-handshake, v2 labels for the rest)
+// and the transfer completes on a lossy path.
+TEST(SimHarnessTest, CompatibleVersionNegotiationToV2) {
+  rte_mempool* pool = sweep_pool();
+  ASSERT_NE(pool, nullptr);
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    SimConfig c = sweep_config(SimPathConfig::lossy(kRate, kDelay, 0.02), seed);
+    c.client_versions = {kVersion1, kVersion2};
+    c.server_versions = {kVersion2, kVersion1};
+    c.key_update_interval = 16;  // v2 key-update labels too
+    const SimResult r = SimHarness(c, pool).run();
+    ASSERT_TRUE(r.completed) << "seed " << seed << ": " << r.failure;
+    ASSERT_EQ(r.flows.size(), 1u);
+    EXPECT_EQ(r.flows[0].client.version, kVersion2);
+    EXPECT_EQ(r.flows[0].server.version, kVersion2);
+    EXPECT_EQ(r.mbufs_leaked, 0);
+    EXPECT_EQ(r.keys_leaked, 0);
+  }
+}
+
 TEST(SimHarnessTest, EchoDeliversBothWays) {
   rte_mempool* pool = sweep_pool();
   ASSERT_NE(pool, nullptr);
