@@ -869,14 +869,7 @@ bool Connection::apply_remembered_parameters(ByteSpan encoded) {
     return false;
   // RFC 9000 §7.4.1: only the limits carry over; the rest comes with the
   // new handshake.
-  peer_params_.initial_max_data = remembered.initial_max_data;
-  peer_params_.initial_max_stream_data_bidi_local = remembered.initial_max_stream_data_bidi_local;
-  peer_params_.initial_max_stream_data_bidi_remote = remembered.initial_max_stream_data_bidi_remote;
-  peer_params_.initial_max_stream_data_uni = remembered.initial_max_stream_data_uni;
-  peer_params_.initial_max_streams_bidi = remembered.initial_max_streams_bidi;
-  peer_params_.initial_max_streams_uni = remembered.initial_max_streams_uni;
-  peer_params_.active_connection_id_limit = remembered.active_connection_id_limit;
-  peer_params_.max_datagram_frame_size = remembered.max_datagram_frame_size;
+  ZeroRttTransportLimits::from(remembered).apply_to(&peer_params_);
   (void)conn_send_.update_limit(peer_params_.initial_max_data);
   (void)bidi_limits_.on_max_streams(peer_params_.initial_max_streams_bidi);
   (void)uni_limits_.on_max_streams(peer_params_.initial_max_streams_uni);

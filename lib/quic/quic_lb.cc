@@ -168,6 +168,28 @@ bool QuicLbConfig::aes(bool decrypt, const Block& in, Block* out) const {
   return rc == 1 && len == 16;
 }
 
+// One pass of §5.4.2.3 (encrypting) or §5.5.2 (undoing it, same
+// function): odd passes encrypt the left half into the right one (steps
+// 3-5, 8-9), even passes the right half into the left one (steps 6-7,
+// 10-11).
+bool QuicLbConfig::feistel_round(std::uint8_t pass, std::size_t len, Half& left,
+                                 Half& right) const {
+  const std::size_t half = (len + 1) / 2;
+  const bool odd = (len & 1) != 0;
+  const bool to_right = (pass & 1) != 0;
+  Block in, out;
+  expand(len, pass, to_right ? left.data() : right.data(), half, &in);
+  if (!aes(false, in, &out)) return false;
+  if (to_right) {
+    xor_into(right, out.data(), half);
+    clear_right(right.data(), odd);
+  } else {
+    xor_into(left, out.data(), half);
+    clear_left(left.data(), half, odd);
+  }
+  return true;
+}
+
 // §5.4.2.3 steps 2-12, in place on the plaintext block (server ID || nonce).
 bool QuicLbConfig::feistel_encrypt(std::uint8_t* block) const {
   const std::size_t len = plaintext_length();
@@ -178,20 +200,10 @@ bool QuicLbConfig::feistel_encrypt(std::uint8_t* block) const {
   std::memcpy(right.data(), block + len - half, half);
   clear_left(left.data(), half, odd);
   clear_right(right.data(), odd);
-  Block in, out;
   for (std::uint8_t pass = 1; pass <= 4; ++pass) {
     // Odd passes encrypt the left half into the right one (steps 3-5, 8-9),
     // even passes the right half into the left one (steps 6-7, 10-11).
-    const bool to_right = (pass & 1) != 0;
-    expand(len, pass, to_right ? left.data() : right.data(), half, &in);
-    if (!aes(false, in, &out)) return false;
-    if (to_right) {
-      xor_into(right, out.data(), half);
-      clear_right(right.data(), odd);
-    } else {
-      xor_into(left, out.data(), half);
-      clear_left(left.data(), half, odd);
-    }
+    if (!feistel_round(pass, len, left, right)) return false;
   }
   // Step 12: with an odd length the zeroed nibbles overlap in the middle octet.
   std::memset(block, 0, len);
@@ -213,20 +225,10 @@ bool QuicLbConfig::feistel_decrypt(std::uint8_t* block, bool need_right) const {
   std::memcpy(right.data(), block + len - half, half);
   clear_left(left.data(), half, odd);
   clear_right(right.data(), odd);
-  Block in, out;
   const std::uint8_t last_pass = need_right ? 1 : 2;
   for (std::uint8_t pass = 4; pass >= last_pass; --pass) {
     // Undo pass p by recomputing its round function from the half it read.
-    const bool to_right = (pass & 1) != 0;
-    expand(len, pass, to_right ? left.data() : right.data(), half, &in);
-    if (!aes(false, in, &out)) return false;
-    if (to_right) {
-      xor_into(right, out.data(), half);
-      clear_right(right.data(), odd);
-    } else {
-      xor_into(left, out.data(), half);
-      clear_left(left.data(), half, odd);
-    }
+    if (!feistel_round(pass, len, left, right)) return false;
   }
   std::memset(block, 0, len);
   for (std::size_t i = 0; i < half; ++i)

@@ -132,6 +132,9 @@ class QuicLbConfig {
   using Block = std::array<std::uint8_t, 16>;
   void release();
   bool aes(bool decrypt, const Block& in, Block* out) const;
+  // A Feistel half: at most 10 bytes (a 19-byte plaintext).
+  using Half = std::array<std::uint8_t, 10>;
+  bool feistel_round(std::uint8_t pass, std::size_t len, Half& left, Half& right) const;
   bool feistel_encrypt(std::uint8_t* block) const;
   bool feistel_decrypt(std::uint8_t* block, bool need_right) const;
   bool decode_plaintext(ByteSpan cid, std::uint8_t* block, bool need_nonce) const;

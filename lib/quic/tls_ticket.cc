@@ -72,6 +72,17 @@ ZeroRttTransportLimits ZeroRttTransportLimits::from(const TransportParameters& p
   return l;
 }
 
+void ZeroRttTransportLimits::apply_to(TransportParameters* p) const {
+  p->active_connection_id_limit = active_connection_id_limit;
+  p->initial_max_data = initial_max_data;
+  p->initial_max_stream_data_bidi_local = initial_max_stream_data_bidi_local;
+  p->initial_max_stream_data_bidi_remote = initial_max_stream_data_bidi_remote;
+  p->initial_max_stream_data_uni = initial_max_stream_data_uni;
+  p->initial_max_streams_bidi = initial_max_streams_bidi;
+  p->initial_max_streams_uni = initial_max_streams_uni;
+  p->max_datagram_frame_size = max_datagram_frame_size;
+}
+
 bool ZeroRttTransportLimits::not_reduced_by(const ZeroRttTransportLimits& c) const {
   return c.active_connection_id_limit >= active_connection_id_limit &&
          c.initial_max_data >= initial_max_data &&

@@ -37,6 +37,9 @@ struct ZeroRttTransportLimits {
   std::uint64_t max_datagram_frame_size = 0;  // RFC 9221 §3
 
   static ZeroRttTransportLimits from(const TransportParameters& p);
+  // Sets these limits in `p` (a client's view of the server before the
+  // handshake gives the new values), leaving its other fields.
+  void apply_to(TransportParameters* p) const;
   // Every limit of `current` is at least this one's.
   bool not_reduced_by(const ZeroRttTransportLimits& current) const;
   friend bool operator==(const ZeroRttTransportLimits&, const ZeroRttTransportLimits&) = default;
