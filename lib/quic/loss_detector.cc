@@ -31,38 +31,113 @@ std::size_t round_up_pow2(std::size_t n) {
   return c;
 }
 
-CcPacket cc_packet(const SentPacket& p) {
+template <class R>
+CcPacket cc_packet(const R& p) {
   return {p.packet_number, p.time_sent, p.sent_bytes, p.app_limited};
 }
+
+// Frame slots per record the frame ring starts with: bulk transfer carries
+// one or two frames per packet.
+constexpr std::size_t kFramesPerRecord = 2;
 
 }  // namespace
 
 void LossDetector::Ring::reset(std::size_t capacity) {
-  buf_.assign(round_up_pow2(std::max<std::size_t>(capacity, 2)), Entry{});
-  mask_ = buf_.size() - 1;
+  const std::size_t cap = round_up_pow2(std::max<std::size_t>(capacity, 2));
+  buf_ = std::make_unique_for_overwrite<Record[]>(cap);
+  mask_ = cap - 1;
   head_ = size_ = 0;
 }
 
 void LossDetector::Ring::grow() {
-  std::vector<Entry> bigger(buf_.size() * 2);
+  const std::size_t cap = capacity() * 2;
+  auto bigger = std::make_unique_for_overwrite<Record[]>(cap);
   for (std::size_t i = 0; i < size_; ++i)
     bigger[i] = (*this)[i];
-  buf_.swap(bigger);
-  mask_ = buf_.size() - 1;
+  buf_ = std::move(bigger);
+  mask_ = cap - 1;
   head_ = 0;
 }
 
+// Two records per cache line: the next ACK's first few packets.
+void LossDetector::Ring::prefetch_front() const {
+  for (std::size_t i = 0; i < size_ && i < 6; i += 2)
+    __builtin_prefetch(&(*this)[i]);
+}
+
 std::size_t LossDetector::Ring::lower_bound(std::uint64_t pn) const {
-  std::size_t lo = 0, hi = size_;
+  if (size_ == 0) return 0;
+  const std::uint64_t front = (*this)[0].packet_number;
+  if (pn <= front) return 0;
+  // Packet numbers increase by at least one per record, so record i has a
+  // number >= front + i: the answer is at most pn - front, and exactly that
+  // when the record there holds pn (always, unless numbers were skipped).
+  std::size_t lo = 1, hi = size_;
+  if (pn - front < size_) {
+    const std::size_t i = static_cast<std::size_t>(pn - front);
+    if ((*this)[i].packet_number == pn) return i;
+    hi = i;
+  } else if ((*this)[size_ - 1].packet_number < pn) {
+    return size_;
+  }
   while (lo < hi) {
     const std::size_t mid = lo + (hi - lo) / 2;
-    if ((*this)[mid].packet.packet_number < pn) {
+    if ((*this)[mid].packet_number < pn) {
       lo = mid + 1;
     } else {
       hi = mid;
     }
   }
   return lo;
+}
+
+void LossDetector::FrameRing::reset(std::size_t capacity) {
+  const std::size_t cap =
+      round_up_pow2(std::clamp<std::size_t>(capacity, SentPacket::kMaxFrames, kMaxFrameCapacity));
+  buf_ = std::make_unique_for_overwrite<Slot[]>(cap);
+  mask_ = static_cast<std::uint32_t>(cap - 1);
+  head_ = tail_ = 0;
+}
+
+void LossDetector::FrameRing::prefetch_front() const {
+  for (std::uint32_t i = 0; i < size() && i < 6; i += 2)
+    __builtin_prefetch(&at(head_ + i));
+}
+
+bool LossDetector::FrameRing::reserve(std::size_t n) {
+  if (size() + n <= capacity()) return true;
+  std::size_t cap = capacity();
+  while (cap < size() + n && cap < kMaxFrameCapacity)
+    cap *= 2;
+  if (cap < size() + n) return false;
+  // Same positions, new mask: records keep pointing at their frames.
+  auto bigger = std::make_unique_for_overwrite<Slot[]>(cap);
+  const auto mask = static_cast<std::uint32_t>(cap - 1);
+  for (std::uint32_t pos = head_; pos != tail_; ++pos)
+    bigger[pos & mask] = buf_[pos & mask_];
+  buf_ = std::move(bigger);
+  mask_ = mask;
+  return true;
+}
+
+void LossDetector::fill(const Space& s, const Record& r, SentPacket& out,
+                        std::uint8_t& filled) const {
+  out.packet_number = r.packet_number;
+  out.time_sent = r.time_sent;
+  out.sent_bytes = r.sent_bytes;
+  out.ack_eliciting = r.ack_eliciting;
+  out.in_flight = r.in_flight;
+  out.is_pmtu_probe = r.is_pmtu_probe;
+  out.space = s.id;
+  out.app_limited = r.app_limited;
+  out.frame_count = r.frame_count;
+  for (std::uint8_t i = 0; i < r.frame_count; ++i) {
+    const FrameRing::Slot& f = s.frames.at(r.first_frame + i);
+    out.frames[i] = SentFrame{f.kind, f.fin, f.stream_id, f.offset, f.length};
+  }
+  for (std::uint8_t i = r.frame_count; i < filled; ++i)
+    out.frames[i] = SentFrame{};
+  filled = r.frame_count;
 }
 
 LossDetector::LossDetector(const LossDetectorConfig& config, RttEstimator& rtt,
@@ -74,8 +149,12 @@ LossDetector::LossDetector(const LossDetectorConfig& config, RttEstimator& rtt,
   spaces_[index(PacketSpace::kHandshake)].sent.reset(config_.handshake_capacity);
   spaces_[index(PacketSpace::kApplication)].sent.reset(config_.initial_capacity);
   std::size_t most = 0;
-  for (const Space& s : spaces_)
+  for (std::size_t i = 0; i < kPacketSpaceCount; ++i) {
+    Space& s = spaces_[i];
+    s.id = static_cast<PacketSpace>(i);
+    s.frames.reset(s.sent.capacity() * kFramesPerRecord);
     most = std::max(most, s.sent.capacity());
+  }
   reserve_scratch(most);
   // A resumed connection may hand over an estimator that already has samples.
   if (rtt_.has_sample()) first_rtt_sample_ = std::numeric_limits<Time>::min();
@@ -97,11 +176,26 @@ bool LossDetector::on_packet_sent(const SentPacket& p, Time now, Ecn ecn) {
       evict_oldest(s);
     }
   }
-  Entry& e = s.sent.push_back();
-  e.packet = p;
-  e.packet.time_sent = now;
+  // Only the frames in use are copied (SentPacket::add keeps frame_count
+  // within kMaxFrames; a larger one is not a packet the connection built).
+  const std::size_t frames = std::min<std::size_t>(p.frame_count, SentPacket::kMaxFrames);
+  while (!s.frames.reserve(frames))
+    evict_oldest(s);  // only past 2^31 frames
+  Record& e = s.sent.push_back();
+  e.packet_number = p.packet_number;
+  e.time_sent = now;
+  e.sent_bytes = p.sent_bytes;
+  e.first_frame = s.frames.tail();
+  e.frame_count = static_cast<std::uint8_t>(frames);
+  e.ack_eliciting = p.ack_eliciting;
+  e.in_flight = p.in_flight;
+  e.is_pmtu_probe = p.is_pmtu_probe;
+  e.app_limited = p.app_limited;
   e.state = State::kOutstanding;
   e.ecn = ecn;
+  s.frames.push(p.frames.data(), frames);
+  s.sent.prefetch_ahead();
+  s.frames.prefetch_ahead();
   s.has_sent = true;
   s.largest_sent = p.packet_number;
   ++s.outstanding;
@@ -125,28 +219,34 @@ bool LossDetector::on_packet_sent(const SentPacket& p, Time now, Ecn ecn) {
 // front always is) is given up as lost. It leaves flight without a
 // congestion response: this is our bound, not a network signal.
 void LossDetector::evict_oldest(Space& s) {
-  Entry& e = s.sent[0];
+  Record& e = s.sent[0];
   e.state = State::kLost;
-  const std::uint64_t bytes = e.packet.in_flight ? e.packet.sent_bytes : 0;
+  const std::uint64_t bytes = e.in_flight ? e.sent_bytes : 0;
   forget(s, e);
-  listener_.on_packet_lost(e.packet);
+  listener_.on_packet_lost(view(s, e));
   if (bytes != 0) cc_.on_packets_discarded(bytes);
   trim(s);
 }
 
-void LossDetector::forget(Space& s, const Entry& e) {
+void LossDetector::forget(Space& s, const Record& e) {
   --s.outstanding;
-  if (!e.packet.in_flight) return;
-  s.in_flight_bytes -= e.packet.sent_bytes;
-  if (e.packet.ack_eliciting) {
+  if (!e.in_flight) return;
+  s.in_flight_bytes -= e.sent_bytes;
+  if (e.ack_eliciting) {
     --s.ack_eliciting_in_flight;
-    s.ack_eliciting_bytes -= e.packet.sent_bytes;
+    s.ack_eliciting_bytes -= e.sent_bytes;
   }
+}
+
+void LossDetector::pop_front(Space& s) {
+  const Record& e = s.sent[0];
+  s.frames.pop_to(e.first_frame + e.frame_count);
+  s.sent.pop_front();
 }
 
 void LossDetector::trim(Space& s) {
   while (s.sent.size() != 0 && s.sent[0].state != State::kOutstanding)
-    s.sent.pop_front();
+    pop_front(s);
 }
 
 // RFC 9000 §13.1: acknowledging a packet never sent. Beyond the largest sent
@@ -156,7 +256,7 @@ void LossDetector::trim(Space& s) {
 bool LossDetector::ack_is_valid(const Space& s, const AckFrame& ack) const {
   if (!s.has_sent || ack.largest_acknowledged > s.largest_sent) return false;
   if (s.sent.size() == 0) return true;
-  const std::uint64_t oldest = s.sent[0].packet.packet_number;
+  const std::uint64_t oldest = s.sent[0].packet_number;
   for (const AckRange& r : ack) {
     if (r.largest < oldest) break;  // ranges come largest first
     const std::uint64_t lo = std::max(r.smallest, oldest);
@@ -185,25 +285,25 @@ AckOutcome LossDetector::on_ack_received(PacketSpace sp, const AckFrame& ack, Du
   std::uint64_t largest_newly = 0;
   Time largest_newly_sent = 0;
   std::uint64_t newly_ect0 = 0, newly_ect1 = 0;
-  const std::uint64_t oldest = s.sent.size() != 0 ? s.sent[0].packet.packet_number : 0;
+  const std::uint64_t oldest = s.sent.size() != 0 ? s.sent[0].packet_number : 0;
   for (const AckRange& r : ack) {
     if (s.sent.size() == 0 || r.largest < oldest) break;
     for (std::size_t i = s.sent.lower_bound(r.smallest); i < s.sent.size(); ++i) {
-      Entry& e = s.sent[i];
-      if (e.packet.packet_number > r.largest) break;
+      Record& e = s.sent[i];
+      if (e.packet_number > r.largest) break;
       if (e.state != State::kOutstanding) continue;
       e.state = State::kAcked;
       forget(s, e);
-      if (out.acked == 0 || e.packet.packet_number > largest_newly) {
-        largest_newly = e.packet.packet_number;
-        largest_newly_sent = e.packet.time_sent;
+      if (out.acked == 0 || e.packet_number > largest_newly) {
+        largest_newly = e.packet_number;
+        largest_newly_sent = e.time_sent;
       }
       ++out.acked;
-      if (e.packet.ack_eliciting) out.ack_eliciting_acked = true;
+      if (e.ack_eliciting) out.ack_eliciting_acked = true;
       if (e.ecn == Ecn::kEct0) ++newly_ect0;
       if (e.ecn == Ecn::kEct1) ++newly_ect1;
-      if (e.packet.in_flight) acked_scratch_.push_back(cc_packet(e.packet));
-      listener_.on_packet_acked(e.packet);
+      if (e.in_flight) acked_scratch_.push_back(cc_packet(e));
+      listener_.on_packet_acked(view(s, e));
     }
   }
   if (out.acked == 0) return out;
@@ -229,6 +329,10 @@ AckOutcome LossDetector::on_ack_received(PacketSpace sp, const AckFrame& ack, Du
   if (peer_completed_address_validation()) pto_count_ = 0;
   armed_at_ = now;
   trim(s);
+  // The next ACK starts at the oldest outstanding record, whose record and
+  // frames were last touched a flight ago: start loading them now.
+  s.sent.prefetch_front();
+  s.frames.prefetch_front();
   return out;
 }
 
@@ -283,8 +387,8 @@ std::size_t LossDetector::detect_lost(Space& s, Time now) {
   Time run_start = kNever;
   bool persistent = false;
   for (std::size_t i = 0; i < s.sent.size(); ++i) {
-    Entry& e = s.sent[i];
-    const SentPacket& p = e.packet;
+    Record& e = s.sent[i];
+    const Record& p = e;
     if (p.packet_number > largest) break;
     if (e.state == State::kAcked) {
       run_start = kNever;
@@ -308,7 +412,7 @@ std::size_t LossDetector::detect_lost(Space& s, Time now) {
           }
         }
       }
-      listener_.on_packet_lost(p);
+      listener_.on_packet_lost(view(s, p));
     } else {
       s.loss_time = std::min(s.loss_time, p.time_sent + loss_delay);
     }
@@ -434,6 +538,7 @@ void LossDetector::discard_space(PacketSpace sp, Time now) {
   Space& s = space(sp);
   const std::uint64_t bytes = s.in_flight_bytes;
   s.sent.clear();
+  s.frames.clear();
   s.outstanding = s.ack_eliciting_in_flight = 0;
   s.ack_eliciting_bytes = s.in_flight_bytes = 0;
   s.last_ack_eliciting = kNever;
@@ -448,12 +553,13 @@ void LossDetector::discard_space(PacketSpace sp, Time now) {
 void LossDetector::abandon(Space& s) {
   const std::uint64_t bytes = s.in_flight_bytes;
   for (std::size_t i = 0; i < s.sent.size(); ++i) {
-    Entry& e = s.sent[i];
+    Record& e = s.sent[i];
     if (e.state != State::kOutstanding) continue;
     e.state = State::kLost;
-    listener_.on_packet_lost(e.packet);
+    listener_.on_packet_lost(view(s, e));
   }
   s.sent.clear();
+  s.frames.clear();
   s.outstanding = s.ack_eliciting_in_flight = 0;
   s.ack_eliciting_bytes = s.in_flight_bytes = 0;
   s.last_ack_eliciting = kNever;

@@ -5,14 +5,17 @@
 // Storage: per space, a ring of sent-packet records in packet-number order.
 // Acknowledged and lost records are marked and popped lazily from the front,
 // so every packet number between the oldest outstanding record and the
-// largest sent one still has a record (or was never sent). Rings are
-// allocated at construction and grow by doubling up to a configured maximum:
-// amortized, never per packet in steady state.
+// largest sent one still has a record (or was never sent). A record is 32
+// bytes; the frames live in a second ring per space, in the same order, so a
+// packet costs 32 bytes per frame it carries rather than SentPacket's 12
+// slots. Rings are allocated at construction and grow by doubling up to a
+// configured maximum: amortized, never per packet in steady state.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -44,7 +47,7 @@ struct LossDetectorConfig {
   // Sent-packet records for the application space, allocated at construction.
   std::size_t initial_capacity = 1024;
   // Initial and Handshake carry a few flights only: a small ring each keeps a
-  // connection's footprint down (records are ~400 bytes).
+  // connection's footprint down.
   std::size_t handshake_capacity = 32;
   // Rings double up to this many records per space. At the limit the oldest
   // record is given up (see on_packet_sent); the congestion window keeps
@@ -171,31 +174,48 @@ class LossDetector {
   // Visits outstanding packets of `space`, oldest first (e.g. to pick PTO
   // probe content, RFC 9002 §6.2.4). `f` must not call back into this object.
   template <class F>
-  void for_each_outstanding(PacketSpace s, F&& f) const {
-    const Ring& r = spaces_[index(s)].sent;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      if (r[i].state == State::kOutstanding) f(r[i].packet);
+  void for_each_outstanding(PacketSpace sp, F&& f) const {
+    const Space& s = spaces_[index(sp)];
+    SentPacket p;
+    std::uint8_t filled = 0;
+    for (std::size_t i = 0; i < s.sent.size(); ++i) {
+      if (s.sent[i].state != State::kOutstanding) continue;
+      fill(s, s.sent[i], p, filled);
+      f(static_cast<const SentPacket&>(p));
     }
   }
 
  private:
   enum class State : std::uint8_t { kOutstanding, kAcked, kLost };
-  struct Entry {
-    SentPacket packet;
-    State state = State::kOutstanding;
-    Ecn ecn = Ecn::kNotEct;
+  // A SentPacket without its frames (those are in Space::frames from
+  // first_frame on) and without its space (the ring's). Trivial, like
+  // FrameRing::Slot, so that growing a ring does not write it twice:
+  // on_packet_sent sets every field.
+  struct Record {
+    std::uint64_t packet_number;
+    Time time_sent;
+    std::uint32_t sent_bytes;
+    std::uint32_t first_frame;  // FrameRing position, wraps
+    std::uint8_t frame_count;
+    bool ack_eliciting;
+    bool in_flight;
+    bool is_pmtu_probe;
+    bool app_limited;
+    State state;
+    Ecn ecn;
   };
+  static_assert(sizeof(Record) == 32);
 
   // Fixed-capacity ring of records, capacity a power of two.
   class Ring {
    public:
     void reset(std::size_t capacity);
     std::size_t size() const { return size_; }
-    std::size_t capacity() const { return buf_.size(); }
-    Entry& operator[](std::size_t i) { return buf_[(head_ + i) & mask_]; }
-    const Entry& operator[](std::size_t i) const { return buf_[(head_ + i) & mask_]; }
-    Entry& push_back() {
-      Entry& e = buf_[(head_ + size_) & mask_];
+    std::size_t capacity() const { return mask_ + 1; }
+    Record& operator[](std::size_t i) { return buf_[(head_ + i) & mask_]; }
+    const Record& operator[](std::size_t i) const { return buf_[(head_ + i) & mask_]; }
+    Record& push_back() {
+      Record& e = buf_[(head_ + size_) & mask_];
       ++size_;
       return e;
     }
@@ -206,18 +226,69 @@ class LossDetector {
     void clear() { head_ = size_ = 0; }
     // Doubles the capacity, keeping order (allocates: amortized).
     void grow();
-    // Index of the first record whose packet number is >= pn.
+    // Index of the first record whose packet number is >= pn. O(1) while
+    // packet numbers have no gaps, else a binary search.
     std::size_t lower_bound(std::uint64_t pn) const;
+    // Starts loading the first few records into the cache.
+    void prefetch_front() const;
+    // Starts loading, for writing, the slot a few push_back() calls ahead:
+    // the ring wrapped around since it was last used, so it is out of cache.
+    void prefetch_ahead() const { __builtin_prefetch(&buf_[(head_ + size_ + 4) & mask_], 1); }
 
    private:
-    std::vector<Entry> buf_;
+    std::unique_ptr<Record[]> buf_;  // written only by push_back and grow
     std::size_t head_ = 0;
     std::size_t size_ = 0;
     std::size_t mask_ = 0;
   };
 
+  // The frames of a space's records, oldest first, addressed by a wrapping
+  // 32-bit position (capacity a power of two, at most kMaxFrameCapacity).
+  class FrameRing {
+   public:
+    static constexpr std::size_t kMaxFrameCapacity = std::size_t{1} << 31;
+    // SentFrame without default member initializers.
+    struct Slot {
+      SentFrame::Kind kind;
+      bool fin;
+      std::uint64_t stream_id;
+      std::uint64_t offset;
+      std::uint64_t length;
+    };
+    void reset(std::size_t capacity);
+    std::size_t size() const { return static_cast<std::uint32_t>(tail_ - head_); }
+    std::size_t capacity() const { return std::size_t{mask_} + 1; }
+    std::uint32_t tail() const { return tail_; }
+    const Slot& at(std::uint32_t pos) const { return buf_[pos & mask_]; }
+    // Needs size() + n <= capacity().
+    void push(const SentFrame* f, std::size_t n) {
+      for (std::size_t i = 0; i < n; ++i)
+        buf_[(tail_ + i) & mask_] =
+            Slot{f[i].kind, f[i].fin, f[i].stream_id, f[i].offset, f[i].length};
+      tail_ += static_cast<std::uint32_t>(n);
+    }
+    // Starts loading the oldest few frames into the cache.
+    void prefetch_front() const;
+    // As Ring::prefetch_ahead.
+    void prefetch_ahead() const { __builtin_prefetch(&buf_[(tail_ + 8) & mask_], 1); }
+    // Drops every frame before `pos`.
+    void pop_to(std::uint32_t pos) { head_ = pos; }
+    void clear() { head_ = tail_; }
+    // Grows by doubling to hold `n` more frames, keeping positions
+    // (allocates: amortized). False at kMaxFrameCapacity.
+    bool reserve(std::size_t n);
+
+   private:
+    std::unique_ptr<Slot[]> buf_;  // written only by push and reserve
+    std::uint32_t head_ = 0;
+    std::uint32_t tail_ = 0;
+    std::uint32_t mask_ = 0;
+  };
+
   struct Space {
+    PacketSpace id = PacketSpace::kInitial;
     Ring sent;
+    FrameRing frames;
     bool has_sent = false;
     std::uint64_t largest_sent = 0;
     std::optional<std::uint64_t> largest_acked;
@@ -234,8 +305,18 @@ class LossDetector {
   };
 
   Space& space(PacketSpace s) { return spaces_[index(s)]; }
+  // Rebuilds the SentPacket that was recorded as `r` into `out`. `filled` is
+  // how many of out.frames hold data: slots past r.frame_count are reset to
+  // SentFrame{}, so `out` matches the SentPacket the connection built.
+  void fill(const Space& s, const Record& r, SentPacket& out, std::uint8_t& filled) const;
+  // fill() into view_, for listener callbacks (which must not call back in).
+  const SentPacket& view(const Space& s, const Record& r) {
+    fill(s, r, view_, view_filled_);
+    return view_;
+  }
   bool ack_is_valid(const Space& s, const AckFrame& ack) const;
-  void forget(Space& s, const Entry& e);
+  void forget(Space& s, const Record& e);
+  void pop_front(Space& s);
   void trim(Space& s);
   std::size_t detect_lost(Space& s, Time now);
   void process_ecn(Space& s, const AckFrame& ack, std::uint64_t newly_ect0,
@@ -266,6 +347,9 @@ class LossDetector {
   // them never allocates.
   std::vector<CcPacket> acked_scratch_;
   std::vector<CcPacket> lost_scratch_;
+  // The packet handed to listener callbacks.
+  SentPacket view_;
+  std::uint8_t view_filled_ = 0;
 };
 
 }  // namespace dquic

@@ -70,6 +70,20 @@ RecvInsertResult RecvBuffer::insert(std::uint64_t offset, const std::uint8_t* da
   if (reset_ || end <= read_offset_) return RecvInsertResult::kOk;
   const std::uint64_t first = std::max(offset, read_offset_);
 
+  // In-order data while no copy block is live: the walk below would store one
+  // reference record after the last (no block is known, so nothing is
+  // copied); decide that without its block lookups and divisions.
+  const std::size_t new_len = static_cast<std::size_t>(end - first);
+  if (block_count_ == 0 && (records_.empty() || records_.back().end() <= first) &&
+      records_.size() < config_.max_segments &&
+      (block_size_ == 0 || new_len >= config_.min_reference_bytes)) {
+    rte_mbuf_refcnt_update(segment, 1);
+    records_.push_back(Record{first, new_len, data + (first - offset), segment});
+    stored_bytes_ += new_len;
+    advance_contiguous();
+    return RecvInsertResult::kOk;
+  }
+
   // Dry run: decide every piece and count what it needs, so that running out
   // leaves the buffer untouched.
   Walk plan;
@@ -172,14 +186,16 @@ void RecvBuffer::copy_into_blocks(Walk& w, std::uint64_t first, std::uint64_t en
     const std::uint64_t k = pos / block_size_;
     const std::uint64_t base = k * block_size_;
     const std::uint64_t stop = std::min(end, base + block_size_);
-    rte_mbuf* b = block(k);
+    const BlockSlot* b = block(k);
     if (b == nullptr) {
       assert(w.fresh_used < w.new_blocks);
-      b = fresh_[w.fresh_used++];
-      std::memset(bitmap(b), 0, block_size_ / 8);
-      slots_[k % slots_.size()] = BlockSlot{k, b};
+      rte_mbuf* m = fresh_[w.fresh_used++];
+      BlockSlot& slot = slots_[k % slots_.size()];
+      slot = BlockSlot{k, m, rte_pktmbuf_mtod(m, std::uint8_t*)};
+      std::memset(bitmap(&slot), 0, block_size_ / 8);
       ++block_count_;
       w.last_planned_block = k;
+      b = &slot;
     }
     std::uint64_t* bits = bitmap(b);
     std::uint8_t* dst = block_data(b);
@@ -215,7 +231,7 @@ bool RecvBuffer::segment_at(std::uint64_t pos, RecvSegment* out) const {
   }
   if (block_size_ == 0) return false;
   const std::uint64_t k = pos / block_size_;
-  rte_mbuf* b = block(k);
+  const BlockSlot* b = block(k);
   if (b == nullptr) return false;
   const std::size_t from = static_cast<std::size_t>(pos - k * block_size_);
   const std::size_t to = find_bit(bitmap(b), from, block_size_, false);
@@ -256,11 +272,11 @@ std::size_t RecvBuffer::consume(std::size_t n) {
     r.data += cut;
     r.length -= cut;
   }
-  if (block_size_ > 0) {
+  if (block_size_ > 0 && block_count_ > 0) {
     // A block is done once its whole range is below the read offset.
     for (std::uint64_t k = read_offset_ / block_size_; k < new_read / block_size_; ++k) {
-      if (rte_mbuf* b = block(k)) {
-        rte_pktmbuf_free(b);
+      if (const BlockSlot* b = block(k)) {
+        rte_pktmbuf_free(b->mbuf);
         slots_[k % slots_.size()].mbuf = nullptr;
         --block_count_;
       }
@@ -268,10 +284,10 @@ std::size_t RecvBuffer::consume(std::size_t n) {
     // The block holding the new read offset goes too if nothing unread is
     // left in it, so a buffer holding no bytes holds no memory.
     const std::uint64_t k = new_read / block_size_;
-    rte_mbuf* b = block(k);
+    const BlockSlot* b = block(k);
     const std::size_t from = static_cast<std::size_t>(new_read - k * block_size_);
     if (b != nullptr && find_bit(bitmap(b), from, block_size_, true) == block_size_) {
-      rte_pktmbuf_free(b);
+      rte_pktmbuf_free(b->mbuf);
       slots_[k % slots_.size()].mbuf = nullptr;
       --block_count_;
     }

@@ -131,6 +131,9 @@ class RecvBuffer {
   struct BlockSlot {
     std::uint64_t index = 0;
     rte_mbuf* mbuf = nullptr;
+    // rte_pktmbuf_mtod(mbuf), kept so that reaching the bitmap and data does
+    // not load the mbuf header (a cache miss once the block is not new).
+    std::uint8_t* base = nullptr;
   };
   // Insert state shared by the dry run (which checks resources) and the
   // commit, so both take the same decisions.
@@ -156,15 +159,15 @@ class RecvBuffer {
   void advance_contiguous();
   void release_all();
 
-  rte_mbuf* block(std::uint64_t k) const {
-    if (slots_.empty()) return nullptr;
+  const BlockSlot* block(std::uint64_t k) const {
+    if (block_count_ == 0) return nullptr;  // the common case: no division
     const BlockSlot& s = slots_[k % slots_.size()];
-    return s.mbuf != nullptr && s.index == k ? s.mbuf : nullptr;
+    return s.mbuf != nullptr && s.index == k ? &s : nullptr;
   }
-  std::uint64_t* bitmap(rte_mbuf* b) const { return rte_pktmbuf_mtod(b, std::uint64_t*); }
-  std::uint8_t* block_data(rte_mbuf* b) const {
-    return rte_pktmbuf_mtod(b, std::uint8_t*) + block_size_ / 8;
+  std::uint64_t* bitmap(const BlockSlot* b) const {
+    return reinterpret_cast<std::uint64_t*>(b->base);
   }
+  std::uint8_t* block_data(const BlockSlot* b) const { return b->base + block_size_ / 8; }
 
   RecvBufferConfig config_;
   std::size_t block_size_ = 0;

@@ -1,5 +1,7 @@
 #include "quic/send_buffer.h"
 
+#include <rte_prefetch.h>
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -30,7 +32,8 @@ bool touches(const RangeSet& set, std::uint64_t first, std::uint64_t last) {
 
 SendBuffer::SendBuffer(const SendBufferConfig& config)
     : config_(config),
-      chunks_(std::max<std::size_t>(config.max_chunks, 1)),
+      capacity_(std::max<std::size_t>(config.max_chunks, 1)),
+      chunks_(std::make_unique_for_overwrite<Chunk[]>(capacity_)),
       acked_(config.max_acked_ranges),
       lost_(config.max_lost_ranges),
       scratch_(config.max_lost_ranges) {}
@@ -41,7 +44,7 @@ SendBuffer::~SendBuffer() {
 }
 
 bool SendBuffer::push(const Chunk& c) {
-  if (count_ == chunks_.size()) return false;
+  if (count_ == capacity_) return false;
   at(count_) = c;
   ++count_;
   end_ += c.length;
@@ -49,14 +52,14 @@ bool SendBuffer::push(const Chunk& c) {
 }
 
 bool SendBuffer::append(const std::uint8_t* data, std::size_t len, rte_mbuf* owner) {
-  if (closed_ || fin_set_ || count_ == chunks_.size()) return false;
+  if (closed_ || fin_set_ || count_ == capacity_) return false;
   if (len > UINT32_MAX || len > kMaxStreamOffset - end_) return false;
   if (len == 0) return true;
   if (owner == nullptr || data == nullptr) return false;
   rte_mbuf* segment = find_segment(owner, data, len);
   if (segment == nullptr) return false;
   rte_mbuf_refcnt_update(segment, 1);
-  Chunk c;
+  Chunk c{};
   c.offset = end_;
   c.data = data;
   c.length = static_cast<std::uint32_t>(len);
@@ -66,14 +69,14 @@ bool SendBuffer::append(const std::uint8_t* data, std::size_t len, rte_mbuf* own
 
 bool SendBuffer::append_external(const std::uint8_t* data, std::size_t len, ReleaseFn release,
                                  void* ctx) {
-  if (release == nullptr || closed_ || fin_set_ || count_ == chunks_.size()) return false;
+  if (release == nullptr || closed_ || fin_set_ || count_ == capacity_) return false;
   if (len > UINT32_MAX || len > kMaxStreamOffset - end_) return false;
   if (len == 0) {
     release(ctx, data, 0);  // nothing to keep: "exactly once" holds
     return true;
   }
   if (data == nullptr) return false;
-  Chunk c;
+  Chunk c{};
   c.offset = end_;
   c.data = data;
   c.length = static_cast<std::uint32_t>(len);
@@ -103,14 +106,14 @@ std::size_t SendBuffer::append_copy(std::span<const std::uint8_t> bytes) {
         continue;
       }
     }
-    if (count_ == chunks_.size()) break;
+    if (count_ == capacity_) break;
     rte_mbuf* m = rte_pktmbuf_alloc(config_.copy_pool);
     if (m == nullptr) break;
     if (rte_pktmbuf_tailroom(m) == 0) {  // a pool with no data room
       rte_pktmbuf_free(m);
       break;
     }
-    Chunk c;
+    Chunk c{};
     c.offset = end_;
     c.data = rte_pktmbuf_mtod(m, const std::uint8_t*);
     c.copied = true;
@@ -168,6 +171,14 @@ std::optional<SendRange> SendBuffer::next_to_send(std::size_t max_len) {
 }
 
 std::size_t SendBuffer::find_chunk(std::uint64_t offset) const {
+  // Chunks are contiguous: chunk i holds [at(i).offset, at(i + 1).offset).
+  const auto holds = [&](std::size_t i) {
+    return at(i).offset <= offset && (i + 1 == count_ || offset < at(i + 1).offset);
+  };
+  if (hint_ < count_) {
+    if (holds(hint_)) return hint_;
+    if (hint_ + 1 < count_ && holds(hint_ + 1)) return hint_ + 1;
+  }
   std::size_t lo = 0, hi = count_;  // the answer is in [lo, hi)
   while (hi - lo > 1) {
     const std::size_t mid = lo + (hi - lo) / 2;
@@ -195,6 +206,7 @@ std::optional<std::size_t> SendBuffer::gather(std::uint64_t offset, std::size_t 
     offset += take;
     len -= take;
   }
+  hint_ = i - 1;
   return n;
 }
 
@@ -211,6 +223,7 @@ bool SendBuffer::copy_out(std::uint64_t offset, std::size_t len, std::uint8_t* d
     offset += take;
     len -= take;
   }
+  hint_ = i - 1;
   return true;
 }
 
@@ -320,8 +333,21 @@ void SendBuffer::remove_lost(std::uint64_t first, std::uint64_t last) {
 void SendBuffer::release_front() {
   const Chunk c = at(0);
   // Unlink first: a release callback may append again.
-  head_ = (head_ + 1) % chunks_.size();
+  head_ = slot(1);
   --count_;
+  if (hint_ > 0) --hint_;
+  // The next chunks and their mbufs were last touched when they were sent,
+  // a flight ago, and are out of cache: start loading the next chunk's mbuf
+  // header (the lines rte_pktmbuf_free_seg reads and writes) and the chunk
+  // after it, so that neither load waits when the next ACK releases them.
+  if (count_ > 1) {
+    rte_prefetch0(&at(1).offset);  // a chunk may straddle two lines
+    rte_prefetch0(&at(1).segment);
+  }
+  if (count_ > 0 && at(0).segment != nullptr) {
+    rte_prefetch0(at(0).segment);
+    rte_prefetch0(reinterpret_cast<const char*>(at(0).segment) + RTE_CACHE_LINE_SIZE);
+  }
   if (c.segment != nullptr)
     rte_pktmbuf_free_seg(c.segment);
   else if (c.release != nullptr)

@@ -16,9 +16,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
-#include <vector>
 
 #include "quic/range_set.h"
 
@@ -78,7 +78,7 @@ class SendBuffer {
   // Bytes held (appended and not yet released); the connection's limit.
   std::size_t buffered_bytes() const;
   std::size_t unsent_bytes() const { return static_cast<std::size_t>(end_ - next_new_); }
-  std::size_t free_chunks() const { return chunks_.size() - count_; }
+  std::size_t free_chunks() const { return capacity_ - count_; }
   bool fin_set() const { return fin_set_; }
 
   // --- Packet builder side.
@@ -113,28 +113,42 @@ class SendBuffer {
   void reset();
 
  private:
+  // Trivial, so that the ring's storage is not written (or even paged in)
+  // until used; push() writes whole chunks (Chunk{} zeroes).
   struct Chunk {
-    std::uint64_t offset = 0;
-    const std::uint8_t* data = nullptr;
-    std::uint32_t length = 0;
-    bool copied = false;          // segment is ours alone (append_copy)
-    rte_mbuf* segment = nullptr;  // one reference of ours, or nullptr
-    ReleaseFn release = nullptr;
-    void* ctx = nullptr;
+    std::uint64_t offset;
+    const std::uint8_t* data;
+    std::uint32_t length;
+    bool copied;        // segment is ours alone (append_copy)
+    rte_mbuf* segment;  // one reference of ours, or nullptr
+    ReleaseFn release;
+    void* ctx;
   };
 
   bool push(const Chunk& c);
-  Chunk& at(std::size_t i) { return chunks_[(head_ + i) % chunks_.size()]; }
-  const Chunk& at(std::size_t i) const { return chunks_[(head_ + i) % chunks_.size()]; }
+  // Slot of the i-th chunk from the front; a compare instead of a division
+  // (capacity is max_chunks, not a power of two).
+  std::size_t slot(std::size_t i) const {
+    const std::size_t s = head_ + i;
+    return s >= capacity_ ? s - capacity_ : s;
+  }
+  Chunk& at(std::size_t i) { return chunks_[slot(i)]; }
+  const Chunk& at(std::size_t i) const { return chunks_[slot(i)]; }
+  // Index of the chunk holding `offset` (at(0).offset <= offset < end_).
   std::size_t find_chunk(std::uint64_t offset) const;
   void release_front();
   void add_lost(std::uint64_t first, std::uint64_t last);
   void remove_lost(std::uint64_t first, std::uint64_t last);
 
   SendBufferConfig config_;
-  std::vector<Chunk> chunks_;  // ring, capacity max_chunks
-  std::size_t head_ = 0;
+  std::size_t capacity_;             // max_chunks, at least 1
+  std::unique_ptr<Chunk[]> chunks_;  // ring of capacity_ slots
+  std::size_t head_ = 0;             // slot of the front chunk
   std::size_t count_ = 0;
+  // Where the last gather/copy_out ended, as an index from the front: the
+  // packet builder reads the stream in order, so the next lookup starts
+  // there or in the chunk after it instead of a binary search.
+  mutable std::size_t hint_ = 0;
   std::uint64_t end_ = 0;           // write offset
   std::uint64_t next_new_ = 0;      // bytes below were sent at least once
   std::uint64_t acked_prefix_ = 0;  // bytes below are acknowledged

@@ -204,7 +204,10 @@ void receive_datagram(Connection& c, offload::Protector* p, rte_mbuf* m, Ecn ecn
 
 std::size_t send_datagrams(Connection& c, offload::Protector* p, rte_mempool* pool, Time now,
                            std::span<rte_mbuf*> out, std::span<Ecn> ecn_out) {
-  std::array<offload::SealJob, kMaxSealDatagrams * 3> jobs;
+  // Per thread, not per call: SealJob's member initializers would zero
+  // 5 KB on every call, and every job used is assigned in full below
+  // (send_datagrams is not reentrant: callbacks must not call it).
+  static thread_local std::array<offload::SealJob, kMaxSealDatagrams * 3> jobs;
   std::array<std::uint8_t, kMaxSealDatagrams> job_count{};  // per datagram in the chunk
   std::size_t written = 0;                                  // datagrams kept in out[0..written)
   bool more = true;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,12 @@ bool run_mode(SimCrypto crypto, const char* name, rte_mempool* pool) {
   return true;
 }
 
+void print_load(const char* when) {
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) == 3)
+    std::printf("# load average %s: %.2f %.2f %.2f\n", when, load[0], load[1], load[2]);
+}
+
 }  // namespace
 }  // namespace dquic
 
@@ -120,8 +127,12 @@ int main(int argc, char** argv) {
         "# bulk upload of %llu bytes, 1 Gbit/s x 10 ms RTT, 1200-byte datagrams; TSC %.2f "
         "GHz; median of %d runs\n",
         static_cast<unsigned long long>(dquic::kBytes), rte_get_tsc_hz() / 1e9, dquic::kRuns);
+    // The figures are CPU time per call, inflated by preemption on a shared
+    // host: record how busy it was.
+    dquic::print_load("before");
     if (!dquic::run_mode(dquic::SimCrypto::kInline, "inline", pool)) rc = 1;
     if (!dquic::run_mode(dquic::SimCrypto::kNone, "none", pool)) rc = 1;
+    dquic::print_load("after");
     rte_mempool_free(pool);
   }
   rte_eal_cleanup();

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <initializer_list>
+#include <random>
 #include <span>
 #include <vector>
 
@@ -856,6 +858,198 @@ TEST_F(LossDetectorTest, ManySparseRanges) {
   // the last one.
   EXPECT_EQ(o.lost, kPackets / 2 - 1);
   EXPECT_EQ(ld->outstanding(kApp), 1u);
+}
+
+// Packet numbers may skip (RFC 9000 §21.4): records are found by number
+// whatever the gaps (the O(1) lookup falls back to a search), acknowledged
+// exactly, and a range covering a skipped number at or above the oldest
+// outstanding record is refused (RFC 9000 §13.1) without changing anything.
+TEST_F(LossDetectorTest, SkippedPacketNumbersRandomized) {
+  confirm(0);
+  std::mt19937_64 rng(7);
+  std::vector<std::uint64_t> sent;
+  std::size_t acked_upto = 0;  // sent[0, acked_upto) acknowledged
+  std::uint64_t pn = 0;
+  Time now = 0;
+  int refused = 0;
+  for (int round = 0; round < 400; ++round) {
+    const int n = 1 + static_cast<int>(rng() % 20);
+    for (int i = 0; i < n; ++i) {
+      pn += 1 + (rng() % 4 == 0 ? rng() % 40 : 0);
+      ASSERT_TRUE(send(kApp, pn, now));
+      sent.push_back(pn);
+    }
+    now += kMs;
+    // A skipped number above the oldest outstanding packet.
+    for (std::size_t i = acked_upto; i + 1 < sent.size(); ++i) {
+      if (sent[i + 1] == sent[i] + 1) continue;
+      const std::size_t before = rec.acked.size();
+      AckOutcome o = ack(kApp, {{sent[i] + 1, sent[i] + 1}}, now);
+      ASSERT_TRUE(o.error.has_value());
+      o = ack(kApp, {{sent[i], sent[i + 1]}}, now);
+      ASSERT_TRUE(o.error.has_value());
+      ASSERT_EQ(rec.acked.size(), before);
+      ++refused;
+      break;
+    }
+    // A valid ACK up to a random packet: one range per run of sent numbers,
+    // largest first, starting a little below what is already acknowledged.
+    const std::size_t upto =
+        acked_upto + 1 + static_cast<std::size_t>(rng() % (sent.size() - acked_upto));
+    std::vector<AckRange> ranges;
+    for (std::size_t i = upto; i-- > (acked_upto > 3 ? acked_upto - 3 : 0);) {
+      if (!ranges.empty() && ranges.back().smallest == sent[i] + 1) {
+        ranges.back().smallest = sent[i];
+      } else {
+        ranges.push_back({sent[i], sent[i]});
+      }
+    }
+    const std::size_t before = rec.acked.size();
+    const AckOutcome o = ack(kApp, ranges, now);
+    ASSERT_FALSE(o.error.has_value()) << "round " << round;
+    ASSERT_EQ(o.acked, upto - acked_upto);
+    ASSERT_EQ(o.lost, 0u);
+    Pns got(rec.acked.begin() + static_cast<std::ptrdiff_t>(before), rec.acked.end());
+    std::sort(got.begin(), got.end());
+    ASSERT_EQ(got, Pns(sent.begin() + static_cast<std::ptrdiff_t>(acked_upto),
+                       sent.begin() + static_cast<std::ptrdiff_t>(upto)));
+    acked_upto = upto;
+  }
+  EXPECT_GT(refused, 100);
+  EXPECT_EQ(ld->outstanding(kApp), sent.size() - acked_upto);
+  EXPECT_TRUE(rec.lost.empty());
+}
+
+// Keeps a full copy of every packet the detector reports.
+class CopyingListener : public LossListener {
+ public:
+  void on_packet_acked(const SentPacket& p) override { acked.push_back(p); }
+  void on_packet_lost(const SentPacket& p) override { lost.push_back(p); }
+  std::vector<SentPacket> acked;
+  std::vector<SentPacket> lost;
+};
+
+// A packet with `frames` frames whose fields all derive from pn.
+SentPacket numbered_packet(PacketSpace space, std::uint64_t pn, std::size_t frames) {
+  SentPacket p;
+  p.packet_number = pn;
+  p.space = space;
+  p.ack_eliciting = pn % 5 != 0;
+  p.in_flight = true;
+  p.is_pmtu_probe = pn % 7 == 0;
+  p.app_limited = pn % 3 == 0;
+  p.sent_bytes = static_cast<std::uint32_t>(100 + pn % 1000);
+  p.time_sent = 1;  // replaced by the time of on_packet_sent
+  for (std::size_t i = 0; i < frames; ++i)
+    p.add({static_cast<SentFrame::Kind>((pn + i) % 19), (pn + i) % 2 == 0, pn * 100 + i,
+           pn * 1000 + i, (pn << 20) + i});
+  return p;
+}
+
+void expect_same_packet(const SentPacket& got, const SentPacket& want, Time sent_at) {
+  EXPECT_EQ(got.packet_number, want.packet_number);
+  EXPECT_EQ(got.time_sent, sent_at);
+  EXPECT_EQ(got.sent_bytes, want.sent_bytes);
+  EXPECT_EQ(got.ack_eliciting, want.ack_eliciting);
+  EXPECT_EQ(got.in_flight, want.in_flight);
+  EXPECT_EQ(got.is_pmtu_probe, want.is_pmtu_probe);
+  EXPECT_EQ(got.space, want.space);
+  EXPECT_EQ(got.app_limited, want.app_limited);
+  ASSERT_EQ(got.frame_count, want.frame_count);
+  // Every slot, including those past frame_count (default frames), so that a
+  // listener sees what the connection passed in.
+  for (std::size_t i = 0; i < SentPacket::kMaxFrames; ++i) {
+    EXPECT_EQ(got.frames[i].kind, want.frames[i].kind) << "pn " << want.packet_number << " #" << i;
+    EXPECT_EQ(got.frames[i].fin, want.frames[i].fin);
+    EXPECT_EQ(got.frames[i].stream_id, want.frames[i].stream_id);
+    EXPECT_EQ(got.frames[i].offset, want.frames[i].offset);
+    EXPECT_EQ(got.frames[i].length, want.frames[i].length);
+  }
+}
+
+// Records keep their frames apart from the packet fields: every callback and
+// for_each_outstanding must still hand back exactly the SentPacket that was
+// sent, through frame-ring growth, wrap-around and eviction. Frame counts
+// vary so that a packet with few frames follows one with many.
+TEST(LossDetectorFrames, PacketsComeBackAsSent) {
+  LossDetectorConfig c;
+  c.role = EndpointRole::kServer;
+  c.handshake_capacity = 4;
+  c.max_capacity = 64;
+  RttEstimator rtt;
+  FakeCc cc;
+  CopyingListener l;
+  LossDetector ld(c, rtt, cc, l);
+  const auto frames_of = [](std::uint64_t pn) {
+    return static_cast<std::size_t>((pn * 7) % (SentPacket::kMaxFrames + 1));
+  };
+  const auto sent_at = [](std::uint64_t pn) { return static_cast<Time>(pn) * kMicrosecond + 5; };
+  std::uint64_t pn = 0;
+  for (int round = 0; round < 40; ++round) {
+    const std::uint64_t first = pn;
+    const std::uint64_t count = 1 + static_cast<std::uint64_t>(round) % 30;
+    for (std::uint64_t i = 0; i < count; ++i, ++pn)
+      ASSERT_TRUE(
+          ld.on_packet_sent(numbered_packet(kHs, pn, frames_of(pn)), sent_at(pn), Ecn::kNotEct));
+    // Outstanding packets, oldest first, as sent.
+    std::vector<SentPacket> seen;
+    ld.for_each_outstanding(kHs, [&](const SentPacket& p) { seen.push_back(p); });
+    ASSERT_EQ(seen.size(), ld.outstanding(kHs));
+    ASSERT_GE(seen.size(), count);
+    EXPECT_EQ(seen.back().packet_number, pn - 1);
+    for (const SentPacket& p : seen)
+      expect_same_packet(p, numbered_packet(kHs, p.packet_number, frames_of(p.packet_number)),
+                         sent_at(p.packet_number));
+    // Acknowledge all but the first of this round, which the packet
+    // threshold then declares lost (when the round has four or more).
+    std::vector<AckRange> r;
+    if (count > 1) r.push_back({first + 1, pn - 1});
+    if (!r.empty()) {
+      std::array<std::uint8_t, 64> buf{};
+      Writer w(buf);
+      ASSERT_TRUE(encode_ack(r, 0, nullptr, w));
+      Reader rd(ByteSpan(buf.data(), w.written()));
+      Frame f;
+      ASSERT_EQ(decode_frame(rd, &f), TransportError::kNoError);
+      const AckOutcome o =
+          ld.on_ack_received(kHs, std::get<AckFrame>(f), 0, sent_at(pn) + kMillisecond);
+      ASSERT_FALSE(o.error.has_value());
+    }
+  }
+  // Every report, acknowledged or lost (including any evicted), is exact.
+  ASSERT_FALSE(l.acked.empty());
+  ASSERT_FALSE(l.lost.empty());
+  for (const auto* v : {&l.acked, &l.lost}) {
+    for (const SentPacket& p : *v)
+      expect_same_packet(p, numbered_packet(kHs, p.packet_number, frames_of(p.packet_number)),
+                         sent_at(p.packet_number));
+  }
+  // Everything reported once: acked + lost + outstanding = sent.
+  EXPECT_EQ(l.acked.size() + l.lost.size() + ld.outstanding(kHs), pn);
+}
+
+// At max_capacity the oldest record is given up as lost: its frames too.
+TEST(LossDetectorFrames, EvictedPacketIsReportedWithItsFrames) {
+  LossDetectorConfig c;
+  c.role = EndpointRole::kServer;
+  c.handshake_capacity = 4;
+  c.max_capacity = 8;
+  RttEstimator rtt;
+  FakeCc cc;
+  CopyingListener l;
+  LossDetector ld(c, rtt, cc, l);
+  for (std::uint64_t pn = 0; pn < 10; ++pn)
+    ASSERT_TRUE(ld.on_packet_sent(numbered_packet(kInit, pn, SentPacket::kMaxFrames), 9));
+  EXPECT_EQ(ld.capacity(kInit), 8u);
+  ASSERT_EQ(l.lost.size(), 2u);
+  expect_same_packet(l.lost[0], numbered_packet(kInit, 0, SentPacket::kMaxFrames), 9);
+  expect_same_packet(l.lost[1], numbered_packet(kInit, 1, SentPacket::kMaxFrames), 9);
+  std::vector<std::uint64_t> left;
+  ld.for_each_outstanding(kInit, [&](const SentPacket& p) {
+    expect_same_packet(p, numbered_packet(kInit, p.packet_number, SentPacket::kMaxFrames), 9);
+    left.push_back(p.packet_number);
+  });
+  EXPECT_EQ(left, (Pns{2, 3, 4, 5, 6, 7, 8, 9}));
 }
 
 }  // namespace

@@ -517,5 +517,56 @@ TEST_F(RecvBufferTest, RandomReassemblyMatchesReference) {
   EXPECT_GT(trimmed_inserts, 1000u);
 }
 
+// In-order data while no copy block is live is referenced without a walk;
+// once the records run out the rest is copied, and once the reader has
+// drained the blocks, in-order data is referenced again. Whatever the path,
+// the bytes read are the stream's, each once.
+TEST_F(RecvBufferTest, InOrderDataSwitchesBetweenReferencesAndBlocks) {
+  RecvBuffer b(config(4, true));
+  std::uint64_t off = 0;
+  for (int i = 0; i < 10; ++i, off += 700)
+    ASSERT_EQ(deliver(b, off, 700), RecvInsertResult::kOk);
+  EXPECT_EQ(b.segment_count(), 4u);
+  EXPECT_GT(b.block_count(), 0u);
+  EXPECT_EQ(b.readable(), off);
+  EXPECT_EQ(b.buffered_bytes(), off);
+  std::vector<std::uint8_t> out(off);
+  ASSERT_EQ(b.read(out), off);
+  expect_stream(out, 0);
+  EXPECT_EQ(b.segment_count(), 0u);
+  EXPECT_EQ(b.block_count(), 0u);
+  EXPECT_EQ(rte_mempool_in_use_count(blocks_), 0u);
+  EXPECT_EQ(rte_mempool_in_use_count(packets_), 0u);
+
+  const std::uint64_t start = off;
+  for (int i = 0; i < 3; ++i, off += 700)
+    ASSERT_EQ(deliver(b, off, 700), RecvInsertResult::kOk);
+  EXPECT_EQ(b.segment_count(), 3u);
+  EXPECT_EQ(b.block_count(), 0u);
+  // Shorter than min_reference_bytes: copied even in order.
+  ASSERT_EQ(deliver(b, off, 10), RecvInsertResult::kOk);
+  off += 10;
+  EXPECT_EQ(b.segment_count(), 3u);
+  EXPECT_EQ(b.block_count(), 1u);
+  // A copied fragment out of order, then in-order data over it: its bytes
+  // are stored once (no shortcut past a live block), then a referenced piece
+  // out of order and the gap below it.
+  ASSERT_EQ(deliver(b, off + 300, 10), RecvInsertResult::kOk);
+  ASSERT_EQ(deliver(b, off, 1000), RecvInsertResult::kOk);
+  EXPECT_EQ(b.buffered_bytes(), off + 1000 - start);
+  off += 1000;
+  ASSERT_EQ(deliver(b, off + 1000, 700), RecvInsertResult::kOk);
+  ASSERT_EQ(deliver(b, off, 1700), RecvInsertResult::kOk);
+  off += 1700;
+  ASSERT_EQ(deliver(b, off, 700), RecvInsertResult::kOk);
+  off += 700;
+  EXPECT_EQ(b.buffered_bytes(), off - start);
+  EXPECT_EQ(b.readable(), off - start);
+  std::vector<std::uint8_t> rest(off - start);
+  ASSERT_EQ(b.read(rest), rest.size());
+  expect_stream(rest, start);
+  EXPECT_EQ(b.buffered_bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace dquic

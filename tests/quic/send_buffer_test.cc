@@ -558,5 +558,72 @@ TEST_F(SendBufferTest, RandomSendLossAckConverges) {
   EXPECT_GT(retransmitted_bytes, 100000u);
 }
 
+// Lookups by stream offset (copy_out, gather) start from where the last one
+// ended; they must find the right chunk for any offset, in order or not,
+// while chunks are released from the front and the ring (7 slots, not a
+// power of two) wraps around. Each chunk is a separate copy, so reading
+// from a wrong chunk gives wrong bytes.
+TEST_F(SendBufferTest, LookupsFindTheRightChunkAsTheRingWraps) {
+  SendBuffer b(config(7));
+  Releases rel;
+  std::mt19937_64 rng(11);
+  std::vector<std::vector<std::uint8_t>> storage;         // one per chunk
+  std::map<std::uint64_t, const std::uint8_t*> chunk_at;  // stream offset -> bytes
+  for (int round = 0; round < 200; ++round) {
+    while (b.free_chunks() > 0) {
+      const std::size_t len = 1 + rng() % 300;
+      const std::uint64_t off = b.write_offset();
+      if (off + len > reference_.size()) break;
+      storage.emplace_back(reference_.begin() + static_cast<std::ptrdiff_t>(off),
+                           reference_.begin() + static_cast<std::ptrdiff_t>(off + len));
+      chunk_at[off] = storage.back().data();
+      ASSERT_TRUE(b.append_external(storage.back().data(), len, Releases::release, &rel));
+    }
+    while (b.unsent_bytes() > 0)
+      send_next(b, 1 + rng() % 700);
+    const std::uint64_t lo = b.acked_prefix(), hi = b.write_offset();
+    ASSERT_LT(lo, hi);
+    const auto check = [&](std::uint64_t at, std::size_t len) {
+      std::vector<std::uint8_t> got(len);
+      ASSERT_TRUE(b.copy_out(at, len, got.data()));
+      ASSERT_TRUE(
+          std::equal(got.begin(), got.end(), reference_.begin() + static_cast<std::ptrdiff_t>(at)))
+          << "at " << at << " len " << len;
+      DataSegment segs[8];
+      const std::optional<std::size_t> n = b.gather(at, len, segs);
+      ASSERT_TRUE(n.has_value());
+      std::uint64_t pos = at;
+      for (std::size_t k = 0; k < *n; ++k) {
+        const auto c = std::prev(chunk_at.upper_bound(pos));
+        ASSERT_EQ(segs[k].data, c->second + (pos - c->first)) << "at " << at << " #" << k;
+        pos += segs[k].length;
+      }
+      ASSERT_EQ(pos, at + len);
+    };
+    // In order (the packet builder's pattern), then anywhere.
+    for (std::uint64_t at = lo; at < hi;) {
+      const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(1 + rng() % 400, hi - at));
+      check(at, len);
+      at += len;
+    }
+    for (int i = 0; i < 30; ++i) {
+      const std::uint64_t at = lo + rng() % (hi - lo);
+      check(at, static_cast<std::size_t>(1 + rng() % std::min<std::uint64_t>(hi - at, 600)));
+    }
+    // Bytes already released, or not written, are not found.
+    const std::uint64_t front = b.write_offset() - b.buffered_bytes();
+    std::uint8_t byte = 0;
+    if (front > 0) {
+      EXPECT_FALSE(b.copy_out(front - 1, 1, &byte));
+    }
+    EXPECT_FALSE(b.copy_out(hi, 1, &byte));
+    // Acknowledge a random prefix: whole chunks leave from the front.
+    b.on_acked(lo, static_cast<std::size_t>(1 + rng() % (hi - lo)), false);
+  }
+  b.on_acked(0, static_cast<std::size_t>(b.write_offset()), false);
+  EXPECT_EQ(rel.calls.size(), storage.size());
+  EXPECT_EQ(b.buffered_bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace dquic
