@@ -101,17 +101,15 @@ void Connection::release_all() {
     Space* sp = spaces_[i].get();
     if (!sp) continue;
     if (i != index(PacketSpace::kApplication)) {  // those are one_rtt_'s
-      if (sp->read_key) config_.keys->release(sp->read_key);
-      if (sp->write_key) config_.keys->release(sp->write_key);
+      release_key(sp->read_key);
+      release_key(sp->write_key);
     }
     sp->read_key = sp->write_key = nullptr;
   }
   one_rtt_.release_all();
-  release_zero_rtt_key();
-  if (other_initial_read_key_) config_.keys->release(other_initial_read_key_);
-  other_initial_read_key_ = nullptr;
-  if (retired_write_key_) config_.keys->release(retired_write_key_);
-  retired_write_key_ = nullptr;
+  release_key(zero_rtt_key_);
+  release_key(other_initial_read_key_);
+  release_key(retired_write_key_);
   datagrams_out_.clear();
 }
 
@@ -229,7 +227,7 @@ bool Connection::install_initial_keys() {
     for (std::uint32_t v : config_.versions) {
       if (v == config_.version || !is_compatible_version(config_.version, v)) continue;
       if (!derive_initial_keys(v, &client_keys, &server_keys)) return false;
-      if (other_initial_read_key_) config_.keys->release(other_initial_read_key_);
+      release_key(other_initial_read_key_);
       other_initial_read_key_ = config_.keys->install(server_keys, false);
       other_initial_version_ = v;
       break;  // v1 and v2: one other at most
@@ -259,8 +257,8 @@ bool Connection::switch_version(std::uint32_t version) {
     config_.keys->release(w);
     return false;
   }
-  if (s.write_key) config_.keys->release(s.write_key);
-  if (other_initial_read_key_) config_.keys->release(other_initial_read_key_);
+  release_key(s.write_key);
+  release_key(other_initial_read_key_);
   other_initial_read_key_ = s.read_key;  // the old version's, for late packets
   other_initial_version_ = config_.version;
   s.write_key = w;
@@ -313,7 +311,7 @@ void Connection::on_secret(EncryptionLevel level, KeyDirection direction, AeadAl
     // its TLS accepted the early data).
     PacketKeys keys;
     if (!derive_packet_keys(config_.version, aead, secret, &keys)) return;
-    release_zero_rtt_key();
+    release_key(zero_rtt_key_);
     zero_rtt_key_ = config_.keys->install(keys, false);
     return;
   }
@@ -337,7 +335,7 @@ void Connection::on_secret(EncryptionLevel level, KeyDirection direction, AeadAl
   ProtectionKey* k = config_.keys->install(keys, false);
   Space& s = *spaces_[index(space_of(level))];
   ProtectionKey*& slot = direction == KeyDirection::kRead ? s.read_key : s.write_key;
-  if (slot) config_.keys->release(slot);
+  release_key(slot);
   slot = k;
   if (config_.observer)
     config_.observer->on_keys_installed(space_of(level), direction == KeyDirection::kWrite,
@@ -395,13 +393,9 @@ void Connection::discard_space(PacketSpace s) {
   sp.discarded = true;
   // RFC 9002 §6.4: its packets leave bytes in flight, no loss reported.
   loss_->discard_space(s, now_);
-  if (sp.read_key) config_.keys->release(sp.read_key);
-  if (sp.write_key) config_.keys->release(sp.write_key);
-  sp.read_key = sp.write_key = nullptr;
-  if (s == PacketSpace::kInitial && other_initial_read_key_) {
-    config_.keys->release(other_initial_read_key_);
-    other_initial_read_key_ = nullptr;
-  }
+  release_key(sp.read_key);
+  release_key(sp.write_key);
+  if (s == PacketSpace::kInitial) release_key(other_initial_read_key_);
   sp.crypto = CryptoSpace();
   if (config_.observer) config_.observer->on_keys_discarded(s, last_activity_);
 }
@@ -449,9 +443,8 @@ void Connection::on_retry(ByteSpan packet, ByteSpan scid, ByteSpan token, Time n
   retry_token_.assign(token.begin(), token.end());
   // RFC 9001 §5.2: new Initial keys from the new DCID.
   Space& s = *spaces_[index(PacketSpace::kInitial)];
-  if (s.read_key) config_.keys->release(s.read_key);
-  if (s.write_key) config_.keys->release(s.write_key);
-  s.read_key = s.write_key = nullptr;
+  release_key(s.read_key);
+  release_key(s.write_key);
   if (!install_initial_keys()) {
     close_with(TransportError::kInternalError, 0, "initial keys", now);
     return;
@@ -497,10 +490,7 @@ void Connection::on_undecryptable(Time) {
 }
 
 void Connection::apply_deferred_discards() {
-  if (retired_write_key_) {
-    config_.keys->release(retired_write_key_);
-    retired_write_key_ = nullptr;
-  }
+  release_key(retired_write_key_);
   if (discard_initial_pending_) {
     discard_initial_pending_ = false;
     discard_space(PacketSpace::kInitial);
@@ -533,7 +523,7 @@ void Connection::on_packet(const ReceivedPacket& p, Time now) {
   if (p.type == PacketType::kZeroRtt) ++stats_.zero_rtt_packets_received;
   // RFC 9001 §4.9.3: a server may drop 0-RTT keys once 1-RTT packets arrive
   // (a late 0-RTT packet is then lost and its data sent again in 1-RTT).
-  if (p.type == PacketType::kOneRtt && role_ == EndpointRole::kServer) release_zero_rtt_key();
+  if (p.type == PacketType::kOneRtt && role_ == EndpointRole::kServer) release_key(zero_rtt_key_);
   if (sp.acks.is_duplicate(p.packet_number)) {  // RFC 9000 §12.3
     ++stats_.packets_dropped;
     return;
@@ -792,7 +782,7 @@ TransportError Connection::on_crypto(const CryptoFrame& f, PacketSpace s, Time n
       // RFC 9001 §4.6.2: rejected 0-RTT data goes again in 1-RTT packets;
       // §4.9.3: the client drops 0-RTT keys once it has 1-RTT keys.
       if (!tls_->early_data_accepted()) loss_->on_zero_rtt_rejected(now);
-      release_zero_rtt_key();
+      release_key(zero_rtt_key_);
     }
     issue_local_cids();
     if (config_.handler) config_.handler->on_handshake_complete();
@@ -853,9 +843,9 @@ TransportError Connection::on_peer_transport_parameters() {
 
 // ---------------------------------------------------------------- 0-RTT
 
-void Connection::release_zero_rtt_key() {
-  if (zero_rtt_key_) config_.keys->release(zero_rtt_key_);
-  zero_rtt_key_ = nullptr;
+void Connection::release_key(ProtectionKey*& key) {
+  if (key != nullptr) config_.keys->release(key);
+  key = nullptr;
 }
 
 bool Connection::sending_zero_rtt() const {
@@ -907,7 +897,7 @@ bool Connection::update_write_keys(Time now) {
   // A packet laid out with the old key may wait to be sealed: it goes at
   // the next receive or timeout (at most one is pending: a further update
   // needs an ACK, which comes through on_packet).
-  if (retired_write_key_) config_.keys->release(retired_write_key_);
+  release_key(retired_write_key_);
   retired_write_key_ = old;
   Space& app = *spaces_[index(PacketSpace::kApplication)];
   app.write_key = one_rtt_.write();

@@ -360,6 +360,7 @@ class Connection final : public TlsSink, public LossListener {
   void on_packet_lost(const SentPacket& p) override;
 
   bool install_initial_keys();
+  void release_key(ProtectionKey*& key);  // if installed; leaves it null
   bool derive_initial_keys(std::uint32_t version, PacketKeys* client, PacketKeys* server) const;
   // Compatible version negotiation (RFC 9368 §2.3): the Initial keys of the
   // other version while the peer may still use it.
@@ -506,7 +507,6 @@ class Connection final : public TlsSink, public LossListener {
   // not retransmitted, §13.3).
   std::optional<PathData> path_response_pending_;
   bool path_response_in_packet_ = false;  // pad the datagram to 1200 (§8.2.2)
-  void release_zero_rtt_key();
   bool sending_zero_rtt() const;
   bool apply_remembered_parameters(ByteSpan encoded);
 
