@@ -14,9 +14,6 @@ constexpr std::size_t kNonceOffset = kAddressTokenHeaderLength;
 constexpr std::size_t kCiphertextOffset = kNonceOffset + kAddressTokenNonceLength;
 constexpr std::size_t kMinTokenLength = kAddressTokenOverhead + kNewTokenPlaintextLength;
 
-constexpr std::array<std::uint8_t, 12> kIpv4MappedPrefix = {0, 0, 0, 0, 0,    0,
-                                                            0, 0, 0, 0, 0xff, 0xff};
-
 bool known_kind(std::uint8_t b) {
   return b == static_cast<std::uint8_t>(TokenKind::kRetry) ||
          b == static_cast<std::uint8_t>(TokenKind::kNewToken);
@@ -84,25 +81,6 @@ bool fresh(std::int64_t issued_ms, std::int64_t now_ms, std::int64_t lifetime_ms
 }
 
 }  // namespace
-
-PeerAddress PeerAddress::ipv4(const std::array<std::uint8_t, 4>& a, std::uint16_t port) {
-  PeerAddress p;
-  p.family = Family::kIpv4;
-  std::copy(a.begin(), a.end(), p.address.begin());
-  p.port = port;
-  return p;
-}
-
-PeerAddress PeerAddress::ipv6(const std::array<std::uint8_t, 16>& a, std::uint16_t port) {
-  if (std::equal(kIpv4MappedPrefix.begin(), kIpv4MappedPrefix.end(), a.begin())) {
-    return ipv4({a[12], a[13], a[14], a[15]}, port);
-  }
-  PeerAddress p;
-  p.family = Family::kIpv6;
-  p.address = a;
-  p.port = port;
-  return p;
-}
 
 std::optional<TokenKind> peek_token_kind(ByteSpan token) {
   if (token.size() < kMinTokenLength || token.size() > kMaxTokenLength || !known_kind(token[0])) {

@@ -73,6 +73,10 @@ Connection::Connection(const ConnectionConfig& config)
   peer_cid_ = original_dcid_;
   initial_key_cid_ = original_dcid_;
   retry_token_ = config_.initial_token;  // RFC 9000 §8.1.3; a Retry replaces it
+  paths_[0].in_use = true;
+  paths_[0].validated = true;  // clients are not amplification-limited (RFC 9000 §8.1)
+  paths_[0].address = config_.path;
+  path_bound_ = true;
 }
 
 Connection::Connection(const ConnectionConfig& config, const ServerIds& ids)
@@ -85,7 +89,8 @@ Connection::Connection(const ConnectionConfig& config, const ServerIds& ids)
       rtt_(kInitialRtt),
       pacer_(PacerConfig{config.max_burst_packets, 200, 125}),
       datagrams_out_(kDatagramQueueSlots, config.max_datagram_size) {
-  address_validated_ = config.address_validated;
+  paths_[0].in_use = true;
+  paths_[0].validated = config.address_validated;
   retry_scid_ = ids.retry_scid;
   initial_key_cid_ = retry_scid_ ? *retry_scid_ : original_dcid_;
 }
@@ -156,6 +161,22 @@ bool Connection::start(Time now) {
     if (config_.reset_tokens != nullptr &&
         config_.reset_tokens->token_for(local_cid_.span(), &token))
       tp.stateless_reset_token = token;
+    // RFC 9000 §5.1.1, §9.6: the preferred address comes with a CID of its
+    // own, sequence 1, and its reset token; without a generator to make
+    // one the address is not offered.
+    ConnectionId cid;
+    if (tp.preferred_address &&
+        (config_.cid_generator == nullptr || local_cid_.empty() || !new_local_cid(&cid, &token))) {
+      tp.preferred_address.reset();
+    } else if (tp.preferred_address) {
+      const std::uint64_t seq = local_cids_.issue(cid, token);
+      local_cids_.on_acked(seq);  // delivered by the handshake, not NEW_CONNECTION_ID
+      tp.preferred_address->connection_id = cid;
+      tp.preferred_address->stateless_reset_token = token;
+      if (config_.cid_listener) config_.cid_listener->on_local_cid_issued(cid, seq);
+    }
+  } else {
+    tp.preferred_address.reset();  // RFC 9000 §18.2: server only
   }
   peer_ack_delay_exponent_ = kDefaultAckDelayExponent;
   // RFC 9000 §10.1: our own idle timeout applies until the peer's is known.
@@ -402,24 +423,10 @@ void Connection::discard_space(PacketSpace s) {
 
 // ---------------------------------------------------------------- receive
 
-void Connection::on_datagram_received(std::size_t bytes, Time now) {
-  now_ = std::max(now_, now);
-  stats_.bytes_received += bytes;
-  if (address_validated_) return;
-  const bool was_blocked = amplification_room() < kMinAmplificationRoom;
-  amplification_received_ += bytes;
-  if (was_blocked) update_recovery_state();  // RFC 9002 §6.2.2.1: the PTO timer re-arms
-}
-
-std::uint64_t Connection::amplification_room() const {
-  if (address_validated_) return UINT64_MAX;
-  const std::uint64_t allowed = 3 * amplification_received_;  // RFC 9000 §8.1
-  return allowed > amplification_sent_ ? allowed - amplification_sent_ : 0;
-}
-
 void Connection::on_address_validated() {
-  if (address_validated_) return;
-  address_validated_ = true;
+  ConnectionPath& p = paths_[active_path_];
+  if (p.validated) return;
+  p.validated = true;
   update_recovery_state();
 }
 
@@ -528,6 +535,11 @@ void Connection::on_packet(const ReceivedPacket& p, Time now) {
     ++stats_.packets_dropped;
     return;
   }
+  // The first packet that opens on a new peer address makes it a path.
+  if (rx_new_path_ && (p.type != PacketType::kOneRtt || !bind_new_path(now))) {
+    ++stats_.packets_dropped;
+    return;
+  }
   if (p.type == PacketType::kOneRtt && !handshake_complete_ && role_ == EndpointRole::kServer) {
     // 1-RTT keys for reading come with the client's Finished; a packet
     // opened with them before that cannot exist.
@@ -575,6 +587,8 @@ void Connection::on_packet(const ReceivedPacket& p, Time now) {
   }
   bool ack_eliciting = false;
   drop_packet_ = false;
+  packet_non_probing_ = false;
+  const std::optional<std::uint64_t> prev_largest = sp.acks.largest_received();
   process_frames(p, s, now, &ack_eliciting);
   if (state_ == ConnectionState::kClosed) return;
   if (drop_packet_) {
@@ -586,6 +600,24 @@ void Connection::on_packet(const ReceivedPacket& p, Time now) {
   // RFC 9000 §8.1: a Handshake packet proves the client received our
   // Initial, so its address is validated.
   if (s == PacketSpace::kHandshake) on_address_validated();
+  // RFC 9000 §9.3: the highest-numbered non-probing packet from a new peer
+  // address is a migration (reordered older ones are not).
+  if (role_ == EndpointRole::kServer && s == PacketSpace::kApplication &&
+      rx_path_ != active_path_ && packet_non_probing_ && state_ == ConnectionState::kConnected &&
+      (!prev_largest || p.packet_number > *prev_largest)) {
+    ConnectionPath& np = paths_[rx_path_];
+    if (!np.validated && !np.address.local.same_ip(paths_[active_path_].address.local) &&
+        !(np.address.local == PeerAddress{})) {
+      // RFC 9000 §9.6.2: to our preferred address only once validated.
+      np.migrate_on_validation = true;
+    } else {
+      const std::size_t old = active_path_;
+      switch_path(rx_path_, now);
+      // RFC 9000 §9.3.3: validate the previous path too, which elicits
+      // packets there and undoes a migration caused by forwarded copies.
+      if (paths_[old].in_use && !paths_[old].validating) start_validation(old, now);
+    }
+  }
   // RFC 9000 §10.1: any packet processed restarts the idle timer.
   last_activity_ = now;
   ack_eliciting_since_receive_ = false;
@@ -616,6 +648,12 @@ void Connection::process_frames(const ReceivedPacket& p, PacketSpace s, Time now
       return;
     }
     if (is_ack_eliciting_frame(f)) *ack_eliciting = true;
+    // RFC 9000 §9.1: probing frames.
+    if (!std::holds_alternative<PathChallengeFrame>(f) &&
+        !std::holds_alternative<PathResponseFrame>(f) &&
+        !std::holds_alternative<NewConnectionIdFrame>(f) &&
+        !std::holds_alternative<PaddingFrame>(f))
+      packet_non_probing_ = true;
     const TransportError e = on_frame(f, p, s, now);
     if (drop_packet_) return;
     if (state_ == ConnectionState::kClosed || state_ == ConnectionState::kDraining ||
@@ -682,6 +720,7 @@ TransportError Connection::on_frame(const Frame& f, const ReceivedPacket& p, Pac
       handshake_confirmed_ = true;
       discard_space(PacketSpace::kHandshake);
       update_recovery_state();
+      maybe_use_preferred_address(now);
     }
     return TransportError::kNoError;
   }
@@ -695,13 +734,15 @@ TransportError Connection::on_frame(const Frame& f, const ReceivedPacket& p, Pac
     return TransportError::kNoError;
   }
   if (auto* pc = std::get_if<PathChallengeFrame>(&f)) {
-    // RFC 9000 §8.2.2: answer with the same data (the latest challenge).
-    path_response_pending_ = pc->data;
+    // RFC 9000 §8.2.2: answer on the path it came on, with the same data
+    // (the latest challenge). §9.3.3: on the active path, with a
+    // non-probing packet too.
+    paths_[rx_path_].response_due = pc->data;
+    if (rx_path_ == active_path_) ping_pending_ = true;
     return TransportError::kNoError;
   }
-  if (std::holds_alternative<PathResponseFrame>(f)) {
-    // We send no PATH_CHALLENGE yet (no migration): §19.18 lets an
-    // unmatched response be ignored.
+  if (auto* pr = std::get_if<PathResponseFrame>(&f)) {
+    on_path_response(pr->data, now);
     return TransportError::kNoError;
   }
   if (auto* d = std::get_if<DatagramFrame>(&f)) {
@@ -826,6 +867,17 @@ TransportError Connection::on_peer_transport_parameters() {
   const std::uint64_t idle_ms = a == 0 ? b : (b == 0 ? a : std::min(a, b));
   idle_timeout_ = static_cast<Duration>(idle_ms) * kMillisecond;
   peer_cids_.reset(peer_cid_, peer_params_.stateless_reset_token);
+  if (role_ == EndpointRole::kClient && peer_params_.preferred_address) {
+    // RFC 9000 §5.1.1: the preferred address's CID has sequence number 1
+    // and counts like one from NEW_CONNECTION_ID.
+    const PreferredAddress& pa = *peer_params_.preferred_address;
+    NewConnectionIdFrame n;
+    n.sequence_number = 1;
+    n.connection_id = pa.connection_id.span();
+    n.stateless_reset_token = pa.stateless_reset_token;
+    if (peer_cid_.empty() || peer_cids_.on_new_connection_id(n) != TransportError::kNoError)
+      return TransportError::kTransportParameterError;  // §18.2: not with a zero-length CID
+  }
   if (early_data_offered_) {
     // Streams opened in 0-RTT got the remembered limits (RFC 9000 §7.4.1);
     // the new ones are at least as large when 0-RTT was accepted.
@@ -964,17 +1016,24 @@ void Connection::issue_local_cids() {
     return;
   const std::uint64_t target = std::min<std::uint64_t>(
       {peer_params_.active_connection_id_limit, config_.max_local_cids, LocalCidSet::kMaxIssued});
-  for (int attempts = 0; local_cids_.active_count() < target && attempts < 16; ++attempts) {
-    ConnectionId cid;
-    if (!config_.cid_generator->generate(config_.worker, &cid) || cid.length != local_cid_.length)
-      return;  // out of CIDs: the peer makes do with what it has
-    if (local_cids_.contains(cid)) continue;
-    StatelessResetToken token;
-    if (config_.reset_tokens == nullptr || !config_.reset_tokens->token_for(cid.span(), &token))
-      config_.random(token);  // unpredictable, just not stateless (RFC 9000 §10.3)
+  ConnectionId cid;
+  StatelessResetToken token;
+  while (local_cids_.active_count() < target && new_local_cid(&cid, &token)) {
     const std::uint64_t seq = local_cids_.issue(cid, token);
     if (config_.cid_listener) config_.cid_listener->on_local_cid_issued(cid, seq);
   }
+}
+
+bool Connection::new_local_cid(ConnectionId* cid, StatelessResetToken* token) {
+  for (int attempts = 0; attempts < 16; ++attempts) {
+    if (!config_.cid_generator->generate(config_.worker, cid) || cid->length != local_cid_.length)
+      return false;  // out of CIDs: the peer makes do with what it has
+    if (local_cids_.contains(*cid)) continue;
+    if (config_.reset_tokens == nullptr || !config_.reset_tokens->token_for(cid->span(), token))
+      config_.random(*token);  // unpredictable, just not stateless (RFC 9000 §10.3)
+    return true;
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------- close
@@ -1056,6 +1115,12 @@ Time Connection::next_timeout() const {
     t = std::min(t, config_.pacing ? pacer_.next_send_time(now_) : now_);
   if (discard_initial_pending_) t = std::min(t, now_);
   t = std::min(t, read_previous_discard_at_);
+  t = std::min(t, path_timer());
+  // Probes waiting for a path other than the active one (RFC 9000 §8.2).
+  for (std::size_t i = 0; i < kMaxPaths; ++i)
+    if (i != active_path_ && paths_[i].in_use && paths_[i].wants_to_send() &&
+        amplification_room(i) >= kMinAmplificationRoom && write_key(PacketSpace::kApplication))
+      t = std::min(t, now_);
   return t;
 }
 
@@ -1095,6 +1160,8 @@ void Connection::on_timeout(Time now) {
     set_state(ConnectionState::kClosed, now);
     return;
   }
+  check_path_timers(now);
+  if (state_ == ConnectionState::kClosed) return;
   if (now >= read_previous_discard_at_) {
     one_rtt_.discard_read_previous();
     read_previous_discard_at_ = kNever;

@@ -1,8 +1,9 @@
 // A QUIC connection (RFC 9000, 9001, 9002), sans-IO: the caller passes
 // decrypted packets in and takes packets to seal out, with `now` as an
-// argument. One path, the connection IDs of the handshake; connection-ID
-// management, migration, key update, 0-RTT data and the endpoint's
-// Retry/Version Negotiation/amplification rules belong to the endpoint layer.
+// argument. It tracks the network paths it is used on (RFC 9000 §8.2, §9)
+// from the NetworkPath the caller gives with each received datagram, and
+// names the path of each datagram it lays out. Demultiplexing, Retry and
+// Version Negotiation belong to the endpoint (quic/endpoint.h).
 #pragma once
 
 #include <rte_mbuf.h>
@@ -22,6 +23,7 @@
 #include "quic/congestion_controller.h"
 #include "quic/connection_id.h"
 #include "quic/connection_observer.h"
+#include "quic/connection_path.h"
 #include "quic/datagram_queue.h"
 #include "quic/ecn.h"
 #include "quic/error.h"
@@ -35,6 +37,7 @@
 #include "quic/packet_protection.h"
 #include "quic/packet_space.h"
 #include "quic/packet_type.h"
+#include "quic/peer_address.h"
 #include "quic/peer_cid_set.h"
 #include "quic/recv_buffer.h"
 #include "quic/role.h"
@@ -159,7 +162,14 @@ struct ConnectionConfig {
   KeyStore* keys = nullptr;                             // required
   ConnectionHandler* handler = nullptr;                 // optional
   ConnectionObserver* observer = nullptr;               // optional, zero cost when null
-  std::function<void(std::span<std::uint8_t>)> random;  // CIDs; required
+  std::function<void(std::span<std::uint8_t>)> random;  // CIDs, PATH_CHALLENGE data; required
+  // Client: the path of the handshake (our address, the server's). A
+  // server's handshake path is that of the first datagram it receives.
+  // Callers that do not track addresses leave every path at its default.
+  NetworkPath path;
+  // Client: after the handshake, validate the server's preferred_address
+  // (RFC 9000 §9.6) of the handshake path's family and move there.
+  bool use_preferred_address = true;
   // Blocks for reassembling tiny out-of-order stream fragments (RecvBuffer).
   rte_mempool* copy_pool = nullptr;
 };
@@ -211,6 +221,7 @@ struct OutgoingDatagram {
   std::uint8_t packet_count = 0;
   std::array<OutgoingPacket, 3> packets{};  // Initial, Handshake, 1-RTT coalesced
   Ecn ecn = Ecn::kNotEct;
+  NetworkPath path;  // send from path.local to path.peer
 };
 
 enum class ConnectionState : std::uint8_t {  // declared in connection_observer.h
@@ -237,6 +248,12 @@ struct ConnectionStats {
   std::uint64_t stream_bytes_sent = 0, stream_bytes_retransmitted = 0;
   std::uint64_t pto_count = 0;
   std::uint64_t zero_rtt_packets_sent = 0, zero_rtt_packets_received = 0;
+  // RFC 9000 §8.2, §9.
+  std::uint64_t path_challenges_sent = 0;
+  std::uint64_t paths_validated = 0, path_validations_failed = 0;
+  std::uint64_t migrations = 0;              // the active path changed
+  std::uint64_t congestion_resets = 0;       // §9.4
+  std::uint64_t datagrams_unknown_path = 0;  // dropped: from a path we do not accept
 };
 
 class Connection final : public TlsSink, public LossListener {
@@ -266,10 +283,13 @@ class Connection final : public TlsSink, public LossListener {
   // `version` (long headers) picks the Initial key of the version a peer
   // used while compatible version negotiation switches (RFC 9368 §2.3).
   OpenKeys open_keys(PacketType type, std::uint32_t version = 0) const;
-  // A datagram attributed to this connection arrived: call before its
-  // packets (or alone when none opens). RFC 9000 §8.1: a server counts every
-  // byte toward its 3x amplification limit.
-  void on_datagram_received(std::size_t bytes, Time now);
+  // A datagram attributed to this connection arrived on `path`: call before
+  // its packets (or alone when none opens). RFC 9000 §8.1: a server counts
+  // every byte toward its 3x amplification limit. False: drop the datagram
+  // unopened (RFC 9000 §9: a client takes nothing from server addresses it
+  // did not probe; a server takes new peer addresses only once the
+  // handshake is confirmed, and a new path only when a packet on it opens).
+  bool on_datagram_received(std::size_t bytes, Time now, const NetworkPath& path = {});
   // One unprotected packet. Errors close the connection with the right code.
   void on_packet(const ReceivedPacket& p, Time now);
   // Client: a Retry packet (RFC 9000 §17.2.5), whole, integrity tag
@@ -320,7 +340,9 @@ class Connection final : public TlsSink, public LossListener {
   bool early_data_accepted() const { return tls_ != nullptr && tls_->early_data_accepted(); }
   // RFC 9000 §8.1: a server may send at most three times what it received
   // from an address it has not validated.
-  bool address_validated() const { return address_validated_; }
+  bool address_validated() const {
+    return role_ == EndpointRole::kClient || paths_[active_path_].validated;
+  }
   bool is_closed() const { return state_ == ConnectionState::kClosed; }
   const std::optional<CloseInfo>& close_info() const { return close_info_; }
   const ConnectionStats& stats() const { return stats_; }
@@ -338,6 +360,14 @@ class Connection final : public TlsSink, public LossListener {
   // read keys moved on.
   bool key_phase() const { return one_rtt_.write_phase(); }
   std::uint64_t key_updates() const { return one_rtt_.updates(); }
+  // Client, RFC 9000 §9.2: moves to `path` (a new local address) now, with
+  // a connection ID not used before (§9.5), and validates it; back to the
+  // old path if that fails. With `validate_first`, probes it and moves only
+  // once validated (§9.1). False if not allowed: handshake not confirmed,
+  // the server's disable_active_migration, no spare CID, or no path slot.
+  bool migrate(const NetworkPath& path, Time now, bool validate_first = false);
+  const NetworkPath& path() const { return paths_[active_path_].address; }
+  bool path_validated() const { return paths_[active_path_].validated; }
   // Starts a key update now if RFC 9001 §6.1 allows it (handshake confirmed,
   // a packet of the current phase acknowledged). False if not allowed.
   bool initiate_key_update(Time now);
@@ -439,6 +469,7 @@ class Connection final : public TlsSink, public LossListener {
   // issued through config_.cid_generator.
   LocalCidSet local_cids_;
   void issue_local_cids();
+  bool new_local_cid(ConnectionId* cid, StatelessResetToken* token);
 
   std::unique_ptr<TlsEngine> tls_;
   std::vector<std::uint8_t> local_params_encoded_;
@@ -491,22 +522,52 @@ class Connection final : public TlsSink, public LossListener {
   bool max_streams_bidi_lost_ = false;
   bool max_streams_uni_lost_ = false;
 
-  // Anti-amplification (RFC 9000 §8.1): clients are always "validated".
-  bool address_validated_ = true;
-  std::uint64_t amplification_received_ = 0;
-  std::uint64_t amplification_sent_ = 0;
-  std::uint64_t amplification_room() const;
+  // Paths (RFC 9000 §8.2, §9); anti-amplification (§8.1) is per path and
+  // binds servers only.
+  static constexpr std::size_t kMaxPaths = 4;
+  static constexpr std::size_t kNoPath = kMaxPaths;
+  std::array<ConnectionPath, kMaxPaths> paths_{};
+  std::size_t active_path_ = 0;
+  std::size_t fallback_path_ = kNoPath;  // §9.3.2: the last validated one, to revert to
+  std::size_t rx_path_ = 0;              // of the datagram being processed
+  std::size_t tx_path_ = 0;              // of the datagram being laid out
+  bool path_bound_ = false;              // server: path 0 is the first datagram's
+  // A datagram from an unknown peer address (server): it becomes a path
+  // when one of its packets opens and is not a duplicate.
+  std::optional<NetworkPath> rx_new_path_;
+  std::size_t rx_new_bytes_ = 0;
+  bool packet_non_probing_ = false;  // §9.1: the packet being processed
+  bool probing_only_ = false;        // laying out a probe for a non-active path
+  bool expand_datagram_ = false;     // §8.2.1-8.2.2: PATH_CHALLENGE/RESPONSE in it
+  std::uint64_t amplification_room() const { return amplification_room(active_path_); }
+  std::uint64_t amplification_room(std::size_t path) const {
+    return paths_[path].amplification_room(role_ == EndpointRole::kServer);
+  }
   void on_address_validated();
+  std::size_t find_path(const NetworkPath& a) const;
+  std::size_t new_path_slot();
+  bool bind_new_path(Time now);
+  void start_validation(std::size_t i, Time now);
+  void on_path_validated(std::size_t i, Time now);
+  void on_path_validation_failed(std::size_t i, Time now);
+  void switch_path(std::size_t i, Time now);
+  void free_path(std::size_t i);
+  void reset_congestion(Time now);
+  void on_path_response(const PathData& d, Time now);
+  void check_path_timers(Time now);
+  Time path_timer() const;
+  Duration path_validation_timeout() const;
+  const ConnectionId& tx_dcid();
+  void write_path_frames(Writer& f, Time now, SentPacket* rec);
+  bool write_probe_datagram(std::size_t path, std::span<std::uint8_t> buf, Time now,
+                            OutgoingDatagram* out);
+  void maybe_use_preferred_address(Time now);
 
   // 0-RTT (RFC 9001 §4.6): the client's write key until the handshake
   // completes, the server's read key until the first 1-RTT packet.
   ProtectionKey* zero_rtt_key_ = nullptr;
   bool early_data_offered_ = false;
   bool new_token_pending_ = false;  // server: NEW_TOKEN to (re)send
-  // RFC 9000 §8.2.2: the answer to the latest PATH_CHALLENGE (one at a time;
-  // not retransmitted, §13.3).
-  std::optional<PathData> path_response_pending_;
-  bool path_response_in_packet_ = false;  // pad the datagram to 1200 (§8.2.2)
   bool sending_zero_rtt() const;
   bool apply_remembered_parameters(ByteSpan encoded);
 

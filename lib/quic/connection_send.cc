@@ -42,7 +42,7 @@ bool Connection::space_has_crypto(PacketSpace s) const {
 }
 
 bool Connection::app_has_data() const {
-  return handshake_done_pending_ || new_token_pending_ || path_response_pending_.has_value() ||
+  return handshake_done_pending_ || new_token_pending_ || paths_[active_path_].wants_to_send() ||
          max_data_pending_ || ping_pending_ || !datagrams_out_.empty() ||
          bidi_limits_.should_send_max_streams() || uni_limits_.should_send_max_streams() ||
          max_streams_bidi_lost_ || max_streams_uni_lost_ || conn_recv_.should_update() ||
@@ -84,6 +84,16 @@ bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingD
   *out = OutgoingDatagram{};
   if (state_ == ConnectionState::kClosed || state_ == ConnectionState::kDraining) return false;
   if (state_ == ConnectionState::kClosing && !close_frame_pending_) return false;
+  tx_path_ = active_path_;
+  // RFC 9000 §8.2: probes and answers for other paths first; they are small
+  // and a migration waits on them.
+  if (state_ == ConnectionState::kConnected && handshake_complete_ &&
+      write_key(PacketSpace::kApplication) != nullptr) {
+    for (std::size_t i = 0; i < kMaxPaths; ++i)
+      if (i != active_path_ && paths_[i].in_use && paths_[i].wants_to_send() &&
+          write_probe_datagram(i, buf, now, out))
+        return true;
+  }
   std::size_t limit = std::min<std::size_t>(buf.size(), config_.max_datagram_size);
   // RFC 9000 §8.1: before the client's address is validated, a server sends
   // at most three times the bytes it received, padding and closes included.
@@ -131,8 +141,9 @@ bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingD
   out->length = offset;
   if (state_ == ConnectionState::kClosing) close_frame_pending_ = false;
   ++stats_.datagrams_sent;
-  if (!address_validated_) {
-    amplification_sent_ += offset;
+  out->path = paths_[active_path_].address;
+  if (role_ == EndpointRole::kServer && !paths_[active_path_].validated) {
+    paths_[active_path_].sent += offset;
     if (amplification_room() < kMinAmplificationRoom) update_recovery_state();
   }
   stats_.packets_sent += out->packet_count;
@@ -169,7 +180,7 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
     pn_offset = layout.pn_offset;
   } else {
     ShortHeaderSpec h;
-    h.dcid = peer_cid_.span();
+    h.dcid = tx_dcid().span();
     h.key_phase = one_rtt_.write_phase();  // RFC 9001 §6
     h.packet_number = pn;
     h.pn_length = pn_len;
@@ -191,7 +202,7 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
   } else {
     // ACK first: it is small, and it keeps the peer's recovery going
     // (never in 0-RTT, RFC 9000 §12.4).
-    if (sp.acks.ack_pending() && !zero_rtt) {
+    if (sp.acks.ack_pending() && !zero_rtt && !probing_only_) {
       const std::uint8_t exp = s == PacketSpace::kApplication
                                    ? static_cast<std::uint8_t>(config_.transport.ack_delay_exponent)
                                    : 0;
@@ -200,7 +211,9 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
         rec.add({SentFrame::Kind::kAck, false, 0, *largest, 0});
       }
     }
-    if (cc_ok) {
+    if (probing_only_) {
+      write_path_frames(f, now, &rec);
+    } else if (cc_ok) {
       write_crypto_frames(f, s, &rec);
       if (s == PacketSpace::kApplication && (handshake_complete_ || zero_rtt))
         write_app_frames(f, now, &rec);
@@ -213,10 +226,11 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
   }
   std::size_t payload = f.written();
   if (payload == 0) return 0;
-  // RFC 9000 §8.2.2: a datagram with PATH_RESPONSE is expanded to 1200
-  // bytes (within the amplification limit, which `buf` already reflects).
-  if (path_response_in_packet_) {
-    path_response_in_packet_ = false;
+  // RFC 9000 §8.2.1-8.2.2: a datagram with PATH_CHALLENGE or PATH_RESPONSE
+  // is expanded to 1200 bytes (within the amplification limit, which `buf`
+  // already reflects).
+  if (expand_datagram_) {
+    expand_datagram_ = false;
     if (offset < kMinInitialDatagram) min_size = std::max(min_size, kMinInitialDatagram - offset);
   }
   // RFC 9001 §5.4.2: room for the header-protection sample (pn + payload >= 4),
@@ -228,7 +242,7 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
   if (want > 0) {
     if (!encode_padding(want, f)) return 0;
     payload += want;
-    rec.in_flight = true;  // RFC 9002 §2: padding counts in flight
+    rec.in_flight = !probing_only_;  // RFC 9002 §2: padding counts in flight
   }
   if (long_header &&
       !patch_long_header_length(buf.subspan(offset, budget), layout, pn_len + payload + kTagLength))
@@ -246,7 +260,9 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
   ++sp.next_pn;
   if (zero_rtt) ++stats_.zero_rtt_packets_sent;
 
-  if (rec.ack_eliciting) rec.in_flight = true;
+  // RFC 9000 §9.4: a probe on another path is kept out of this path's
+  // congestion control; it is still acknowledged (and never retransmitted).
+  if (rec.ack_eliciting) rec.in_flight = !probing_only_;
   rec.sent_bytes = static_cast<std::uint32_t>(total);
   rec.app_limited = !has_data_to_send();
   if (state_ != ConnectionState::kClosing) {

@@ -193,6 +193,7 @@ void Connection::write_app_frames(Writer& f, Time now, SentPacket* rec) {
     rec->add(s);
     rec->ack_eliciting = true;
   };
+  write_path_frames(f, now, rec);  // not recorded: never retransmitted (§13.3)
   if (handshake_done_pending_ && slots()) {
     if (encode_frame(Frame{HandshakeDoneFrame{}}, f)) {
       handshake_done_pending_ = false;
@@ -259,13 +260,6 @@ void Connection::write_app_frames(Writer& f, Time now, SentPacket* rec) {
     if (!slots() || !encode_frame(Frame{RetireConnectionIdFrame{*seq}}, f)) break;
     peer_cids_.on_retire_sent(*seq);
     add({SentFrame::Kind::kRetireConnectionId, false, 0, *seq, 0});
-  }
-  if (path_response_pending_ && slots()) {
-    if (encode_frame(Frame{PathResponseFrame{*path_response_pending_}}, f)) {
-      path_response_pending_.reset();
-      path_response_in_packet_ = true;
-      rec->ack_eliciting = true;  // not recorded: never retransmitted (§13.3)
-    }
   }
   if (ping_pending_ && slots() && f.remaining() > 0) {
     f.write_u8(0x01);

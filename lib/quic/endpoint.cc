@@ -54,7 +54,9 @@ const char* to_string(EndpointDrop r) {
 }
 
 Endpoint::Endpoint(EndpointConfig config)
-    : config_(std::move(config)), reset_limiter_(config_.resets_per_second, config_.reset_burst) {
+    : config_(std::move(config)),
+      reset_limiter_(config_.resets_per_second, config_.reset_burst),
+      initial_close_limiter_(config_.initial_closes_per_second, config_.initial_close_burst) {
   ConnectionIdGenerator* g = config_.cid_generator;
   ok_ = g != nullptr && g->cid_length() >= 1 && g->cid_length() <= kMaxConnectionIdLength &&
         static_cast<bool>(config_.connection.random) && !config_.versions.empty() &&
@@ -242,12 +244,11 @@ EndpointDecision Endpoint::on_initial(ByteSpan datagram, const PacketHeader& h,
         r == TokenCheck::kInvalid ? peek_token_kind(h.token) : std::optional(info.kind);
     if (kind == TokenKind::kRetry) {
       // RFC 9000 §8.1.2: a client that got a Retry takes no other, so an
-      // invalid Retry token ends the attempt. The SHOULD is an Initial
-      // with CONNECTION_CLOSE(INVALID_TOKEN); we hold no Initial keys nor
-      // state for it, so it is dropped and the client times out. §7.3:
+      // invalid Retry token ends the attempt: "SHOULD immediately close
+      // the connection with an INVALID_TOKEN error", statelessly. §7.3:
       // the Initial's DCID must be the Retry's SCID the token names.
       if (r != TokenCheck::kOk || !same_bytes(info.retry_scid.span(), h.dcid))
-        return dropped(EndpointDrop::kInvalidRetryToken);
+        return refuse_initial(datagram, h, EndpointDrop::kInvalidRetryToken, now, response);
       validated = true;
       retry = info;
       ++counters_.retry_tokens_accepted;
@@ -259,7 +260,10 @@ EndpointDecision Endpoint::on_initial(ByteSpan datagram, const PacketHeader& h,
     }
   }
 
-  if (entries_.size() >= config_.max_connections) return dropped(EndpointDrop::kConnectionLimit);
+  // RFC 9000 §5.2.2: a server refusing a connection SHOULD send an
+  // Initial with CONNECTION_CLOSE(CONNECTION_REFUSED).
+  if (entries_.size() >= config_.max_connections)
+    return refuse_initial(datagram, h, EndpointDrop::kConnectionLimit, now, response);
   if (!validated && retry_engaged(now)) return send_retry(h, from, now, response);
 
   Connection::ServerIds ids;
@@ -282,7 +286,7 @@ EndpointDecision Endpoint::on_initial(ByteSpan datagram, const PacketHeader& h,
   in.address_validated = validated;
   ConnectionConfig cfg = config_.connection;
   if (config_.on_new_connection && !config_.on_new_connection(in, cfg))
-    return dropped(EndpointDrop::kRejected);
+    return refuse_initial(datagram, h, EndpointDrop::kRejected, now, response);
 
   Entry* e = add_entry(from, false);
   cfg.role = EndpointRole::kServer;

@@ -2,7 +2,8 @@
 // worker (lcore), routes each received datagram to one of them by its
 // Destination Connection ID, creates server connections from client
 // Initials, and answers what matches no connection statelessly: Version
-// Negotiation (§6.1), Retry (§8.1.2), Stateless Reset (§10.3).
+// Negotiation (§6.1), Retry (§8.1.2), Stateless Reset (§10.3), and a
+// CONNECTION_CLOSE in an Initial for Initials it refuses (§5.2.2, §8.1.2).
 //
 // The caller does the I/O. For each UDP payload it calls on_datagram() and
 // acts on the decision: hand the datagram to the connection
@@ -14,10 +15,8 @@
 // route changes allocate. Not thread-safe: one endpoint per worker.
 //
 // What is not done here: connection migration (a connection keeps the peer
-// address it started with), CONNECTION_CLOSE answers to refused or invalid
-// Initials (they need Initial keys; such Initials are dropped, see
-// EndpointDrop), detecting Stateless Resets sent to server connections.
-// See docs/ENDPOINT.md.
+// address it started with), detecting Stateless Resets sent to server
+// connections, a rate limit on Version Negotiation. See docs/ENDPOINT.md.
 #pragma once
 
 #include <array>
@@ -34,6 +33,7 @@
 #include "quic/cid_generator.h"
 #include "quic/connection.h"
 #include "quic/connection_id.h"
+#include "quic/initial_close.h"
 #include "quic/packet_header.h"
 #include "quic/stateless_reset.h"
 #include "quic/timestamp.h"
@@ -51,7 +51,11 @@ enum class RetryPolicy : std::uint8_t {
   kAutomatic,
 };
 
-// Why on_datagram() dropped a datagram; each is counted.
+// Why on_datagram() dropped a datagram; each is counted. The three refusals
+// of a client Initial (kInvalidRetryToken, kConnectionLimit, kRejected) are
+// counted whether or not a CONNECTION_CLOSE answered them (the decision is
+// then kRespond, with `drop` naming the refusal); a close that did not fit
+// the response span counts kResponseBufferTooSmall besides its refusal.
 enum class EndpointDrop : std::uint8_t {
   kReflectionPort,          // RFC 9000 §21.5.6: source port never answered
   kMalformed,               // the first packet's header does not parse (§12.2)
@@ -64,9 +68,9 @@ enum class EndpointDrop : std::uint8_t {
   kTooSmallForReset,        // §10.3: no Stateless Reset can be smaller than it
   kNoResetKey,              // unknown short-header CID, no reset generator configured
   kResetRateLimited,        // §10.3.3: StatelessResetLimiter refused
-  kInvalidRetryToken,       // §8.1.2: no state yet, so no INVALID_TOKEN close either
-  kConnectionLimit,         // EndpointConfig::max_connections reached
-  kRejected,                // the on_new_connection hook refused
+  kInvalidRetryToken,       // §8.1.2: refused, CONNECTION_CLOSE(INVALID_TOKEN)
+  kConnectionLimit,         // max_connections reached: CONNECTION_CLOSE(CONNECTION_REFUSED)
+  kRejected,                // the on_new_connection hook refused: the same
   kSetupFailed,             // CID generation, token sealing or Connection::start failed
   kResponseBufferTooSmall,  // the caller's response span cannot hold the reply
   kZeroRttNotBuffered,      // §5.2.2: 0-RTT buffer full, per-DCID limit, or too large
@@ -88,6 +92,10 @@ struct EndpointCounters {
   std::uint64_t retry_sent = 0;
   std::uint64_t stateless_reset_sent = 0;
   std::uint64_t stateless_reset_received = 0;  // kPeerReset
+  // CONNECTION_CLOSE in an Initial answering a refused Initial (§5.2.2,
+  // §8.1.2), and refused Initials left unanswered by its token bucket.
+  std::uint64_t connection_close_sent = 0;
+  std::uint64_t connection_close_limited = 0;
   std::uint64_t zero_rtt_buffered = 0;
   std::uint64_t zero_rtt_delivered = 0;  // handed out by take_buffered()
   std::uint64_t zero_rtt_expired = 0;    // timed out or their connection went away
@@ -141,6 +149,12 @@ struct EndpointConfig {
   // §10.3.3: a token bucket for Stateless Resets.
   std::uint32_t resets_per_second = 100;
   std::uint32_t reset_burst = 10;
+  // A token bucket of its own for the CONNECTION_CLOSE answering refused
+  // Initials (§5.2.2, §8.1.2), so a flood of bad Initials gets a bounded
+  // number of replies and does not spend the reset budget. Burst 0: never
+  // answer (the Initials are dropped).
+  std::uint32_t initial_closes_per_second = 100;
+  std::uint32_t initial_close_burst = 10;
   // §5.2.2: 0-RTT datagrams that arrive before their Initial. Slots are
   // allocated once, slots x zero_rtt_max_size bytes; 0 slots = off.
   std::size_t zero_rtt_slots = 16;
@@ -160,14 +174,22 @@ struct EndpointDecision {
     kPeerReset,      // a Stateless Reset for `connection`, now draining (§10.3.1)
     kDrop,           // see `drop`
   };
-  enum class Response : std::uint8_t { kNone, kVersionNegotiation, kRetry, kStatelessReset };
+  enum class Response : std::uint8_t {
+    kNone,
+    kVersionNegotiation,
+    kRetry,
+    kStatelessReset,
+    // An Initial with CONNECTION_CLOSE refusing the client's Initial;
+    // `drop` says why (kInvalidRetryToken, kConnectionLimit, kRejected).
+    kConnectionClose,
+  };
 
   Kind kind = Kind::kDrop;
   Connection* connection = nullptr;
   Response response = Response::kNone;
   std::size_t response_length = 0;
   std::uint16_t worker = 0;
-  EndpointDrop drop = EndpointDrop::kCount;
+  EndpointDrop drop = EndpointDrop::kCount;  // kDrop, and kRespond with kConnectionClose
 };
 
 // A buffered 0-RTT datagram; its bytes stay valid until the next
@@ -182,6 +204,7 @@ class Endpoint {
   // A response span this large fits every reply: a Version Negotiation
   // echoing two 255-byte CIDs (RFC 8999 §6) is the largest.
   static constexpr std::size_t kMaxResponseSize = 7 + 2 * 255 + 4 * 16;
+  static_assert(kMaxInitialCloseSize <= kMaxResponseSize);
 
   explicit Endpoint(EndpointConfig config);
   ~Endpoint();
@@ -250,6 +273,8 @@ class Endpoint {
                                             std::span<std::uint8_t> response);
   EndpointDecision send_stateless_reset(ByteSpan datagram, ByteSpan dcid, Time now,
                                         std::span<std::uint8_t> response);
+  EndpointDecision refuse_initial(ByteSpan datagram, const PacketHeader& h, EndpointDrop why,
+                                  Time now, std::span<std::uint8_t> response);
   EndpointDecision buffer_zero_rtt(ByteSpan datagram, const PacketHeader& h,
                                    const PeerAddress& from, Time now);
   EndpointDecision deliver(Entry* e);
@@ -281,6 +306,7 @@ class Endpoint {
   std::size_t creations_next_ = 0;
   std::size_t creations_filled_ = 0;
   StatelessResetLimiter reset_limiter_;
+  StatelessResetLimiter initial_close_limiter_;  // the same token bucket, for closes
   std::vector<ZeroRttSlot> zero_rtt_;
   std::vector<std::uint8_t> zero_rtt_bytes_;
   std::uint64_t zero_rtt_sequence_ = 0;

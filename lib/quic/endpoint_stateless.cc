@@ -1,10 +1,14 @@
 // The Endpoint's stateless replies (Version Negotiation, Retry, Stateless
-// Reset), its 0-RTT buffer, and the keyed hash of its route table.
+// Reset, CONNECTION_CLOSE to refused Initials), its 0-RTT buffer, and the
+// keyed hash of its route table.
 #include <algorithm>
+#include <cassert>
 #include <cstring>
+#include <string_view>
 
 #include "quic/endpoint.h"
 #include "quic/endpoint_internal.h"
+#include "quic/initial_close.h"
 #include "quic/packet_header_encode.h"
 #include "quic/retry_integrity.h"
 #include "quic/version_negotiation.h"
@@ -63,6 +67,28 @@ std::uint64_t siphash13(std::uint64_t k0, std::uint64_t k1, ByteSpan in) {
 // bytes, the size of a small 1-RTT packet (RFC 9000 §10.3 wants resets hard
 // to tell from them). Smaller triggers get one byte less than themselves.
 constexpr std::size_t kResetUnpredictableBytes = 48;
+
+// RFC 9000 §8.1: before validating the client's address a server sends at
+// most three times what it received. A refused Initial came in a datagram
+// of at least 1200 bytes (§14.1), so its close is always far below that.
+constexpr std::size_t kAmplificationFactor = 3;
+static_assert(kMaxInitialCloseSize <= kAmplificationFactor * kMinInitialDatagramSize);
+
+struct Refusal {
+  TransportError error;
+  std::string_view reason;  // RFC 9000 §19.19: short, for diagnostics
+};
+
+Refusal refusal_of(EndpointDrop why) {
+  switch (why) {
+    case EndpointDrop::kInvalidRetryToken:
+      return {TransportError::kInvalidToken, "invalid retry token"};  // §8.1.2
+    case EndpointDrop::kConnectionLimit:
+      return {TransportError::kConnectionRefused, "server full"};  // §5.2.2
+    default:
+      return {TransportError::kConnectionRefused, "refused"};
+  }
+}
 
 EndpointDecision respond(EndpointDecision::Response kind, std::size_t length) {
   EndpointDecision d;
@@ -145,6 +171,44 @@ EndpointDecision Endpoint::send_stateless_reset(ByteSpan datagram, ByteSpan dcid
   if (n == 0) return dropped(EndpointDrop::kResponseBufferTooSmall);
   ++counters_.stateless_reset_sent;
   return respond(EndpointDecision::Response::kStatelessReset, n);
+}
+
+EndpointDecision Endpoint::refuse_initial(ByteSpan datagram, const PacketHeader& h,
+                                          EndpointDrop why, Time now,
+                                          std::span<std::uint8_t> response) {
+  // The refusal is counted whether or not it is answered; unanswered, the
+  // client times out as it did before the answer existed.
+  EndpointDecision d = dropped(why);
+  if (response.size() < kMaxInitialCloseSize) {
+    ++counters_.dropped[static_cast<std::size_t>(EndpointDrop::kResponseBufferTooSmall)];
+    return d;
+  }
+  // Spoofed Initials cost us a key derivation and a reply each: bounded.
+  if (!initial_close_limiter_.allow(now / kMillisecond)) {
+    ++counters_.connection_close_limited;
+    return d;
+  }
+  // RFC 9000 §5.2.2, §8.1.2, §10.2.3: an Initial in the client's version
+  // with the server Initial keys of the DCID it chose (RFC 9001 §5.2), the
+  // CIDs swapped; we hold no state for it.
+  const Refusal r = refusal_of(why);
+  InitialCloseSpec spec;
+  spec.version = h.version;
+  spec.client_dcid = h.dcid;
+  spec.client_scid = h.scid;
+  spec.error = r.error;
+  spec.reason = r.reason;
+  const std::size_t n = build_initial_close(spec, response);
+  if (n == 0) {
+    ++counters_.dropped[static_cast<std::size_t>(EndpointDrop::kSetupFailed)];
+    return d;
+  }
+  assert(n <= kAmplificationFactor * datagram.size());
+  if (n > kAmplificationFactor * datagram.size()) return d;  // §8.1; unreachable, see above
+  ++counters_.connection_close_sent;
+  d = respond(EndpointDecision::Response::kConnectionClose, n);
+  d.drop = why;
+  return d;
 }
 
 EndpointDecision Endpoint::buffer_zero_rtt(ByteSpan datagram, const PacketHeader& h,

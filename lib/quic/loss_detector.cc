@@ -142,7 +142,7 @@ void LossDetector::fill(const Space& s, const Record& r, SentPacket& out,
 
 LossDetector::LossDetector(const LossDetectorConfig& config, RttEstimator& rtt,
                            CongestionController& cc, LossListener& listener)
-    : config_(config), rtt_(rtt), cc_(cc), listener_(listener) {
+    : config_(config), rtt_(rtt), cc_(&cc), listener_(listener) {
   config_.max_capacity = std::max<std::size_t>(config_.max_capacity, 2);
   config_.pto_probes = std::clamp(config_.pto_probes, 1, 2);
   spaces_[index(PacketSpace::kInitial)].sent.reset(config_.handshake_capacity);
@@ -209,7 +209,7 @@ bool LossDetector::on_packet_sent(const SentPacket& p, Time now, Ecn ecn) {
       s.ack_eliciting_bytes += p.sent_bytes;
       s.last_ack_eliciting = now;
     }
-    cc_.on_packet_sent(now, p.sent_bytes, p.app_limited);
+    cc_->on_packet_sent(now, p.sent_bytes, p.app_limited);
     armed_at_ = now;
   }
   return true;
@@ -221,10 +221,10 @@ bool LossDetector::on_packet_sent(const SentPacket& p, Time now, Ecn ecn) {
 void LossDetector::evict_oldest(Space& s) {
   Record& e = s.sent[0];
   e.state = State::kLost;
-  const std::uint64_t bytes = e.in_flight ? e.sent_bytes : 0;
+  const std::uint64_t bytes = e.in_flight && counts_for_cc(s, e) ? e.sent_bytes : 0;
   forget(s, e);
   listener_.on_packet_lost(view(s, e));
-  if (bytes != 0) cc_.on_packets_discarded(bytes);
+  if (bytes != 0) cc_->on_packets_discarded(bytes);
   trim(s);
 }
 
@@ -232,6 +232,7 @@ void LossDetector::forget(Space& s, const Record& e) {
   --s.outstanding;
   if (!e.in_flight) return;
   s.in_flight_bytes -= e.sent_bytes;
+  if (!counts_for_cc(s, e)) old_path_bytes_ -= e.sent_bytes;
   if (e.ack_eliciting) {
     --s.ack_eliciting_in_flight;
     s.ack_eliciting_bytes -= e.sent_bytes;
@@ -302,7 +303,7 @@ AckOutcome LossDetector::on_ack_received(PacketSpace sp, const AckFrame& ack, Du
       if (e.ack_eliciting) out.ack_eliciting_acked = true;
       if (e.ecn == Ecn::kEct0) ++newly_ect0;
       if (e.ecn == Ecn::kEct1) ++newly_ect1;
-      if (e.in_flight) acked_scratch_.push_back(cc_packet(e));
+      if (e.in_flight && counts_for_cc(s, e)) acked_scratch_.push_back(cc_packet(e));
       listener_.on_packet_acked(view(s, e));
     }
   }
@@ -311,7 +312,10 @@ AckOutcome LossDetector::on_ack_received(PacketSpace sp, const AckFrame& ack, Du
 
   // RFC 9002 §5.1: sample only when the largest acknowledged is newly
   // acknowledged and something ack-eliciting was.
-  if (largest_newly == ack.largest_acknowledged && out.ack_eliciting_acked) {
+  // RFC 9000 §9.4: packets sent before a path change give the new path no
+  // RTT sample.
+  if (largest_newly == ack.largest_acknowledged && out.ack_eliciting_acked &&
+      (sp != PacketSpace::kApplication || largest_newly >= cc_first_pn_)) {
     if (!rtt_.has_sample()) first_rtt_sample_ = now;
     rtt_.update(std::max<Duration>(now - largest_newly_sent, 0), ack_delay,
                 state_.handshake_confirmed);
@@ -322,7 +326,7 @@ AckOutcome LossDetector::on_ack_received(PacketSpace sp, const AckFrame& ack, Du
   if (largest_increased) process_ecn(s, ack, newly_ect0, newly_ect1, largest_newly_sent, now);
 
   out.lost = detect_lost(s, now);
-  if (!acked_scratch_.empty()) cc_.on_packets_acked(acked_scratch_, now, rtt_);
+  if (!acked_scratch_.empty()) cc_->on_packets_acked(acked_scratch_, now, rtt_);
 
   // RFC 9002 §6.2.1: a client unsure that the server validated its address
   // keeps the backoff.
@@ -360,7 +364,7 @@ void LossDetector::process_ecn(Space& s, const AckFrame& ack, std::uint64_t newl
   }
   s.ecn_acked = c;
   // RFC 9002 §B.7.
-  if (inc_ce != 0) cc_.on_ecn_ce(largest_sent_time, now);
+  if (inc_ce != 0) cc_->on_ecn_ce(largest_sent_time, now);
 }
 
 // RFC 9002 §A.10 DetectAndRemoveLostPackets, with the persistent congestion
@@ -399,7 +403,9 @@ std::size_t LossDetector::detect_lost(Space& s, Time now) {
       e.state = State::kLost;
       forget(s, e);
       ++lost;
-      if (p.in_flight && p.is_pmtu_probe) {
+      if (p.in_flight && !counts_for_cc(s, p)) {
+        // RFC 9000 §9.4: sent on an old path, no signal for the new one.
+      } else if (p.in_flight && p.is_pmtu_probe) {
         // RFC 9000 §14.4: a lost PMTU probe is no congestion signal.
         probe_bytes += p.sent_bytes;
       } else if (p.in_flight) {
@@ -417,9 +423,9 @@ std::size_t LossDetector::detect_lost(Space& s, Time now) {
       s.loss_time = std::min(s.loss_time, p.time_sent + loss_delay);
     }
   }
-  if (probe_bytes != 0) cc_.on_packets_discarded(probe_bytes);
+  if (probe_bytes != 0) cc_->on_packets_discarded(probe_bytes);
   if (!lost_scratch_.empty()) {
-    cc_.on_packets_lost(lost_scratch_, now, persistent);
+    cc_->on_packets_lost(lost_scratch_, now, persistent);
     // RFC 9002 §5.2: min_rtt restarts from the latest sample.
     if (persistent) rtt_.on_persistent_congestion();
   }
@@ -536,14 +542,14 @@ Duration LossDetector::persistent_congestion_duration() const {
 void LossDetector::discard_space(PacketSpace sp, Time now) {
   // RFC 9002 §A.11 OnPacketNumberSpaceDiscarded.
   Space& s = space(sp);
-  const std::uint64_t bytes = s.in_flight_bytes;
+  const std::uint64_t bytes = s.in_flight_bytes - drop_old_path_bytes(s);
   s.sent.clear();
   s.frames.clear();
   s.outstanding = s.ack_eliciting_in_flight = 0;
   s.ack_eliciting_bytes = s.in_flight_bytes = 0;
   s.last_ack_eliciting = kNever;
   s.loss_time = kNever;
-  if (bytes != 0) cc_.on_packets_discarded(bytes);
+  if (bytes != 0) cc_->on_packets_discarded(bytes);
   pto_count_ = 0;
   armed_at_ = now;
 }
@@ -551,7 +557,7 @@ void LossDetector::discard_space(PacketSpace sp, Time now) {
 // Reports every outstanding packet lost for retransmission and takes them out
 // of flight without a congestion response (RFC 9002 §6.4).
 void LossDetector::abandon(Space& s) {
-  const std::uint64_t bytes = s.in_flight_bytes;
+  const std::uint64_t bytes = s.in_flight_bytes - drop_old_path_bytes(s);
   for (std::size_t i = 0; i < s.sent.size(); ++i) {
     Record& e = s.sent[i];
     if (e.state != State::kOutstanding) continue;
@@ -564,11 +570,32 @@ void LossDetector::abandon(Space& s) {
   s.ack_eliciting_bytes = s.in_flight_bytes = 0;
   s.last_ack_eliciting = kNever;
   s.loss_time = kNever;
-  if (bytes != 0) cc_.on_packets_discarded(bytes);
+  if (bytes != 0) cc_->on_packets_discarded(bytes);
 }
 
 void LossDetector::on_zero_rtt_rejected(Time now) {
   abandon(space(PacketSpace::kApplication));
+  armed_at_ = now;
+}
+
+std::uint64_t LossDetector::drop_old_path_bytes(const Space& s) {
+  if (s.id != PacketSpace::kApplication) return 0;
+  const std::uint64_t old = old_path_bytes_;
+  old_path_bytes_ = 0;
+  return old;
+}
+
+void LossDetector::on_path_change(CongestionController& cc, Time now) {
+  // RFC 9000 §9.4: what is in flight was sent on the old path; it is still
+  // acknowledged, declared lost and retransmitted, but feeds neither `cc`
+  // nor the estimator, which restarts from kInitialRtt (RFC 9002 §B.3).
+  const Space& s = space(PacketSpace::kApplication);
+  cc_ = &cc;
+  cc_first_pn_ = s.has_sent ? s.largest_sent + 1 : 0;
+  old_path_bytes_ = s.in_flight_bytes;
+  rtt_.reset(config_.initial_rtt);
+  first_rtt_sample_ = kNever;
+  pto_count_ = 0;
   armed_at_ = now;
 }
 

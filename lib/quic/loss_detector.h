@@ -134,6 +134,12 @@ class LossDetector {
   // (Resetting the congestion controller is the connection's.)
   void on_retry(Time now);
 
+  // RFC 9000 §9.4: the connection moved to a new path with `cc`, a fresh
+  // controller that must outlive this object's use of it. Packets sent
+  // before feed no congestion or RTT state from now on; the RTT estimator
+  // and the PTO backoff reset.
+  void on_path_change(CongestionController& cc, Time now);
+
   void set_state(const RecoveryState& state, Time now);
   const RecoveryState& state() const { return state_; }
 
@@ -329,9 +335,19 @@ class LossDetector {
   std::pair<Time, PacketSpace> loss_time_and_space() const;
   std::pair<Time, PacketSpace> pto_time_and_space() const;
 
+  // Records of the application space below cc_first_pn_ were sent before
+  // the last path change (on_path_change).
+  bool counts_for_cc(const Space& s, const Record& e) const {
+    return s.id != PacketSpace::kApplication || e.packet_number >= cc_first_pn_;
+  }
+  // The in-flight bytes of such records, for discard/abandon; zeroes them.
+  std::uint64_t drop_old_path_bytes(const Space& s);
+
   LossDetectorConfig config_;
   RttEstimator& rtt_;
-  CongestionController& cc_;
+  CongestionController* cc_;
+  std::uint64_t cc_first_pn_ = 0;
+  std::uint64_t old_path_bytes_ = 0;
   LossListener& listener_;
   std::array<Space, kPacketSpaceCount> spaces_;
   RecoveryState state_;

@@ -10,7 +10,7 @@ PeerCidSet::PeerCidSet(std::uint64_t limit)
     : limit_(static_cast<std::size_t>(std::clamp<std::uint64_t>(limit, 2, kMaxActive))) {}
 
 void PeerCidSet::reset(const ConnectionId& cid, const std::optional<StatelessResetToken>& token) {
-  entries_[0] = Entry{0, cid, token.value_or(StatelessResetToken{}), token.has_value()};
+  entries_[0] = Entry{0, cid, token.value_or(StatelessResetToken{}), token.has_value(), true};
   count_ = 1;
   active_ = 0;
   retire_prior_to_ = 0;
@@ -53,7 +53,8 @@ TransportError PeerCidSet::on_new_connection_id(const NewConnectionIdFrame& f) {
   }
   // §5.1.1: after adding and retiring, more active CIDs than we allow.
   if (count_ >= limit_) return TransportError::kConnectionIdLimitError;
-  entries_[count_++] = Entry{f.sequence_number, cid, f.stateless_reset_token, /*has_token=*/true};
+  entries_[count_++] =
+      Entry{f.sequence_number, cid, f.stateless_reset_token, /*has_token=*/true, /*used=*/false};
   return TransportError::kNoError;
 }
 
@@ -63,10 +64,65 @@ void PeerCidSet::remove(std::size_t i) {
   if (active_ == count_ - 1) active_ = i;
   --count_;
   if (!was_active || count_ == 0) return;
-  // §5.1.2: the CID in use was retired: move to the lowest one left.
-  active_ = 0;
-  for (std::size_t j = 1; j < count_; ++j)
-    if (entries_[j].sequence < entries_[active_].sequence) active_ = j;
+  // §5.1.2: the CID in use was retired: move to the lowest one left,
+  // preferring one no other path uses (§9.5).
+  active_ = count_;
+  for (std::size_t j = 0; j < count_; ++j)
+    if (!entries_[j].used &&
+        (active_ == count_ || entries_[j].sequence < entries_[active_].sequence))
+      active_ = j;
+  if (active_ == count_) {
+    active_ = 0;
+    for (std::size_t j = 1; j < count_; ++j)
+      if (entries_[j].sequence < entries_[active_].sequence) active_ = j;
+  }
+  entries_[active_].used = true;
+}
+
+std::size_t PeerCidSet::index_of(std::uint64_t sequence) const {
+  for (std::size_t i = 0; i < count_; ++i)
+    if (entries_[i].sequence == sequence) return i;
+  return count_;
+}
+
+bool PeerCidSet::has_unused() const {
+  for (std::size_t i = 0; i < count_; ++i)
+    if (!entries_[i].used) return true;
+  return false;
+}
+
+std::optional<std::uint64_t> PeerCidSet::take_unused() {
+  std::size_t best = count_;
+  for (std::size_t i = 0; i < count_; ++i)
+    if (!entries_[i].used && (best == count_ || entries_[i].sequence < entries_[best].sequence))
+      best = i;
+  if (best == count_) return std::nullopt;
+  entries_[best].used = true;
+  return entries_[best].sequence;
+}
+
+const ConnectionId* PeerCidSet::find(std::uint64_t sequence) const {
+  const std::size_t i = index_of(sequence);
+  return i == count_ ? nullptr : &entries_[i].cid;
+}
+
+bool PeerCidSet::activate(std::uint64_t sequence) {
+  const std::size_t i = index_of(sequence);
+  if (i == count_) return false;
+  if (i == active_) return true;
+  const std::size_t old = active_;
+  active_ = i;
+  entries_[i].used = true;
+  // §5.1.2: the old path's CID is retired; when too many retirements are
+  // outstanding it simply stays (used, so never picked again).
+  if (queue_retire(entries_[old].sequence)) remove(old);
+  return true;
+}
+
+void PeerCidSet::retire(std::uint64_t sequence) {
+  const std::size_t i = index_of(sequence);
+  if (i == count_ || i == active_) return;
+  if (queue_retire(sequence)) remove(i);
 }
 
 bool PeerCidSet::queue_retire(std::uint64_t sequence) {

@@ -40,6 +40,18 @@ class PeerCidSet {
   std::uint64_t active_sequence() const { return entries_[active_].sequence; }
   std::size_t active_count() const { return count_; }
 
+  // RFC 9000 §9.5: a CID for a new path, one never sent to yet, now marked
+  // used; nullopt when the peer gave no spare.
+  std::optional<std::uint64_t> take_unused();
+  bool has_unused() const;
+  // The CID of `sequence`, or nullptr once it was retired.
+  const ConnectionId* find(std::uint64_t sequence) const;
+  // The path using `sequence` became the one we send on: active() follows
+  // it and the CID used until now is retired (§5.1.2). False if it is gone.
+  bool activate(std::uint64_t sequence);
+  // A path was given up: its CID (not the active one) is retired.
+  void retire(std::uint64_t sequence);
+
   // RFC 9000 §10.3.1: does the tail of a datagram match the token of an
   // active CID? Constant time per token.
   bool matches_reset_token(ByteSpan token) const;
@@ -57,6 +69,7 @@ class PeerCidSet {
     ConnectionId cid;
     StatelessResetToken token{};
     bool has_token = false;
+    bool used = false;  // sent to on some path
   };
   struct Retiring {
     std::uint64_t sequence = 0;
@@ -65,6 +78,7 @@ class PeerCidSet {
 
   bool queue_retire(std::uint64_t sequence);
   void remove(std::size_t i);
+  std::size_t index_of(std::uint64_t sequence) const;  // count_ if absent
   void set_retire_state(std::uint64_t sequence, bool pending);
 
   std::size_t limit_;

@@ -187,14 +187,16 @@ class DatagramReceiver {
 
 }  // namespace
 
-void receive_datagram(Connection& c, offload::Protector* p, rte_mbuf* m, Ecn ecn, Time now) {
+void receive_datagram(Connection& c, offload::Protector* p, rte_mbuf* m, Ecn ecn, Time now,
+                      const NetworkPath& path) {
   // Chained mbufs are not reassembled here: packets are opened in place in
   // the first segment, and a datagram fits one segment (max_udp_payload_size
   // we advertise stays below the data room).
   if (m == nullptr) return;
   // RFC 9000 §8.1: every byte of a datagram attributed to the connection
   // counts toward the amplification limit, whether or not it opens.
-  c.on_datagram_received(rte_pktmbuf_pkt_len(m), now);
+  // RFC 9000 §9: the connection may refuse datagrams from an unknown path.
+  if (!c.on_datagram_received(rte_pktmbuf_pkt_len(m), now, path)) return;
   if (m->nb_segs != 1 || rte_pktmbuf_data_len(m) == 0) {
     c.on_undecryptable(now);
     return;
@@ -203,7 +205,8 @@ void receive_datagram(Connection& c, offload::Protector* p, rte_mbuf* m, Ecn ecn
 }
 
 std::size_t send_datagrams(Connection& c, offload::Protector* p, rte_mempool* pool, Time now,
-                           std::span<rte_mbuf*> out, std::span<Ecn> ecn_out) {
+                           std::span<rte_mbuf*> out, std::span<Ecn> ecn_out,
+                           std::span<NetworkPath> path_out) {
   // Per thread, not per call: SealJob's member initializers would zero
   // 5 KB on every call, and every job used is assigned in full below
   // (send_datagrams is not reentrant: callbacks must not call it).
@@ -248,6 +251,7 @@ std::size_t send_datagrams(Connection& c, offload::Protector* p, rte_mempool* po
       job_count[chunk] = d.packet_count;
       out[chunk_start + chunk] = m;
       if (!ecn_out.empty()) ecn_out[chunk_start + chunk] = d.ecn;
+      if (!path_out.empty()) path_out[chunk_start + chunk] = d.path;
       ++chunk;
     }
     if (p != nullptr && njobs > 0) p->seal_burst({jobs.data(), njobs});
@@ -264,6 +268,7 @@ std::size_t send_datagrams(Connection& c, offload::Protector* p, rte_mempool* po
         continue;
       }
       if (!ecn_out.empty()) ecn_out[written] = ecn_out[chunk_start + i];
+      if (!path_out.empty()) path_out[written] = path_out[chunk_start + i];
       out[written++] = m;
     }
   }

@@ -33,8 +33,10 @@ inline constexpr std::size_t kMaxSealDatagrams = 32;
 // their turn comes, that fail to open, or that break the coalescing rules
 // (RFC 9000 §12.2) are dropped and reported with on_undecryptable(). The
 // caller keeps ownership of `m`: the connection takes its own references on
-// what it keeps.
-void receive_datagram(Connection& c, offload::Protector* p, rte_mbuf* m, Ecn ecn, Time now);
+// what it keeps. `path` is the datagram's (our address, the sender's); the
+// connection drops datagrams from paths it does not accept (RFC 9000 §9).
+void receive_datagram(Connection& c, offload::Protector* p, rte_mbuf* m, Ecn ecn, Time now,
+                      const NetworkPath& path = {});
 
 // Builds and seals up to out.size() datagrams from `c`, each in a fresh mbuf
 // from `pool`, and stores them in out[0..n). Returns n. Stops early when the
@@ -42,8 +44,10 @@ void receive_datagram(Connection& c, offload::Protector* p, rte_mbuf* m, Ecn ecn
 // whose sealing failed are freed and not returned (the connection counts
 // their packets as sent; loss recovery repairs them). When `ecn_out` is not
 // empty, ecn_out[i] receives the codepoint out[i] must be sent with; it must
-// then be at least out.size() long.
+// then be at least out.size() long. Likewise path_out[i] receives the path
+// out[i] goes on (RFC 9000 §9: probes go on other paths than the active one).
 std::size_t send_datagrams(Connection& c, offload::Protector* p, rte_mempool* pool, Time now,
-                           std::span<rte_mbuf*> out, std::span<Ecn> ecn_out = {});
+                           std::span<rte_mbuf*> out, std::span<Ecn> ecn_out = {},
+                           std::span<NetworkPath> path_out = {});
 
 }  // namespace dquic

@@ -1,7 +1,9 @@
 // The Endpoint (quic/endpoint.h): client and server endpoints joined by a
 // tiny zero-delay network of addressed datagrams, in no-crypto mode
-// (protector == nullptr), plus hand-crafted datagrams for every rule of
-// RFC 9000 §5.2, §6.1, §7.2, §8.1, §10.3, §14.1 and §21.5.6 it applies.
+// (protector == nullptr) unless a test needs real packet protection (the
+// stateless CONNECTION_CLOSE is sealed with Initial keys), plus
+// hand-crafted datagrams for every rule of RFC 9000 §5.2, §6.1, §7.2, §8.1,
+// §10.2.3, §10.3, §14.1 and §21.5.6 it applies.
 #include "quic/endpoint.h"
 
 #include <gtest/gtest.h>
@@ -18,8 +20,12 @@
 #include <string>
 #include <vector>
 
+#include "offload/aead_evp.h"
+#include "offload/hp_inline.h"
+#include "offload/protector_key_store.h"
 #include "quic/packet_header_encode.h"
 #include "quic/retry_integrity.h"
+#include "quic/version_negotiation.h"
 #include "runtime/connection_io.h"
 #include "tests/sim/connected_pair.h"
 
@@ -150,6 +156,29 @@ Bytes cid_bytes(const ConnectionId& c) {
   return bytes_of(c.span());
 }
 
+// A stateless CONNECTION_CLOSE answering the client Initial with these
+// CIDs (RFC 9000 §5.2.2, §8.1.2): an Initial of that version with the CIDs
+// swapped, no token, far below 3x the 1200 bytes that triggered it. (Its
+// protection and frame are checked in tests/quic/initial_close_test.cc and
+// by the real clients below.)
+::testing::AssertionResult is_initial_close(const EndpointDecision& d, ByteSpan response,
+                                            const Bytes& client_dcid, const Bytes& client_scid,
+                                            EndpointDrop why, std::uint32_t version = kVersion1) {
+  if (d.kind != EndpointDecision::Kind::kRespond ||
+      d.response != EndpointDecision::Response::kConnectionClose)
+    return ::testing::AssertionFailure()
+           << "kind " << static_cast<int>(d.kind) << " drop " << to_string(d.drop);
+  if (d.drop != why) return ::testing::AssertionFailure() << "drop " << to_string(d.drop);
+  PacketHeader h;
+  if (parse_packet_header(response.first(d.response_length), 0, 8, &h) != PacketDropReason::kNone)
+    return ::testing::AssertionFailure() << "does not parse";
+  if (h.type != PacketType::kInitial || h.version != version || !h.token.empty() ||
+      !same_bytes(h.dcid, client_scid) || !same_bytes(h.scid, client_dcid) ||
+      h.packet_end != d.response_length || d.response_length > 3 * kMinInitialDatagramSize)
+    return ::testing::AssertionFailure() << "not the expected Initial";
+  return ::testing::AssertionSuccess();
+}
+
 // ------------------------------------------------------------ fixture
 
 class EndpointTest : public ::testing::Test {
@@ -177,7 +206,7 @@ class EndpointTest : public ::testing::Test {
     c.tls_client = &tls_.client;
     c.tls_server = &tls_.server;
     c.wall_clock_ms_at_zero = kWallMs;
-    c.keys = &keys_;
+    c.keys = crypto_keys_ ? static_cast<KeyStore*>(crypto_keys_.get()) : &keys_;
     c.copy_pool = endpoint_pool();
     c.handler = handler;
     c.random = [this](std::span<std::uint8_t> out) { rng_.fill(out); };
@@ -229,8 +258,9 @@ class EndpointTest : public ::testing::Test {
   }
   Host& server() { return server(server_config()); }
 
-  Host& client_host(const PeerAddress& a) {
+  Host& client_host(const PeerAddress& a, std::vector<std::uint32_t> versions = {kVersion1}) {
     EndpointConfig ec;
+    ec.versions = std::move(versions);
     ec.connection = base_config(EndpointRole::kClient, nullptr);
     client_generators_.push_back(random_generator());
     ec.cid_generator = client_generators_.back().get();
@@ -257,13 +287,23 @@ class EndpointTest : public ::testing::Test {
                  response_.begin() + static_cast<std::ptrdiff_t>(d.response_length));
   }
 
-  static void feed(Connection& c, ByteSpan d, Time now) {
+  // Real packet protection for every connection created from now on (call
+  // before the hosts): one Protector, as one runtime lcore has.
+  void use_crypto() {
+    aead_ = offload::make_evp_aead_engine();
+    hp_ = offload::make_inline_hp_engine();
+    protector_ =
+        std::make_unique<offload::Protector>(aead_.get(), hp_.get(), aead_.get(), hp_.get());
+    crypto_keys_ = std::make_unique<offload::ProtectorKeyStore>(protector_.get());
+  }
+
+  void feed(Connection& c, ByteSpan d, Time now) {
     rte_mbuf* m = rte_pktmbuf_alloc(endpoint_pool());
     ASSERT_NE(m, nullptr);
     char* at = rte_pktmbuf_append(m, static_cast<std::uint16_t>(d.size()));
     ASSERT_NE(at, nullptr);
     std::memcpy(at, d.data(), d.size());
-    receive_datagram(c, nullptr, m, Ecn::kNotEct, now);
+    receive_datagram(c, protector_.get(), m, Ecn::kNotEct, now);
     rte_pktmbuf_free(m);
   }
 
@@ -308,7 +348,7 @@ class EndpointTest : public ::testing::Test {
         Connection& c = *h->ep->connection(i);
         if (c.next_timeout() <= now_) c.on_timeout(now_);
         for (;;) {
-          const std::size_t n = send_datagrams(c, nullptr, endpoint_pool(), now_, out);
+          const std::size_t n = send_datagrams(c, protector_.get(), endpoint_pool(), now_, out);
           for (std::size_t k = 0; k < n; ++k) {
             const ByteSpan d(rte_pktmbuf_mtod(out[k], const std::uint8_t*),
                              rte_pktmbuf_data_len(out[k]));
@@ -323,8 +363,10 @@ class EndpointTest : public ::testing::Test {
     while (!in_flight_.empty()) {
       std::vector<Flight> batch;
       batch.swap(in_flight_);
-      for (const Flight& f : batch)
+      for (Flight& f : batch) {
+        if (rewrite_) rewrite_(f);
         if (!drop_ || !drop_(f)) arrive(f.from, f.to, f.data);
+      }
       // Stateless replies travel in the same step.
       in_flight_.swap(next_flight_);
     }
@@ -388,6 +430,11 @@ class EndpointTest : public ::testing::Test {
 
   test::PairTls tls_;
   test::NullKeyStore keys_;
+  // use_crypto(); declared before the hosts, whose connections hold keys.
+  std::unique_ptr<offload::AeadEngine> aead_;
+  std::unique_ptr<offload::HpEngine> hp_;
+  std::unique_ptr<offload::Protector> protector_;
+  std::unique_ptr<offload::ProtectorKeyStore> crypto_keys_;
   Rng rng_;
   std::array<std::uint8_t, 32> reset_key_{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
   StatelessResetTokenGenerator resets_{reset_key_};
@@ -401,6 +448,7 @@ class EndpointTest : public ::testing::Test {
   Host* server_ = nullptr;
   std::vector<Flight> in_flight_, next_flight_;
   std::function<bool(const Flight&)> drop_;
+  std::function<void(Flight&)> rewrite_;  // before drop_
   std::array<std::uint8_t, Endpoint::kMaxResponseSize> response_{};
   Time now_ = 0;
   unsigned baseline_ = 0;
@@ -597,31 +645,142 @@ TEST_F(EndpointTest, ReflectionPortsAreDropped) {
             Kind::kNewConnection);
 }
 
-// Beyond max_connections new Initials are dropped; memory stays bounded.
+// Beyond max_connections new Initials are refused with
+// CONNECTION_CLOSE(CONNECTION_REFUSED) (RFC 9000 §5.2.2), as many as the
+// close limiter allows; memory stays bounded.
 TEST_F(EndpointTest, ConnectionLimit) {
   EndpointConfig ec = server_config();
   ec.max_connections = 8;
+  ec.initial_closes_per_second = 1;
+  ec.initial_close_burst = 10;
   Host& s = server(std::move(ec));
-  for (std::uint32_t i = 0; i < 20; ++i)
-    (void)inject(craft_initial(rng_.bytes(8), rng_.bytes(8)), addr(600 + i, 50000));
+  int closes = 0;
+  for (std::uint32_t i = 0; i < 20; ++i) {
+    const Bytes dcid = rng_.bytes(8), scid = rng_.bytes(8);
+    const EndpointDecision d = inject(craft_initial(dcid, scid), addr(600 + i, 50000));
+    if (i < 8) {
+      EXPECT_EQ(d.kind, Kind::kNewConnection);
+    } else if (i < 18) {
+      EXPECT_TRUE(is_initial_close(d, response_, dcid, scid, EndpointDrop::kConnectionLimit));
+      ++closes;
+    } else {
+      EXPECT_EQ(d.kind, Kind::kDrop);  // limited
+      EXPECT_EQ(d.drop, EndpointDrop::kConnectionLimit);
+    }
+  }
+  EXPECT_EQ(closes, 10);
   EXPECT_EQ(s.ep->connection_count(), 8u);
   EXPECT_EQ(s.ep->counters().drops(EndpointDrop::kConnectionLimit), 12u);
+  EXPECT_EQ(s.ep->counters().connection_close_sent, 10u);
+  EXPECT_EQ(s.ep->counters().connection_close_limited, 2u);
   EXPECT_EQ(s.ep->route_count(), 16u);  // each: the client's DCID and ours
   EXPECT_EQ(s.ep->half_open_count(), 8u);
 }
 
-// The hook refuses a connection; it also sees the client's address.
+// The hook refuses a connection, which gets CONNECTION_REFUSED; it also
+// sees the client's address.
 TEST_F(EndpointTest, HookCanRefuse) {
   EndpointConfig ec = server_config();
   ec.on_new_connection = [](const IncomingConnection& in, ConnectionConfig&) {
     return in.from.port != 60000;
   };
   Host& s = server(std::move(ec));
-  EXPECT_EQ(inject(craft_initial(rng_.bytes(8), rng_.bytes(8)), addr(700, 60000)).drop,
-            EndpointDrop::kRejected);
+  const Bytes dcid = rng_.bytes(8), scid = rng_.bytes(8);
+  EndpointDecision d = inject(craft_initial(dcid, scid), addr(700, 60000));
+  EXPECT_TRUE(is_initial_close(d, response_, dcid, scid, EndpointDrop::kRejected));
+  EXPECT_EQ(s.ep->counters().drops(EndpointDrop::kRejected), 1u);
   EXPECT_EQ(inject(craft_initial(rng_.bytes(8), rng_.bytes(8)), addr(700, 60001)).kind,
             Kind::kNewConnection);
   EXPECT_EQ(s.ep->connection_count(), 1u);
+  EXPECT_EQ(s.ep->counters().connection_close_sent, 1u);
+  // A v2 client gets its close in v2 (a new server: the first one's
+  // generator goes with server_config()).
+  s.ep.reset();
+  EndpointConfig both = server_config();
+  both.versions = {kVersion1, kVersion2};
+  both.on_new_connection = [](const IncomingConnection&, ConnectionConfig&) { return false; };
+  server(std::move(both));
+  d = inject(craft_long(PacketType::kInitial, dcid, scid, {}, 1200, kVersion2), addr(700, 60000));
+  EXPECT_TRUE(is_initial_close(d, response_, dcid, scid, EndpointDrop::kRejected, kVersion2));
+}
+
+// RFC 9000 §5.2.2 end to end: a real client refused at max_connections
+// reads the server's CONNECTION_REFUSED and ends with it, while the
+// admitted client is untouched.
+TEST_F(EndpointTest, RefusedClientSeesConnectionRefused) {
+  use_crypto();
+  EndpointConfig ec = server_config();
+  ec.max_connections = 1;
+  Host& s = server(std::move(ec));
+  Host& c1 = client_host(addr(710, 50000));
+  Connection* first = connect(c1);
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(run_until_confirmed());
+  Host& c2 = client_host(addr(711, 50000));
+  Connection* second = connect(c2);
+  ASSERT_NE(second, nullptr);
+  run(now_ + kSecond, [&] { return second->state() == ConnectionState::kDraining; });
+  ASSERT_TRUE(second->close_info().has_value()) << "state " << static_cast<int>(second->state());
+  const CloseInfo& ci = *second->close_info();
+  EXPECT_FALSE(ci.local) << "closed by the peer";
+  EXPECT_FALSE(ci.application);
+  EXPECT_EQ(ci.error_code, static_cast<std::uint64_t>(TransportError::kConnectionRefused));
+  EXPECT_EQ(ci.frame_type, 0u);
+  EXPECT_EQ(ci.reason, "server full");
+  EXPECT_FALSE(second->handshake_complete());
+  EXPECT_EQ(s.responses[Response::kConnectionClose], 1);
+  EXPECT_EQ(s.ep->counters().connection_close_sent, 1u);
+  EXPECT_EQ(s.ep->counters().drops(EndpointDrop::kConnectionLimit), 1u);
+  EXPECT_EQ(s.ep->connection_count(), 1u);
+  EXPECT_TRUE(first->handshake_confirmed());
+  EXPECT_FALSE(first->close_info().has_value());
+  // §10.2.2: the refused client drains silently, then closes.
+  run_for(10 * kSecond);
+  EXPECT_TRUE(second->is_closed());
+  EXPECT_EQ(s.responses[Response::kConnectionClose], 1) << "nothing more from the client";
+}
+
+// A flood of Initials the server refuses gets at most the close limiter's
+// burst plus its refill in replies; the rest are dropped as before, and the
+// Stateless Reset budget is not spent by them.
+TEST_F(EndpointTest, InitialCloseLimiterBoundsAFlood) {
+  EndpointConfig ec = server_config();
+  ec.max_connections = 0;  // refuse everything
+  ec.initial_closes_per_second = 20;
+  ec.initial_close_burst = 5;
+  ec.resets_per_second = 1;
+  ec.reset_burst = 1;
+  Host& s = server(std::move(ec));
+  auto flood = [&](int n) {
+    int closes = 0;
+    for (int i = 0; i < n; ++i) {
+      const EndpointDecision d =
+          inject(craft_initial(rng_.bytes(8), rng_.bytes(8)), addr(720 + i, 50000));
+      EXPECT_EQ(d.drop, EndpointDrop::kConnectionLimit);
+      closes += d.kind == Kind::kRespond && d.response == Response::kConnectionClose;
+    }
+    return closes;
+  };
+  EXPECT_EQ(flood(1000), 5);  // the burst
+  now_ += 100 * kMillisecond;
+  EXPECT_EQ(flood(1000), 2);  // 20/s for 0.1 s
+  now_ += 10 * kSecond;
+  EXPECT_EQ(flood(1000), 5);  // refilled to the burst, no more
+  EXPECT_EQ(s.ep->counters().connection_close_sent, 12u);
+  EXPECT_EQ(s.ep->counters().connection_close_limited, 3000u - 12u);
+  EXPECT_EQ(s.ep->counters().drops(EndpointDrop::kConnectionLimit), 3000u);
+  EXPECT_EQ(s.ep->connection_count(), 0u);
+  // The reset bucket is its own.
+  EXPECT_EQ(inject(craft_short(rng_.bytes(8), 100), addr(730, 50000)).response,
+            Response::kStatelessReset);
+  // Burst 0: never answered.
+  s.ep.reset();  // before server_config() replaces its generator
+  EndpointConfig silent = server_config();
+  silent.max_connections = 0;
+  silent.initial_close_burst = 0;
+  Host& s0 = server(std::move(silent));
+  EXPECT_EQ(flood(10), 0);
+  EXPECT_EQ(s0.ep->counters().connection_close_limited, 10u);
 }
 
 // ------------------------------------------------------------ Retry
@@ -689,8 +848,8 @@ TEST_F(EndpointTest, RetryPacketIsWellFormed) {
 }
 
 // RFC 9000 §8.1.2: forged, expired, misdirected Retry tokens end the
-// attempt: dropped (no state to send INVALID_TOKEN from), never retried.
-TEST_F(EndpointTest, BadRetryTokensAreDropped) {
+// attempt with CONNECTION_CLOSE(INVALID_TOKEN), never a second Retry.
+TEST_F(EndpointTest, BadRetryTokensGetInvalidToken) {
   EndpointConfig ec = server_config();
   ec.retry_policy = RetryPolicy::kAlways;
   Host& s = server(std::move(ec));
@@ -715,19 +874,117 @@ TEST_F(EndpointTest, BadRetryTokensAreDropped) {
   };
   for (const Bytes& t : bad) {
     const EndpointDecision d = inject(craft_initial(rscid, scid, 1200, t), from);
-    EXPECT_EQ(d.kind, Kind::kDrop);
-    EXPECT_EQ(d.drop, EndpointDrop::kInvalidRetryToken);
+    EXPECT_TRUE(is_initial_close(d, response_, rscid, scid, EndpointDrop::kInvalidRetryToken));
   }
   // Valid, but the Initial's DCID is not the Retry SCID it names (§7.3).
-  EXPECT_EQ(
-      inject(craft_initial(rng_.bytes(8), scid, 1200, seal(tokens_, from, kWallMs)), from).drop,
-      EndpointDrop::kInvalidRetryToken);
+  const Bytes other = rng_.bytes(8);
+  EndpointDecision d = inject(craft_initial(other, scid, 1200, seal(tokens_, from, kWallMs)), from);
+  EXPECT_TRUE(is_initial_close(d, response_, other, scid, EndpointDrop::kInvalidRetryToken));
   EXPECT_EQ(s.ep->counters().drops(EndpointDrop::kInvalidRetryToken), 5u);
+  EXPECT_EQ(s.ep->counters().connection_close_sent, 5u);
   EXPECT_EQ(s.ep->counters().retry_sent, 0u);
   EXPECT_EQ(s.ep->connection_count(), 0u);
+  // A response span too small for the close: dropped, both reasons counted.
+  std::array<std::uint8_t, 32> tiny{};
+  const Bytes forged = craft_initial(rscid, scid, 1200, bad[0]);
+  d = s.ep->on_datagram(span(forged), from, now_, tiny);
+  EXPECT_EQ(d.kind, Kind::kDrop);
+  EXPECT_EQ(d.drop, EndpointDrop::kInvalidRetryToken);
+  EXPECT_EQ(s.ep->counters().drops(EndpointDrop::kResponseBufferTooSmall), 1u);
+  EXPECT_EQ(s.ep->counters().drops(EndpointDrop::kInvalidRetryToken), 6u);
   // The good one.
   EXPECT_EQ(inject(craft_initial(rscid, scid, 1200, seal(tokens_, from, kWallMs)), from).kind,
             Kind::kNewConnection);
+}
+
+// RFC 9000 §8.1.2 end to end: a real client follows a Retry whose token
+// the server will not accept (rewritten on the way: forged with another
+// key, or authentic but expired; the integrity tag recomputed so the
+// client takes it). Its second Initial, to the Retry's SCID, gets
+// CONNECTION_CLOSE(INVALID_TOKEN) sealed with the Initial keys of that
+// SCID, which the client opens and ends with. In v1 and v2.
+TEST_F(EndpointTest, ClientFollowingABadRetryGetsInvalidToken) {
+  use_crypto();
+  std::array<std::uint8_t, 16> other_key{7};
+  AddressTokenCodec forger(AddressTokenKey{1, other_key});
+  struct Case {
+    const char* name;
+    std::uint32_t version;
+    AddressTokenCodec* codec;
+    std::int64_t issued_ms;
+  };
+  const Case cases[] = {
+      {"forged", kVersion1, &forger, kWallMs},
+      {"expired", kVersion1, &tokens_, kWallMs - 60'000},
+      {"forged v2", kVersion2, &forger, kWallMs},
+      {"expired v2", kVersion2, &tokens_, kWallMs - 60'000},
+  };
+  std::uint32_t host = 740;
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.name);
+    EndpointConfig ec = server_config();
+    ec.retry_policy = RetryPolicy::kAlways;
+    ec.versions = {kVersion1, kVersion2};
+    Host& s = server(std::move(ec));
+    Host& c = client_host(addr(host++, 50000), {k.version});
+    int rewritten = 0;
+    rewrite_ = [&](Flight& f) {
+      PacketHeader h;
+      if (parse_packet_header(span(f.data), 0, 8, &h) != PacketDropReason::kNone ||
+          h.type != PacketType::kRetry)
+        return;
+      TokenInfo info;
+      ASSERT_EQ(tokens_.open(h.token, f.to, h.version, kWallMs + now_ / kMillisecond, &info),
+                TokenCheck::kOk);
+      Bytes token(kMaxTokenLength);
+      token.resize(k.codec->seal_retry(f.to, h.version, info.original_dcid, info.retry_scid,
+                                       k.issued_ms, token));
+      ASSERT_FALSE(token.empty());
+      const Bytes dcid = bytes_of(h.dcid), scid = bytes_of(h.scid);
+      Bytes retry(256);
+      Writer w(retry);
+      RetrySpec spec;
+      spec.version = h.version;
+      spec.dcid = span(dcid);
+      spec.scid = span(scid);
+      spec.token = span(token);
+      std::size_t tag_at = 0;
+      ASSERT_TRUE(encode_retry(w, spec, &tag_at));
+      retry.resize(w.written());
+      ASSERT_TRUE(compute_retry_integrity_tag(
+          h.version, info.original_dcid.span(), ByteSpan(retry.data(), tag_at),
+          std::span<std::uint8_t, kRetryIntegrityTagLength>(retry.data() + tag_at, 16)));
+      f.data = retry;
+      ++rewritten;
+    };
+    ConnectionConfig cfg = base_config(EndpointRole::kClient, &client_app_);
+    cfg.version = k.version;
+    Connection* cc = c.ep->connect(cfg, kServer, now_);
+    ASSERT_NE(cc, nullptr);
+    run(now_ + kSecond, [&] { return cc->state() == ConnectionState::kDraining; });
+    rewrite_ = nullptr;
+    EXPECT_EQ(rewritten, 1);
+    EXPECT_EQ(s.responses[Response::kRetry], 1);
+    EXPECT_EQ(s.responses[Response::kConnectionClose], 1);
+    EXPECT_EQ(s.ep->counters().drops(EndpointDrop::kInvalidRetryToken), 1u);
+    EXPECT_EQ(s.ep->connection_count(), 0u);
+    ASSERT_TRUE(cc->close_info().has_value()) << "state " << static_cast<int>(cc->state());
+    const CloseInfo& ci = *cc->close_info();
+    EXPECT_FALSE(ci.local) << "closed by the peer";
+    EXPECT_FALSE(ci.application);
+    EXPECT_EQ(ci.error_code, static_cast<std::uint64_t>(TransportError::kInvalidToken));
+    EXPECT_EQ(ci.frame_type, 0u);
+    EXPECT_EQ(ci.reason, "invalid retry token");
+    EXPECT_EQ(cc->version(), k.version);
+    EXPECT_EQ(cc->stats().packets_received, 1u) << "the close, opened";
+    run_for(10 * kSecond);
+    EXPECT_TRUE(cc->is_closed());
+    // The next case gets new hosts (and the server a new generator).
+    in_flight_.clear();
+    next_flight_.clear();
+    hosts_.clear();
+    server_ = nullptr;
+  }
 }
 
 // RFC 9000 §8.1.3: a valid NEW_TOKEN token validates the address, so no
