@@ -6,19 +6,14 @@
 
 #include <cstring>
 
+#include "runtime/ethernet.h"
+
 namespace dquic {
 namespace {
 
-constexpr std::uint16_t kEthHdrLen = 14;
-constexpr std::uint16_t kVlanTagLen = 4;
 constexpr std::uint16_t kIpv4MinHdrLen = 20;
 constexpr std::uint16_t kIpv6HdrLen = 40;
 constexpr std::uint16_t kUdpHdrLen = 8;
-constexpr std::uint16_t kEtherTypeIpv4 = 0x0800;
-constexpr std::uint16_t kEtherTypeIpv6 = 0x86dd;
-constexpr std::uint16_t kEtherTypeVlan = 0x8100;  // IEEE 802.1Q
-constexpr std::uint16_t kEtherTypeQinQ = 0x88a8;  // IEEE 802.1ad S-tag
-constexpr std::uint16_t kEtherTypeQinQOld = 0x9100;
 constexpr std::uint8_t kProtoUdp = 17;
 constexpr std::uint8_t kIpv6HopByHop = 0;
 constexpr std::uint8_t kIpv6Routing = 43;
@@ -27,19 +22,6 @@ constexpr std::uint8_t kIpv6DestOpts = 60;
 constexpr std::uint16_t kIpv4Df = 0x4000;
 constexpr std::uint16_t kIpv4Mf = 0x2000;
 constexpr std::uint16_t kIpv4OffsetMask = 0x1fff;
-
-// Byte-wise loads and stores: frames carry no alignment guarantee.
-std::uint16_t load_be16(const std::uint8_t* p) {
-  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
-}
-void store_be16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-void store_be32(std::uint8_t* p, std::uint32_t v) {
-  store_be16(p, static_cast<std::uint16_t>(v >> 16));
-  store_be16(p + 2, static_cast<std::uint16_t>(v));
-}
 
 std::uint32_t fold(std::uint32_t sum) {
   sum = (sum & 0xffff) + (sum >> 16);
@@ -64,7 +46,9 @@ std::uint32_t pseudo_header_sum(const IpAddress& src, const IpAddress& dst, std:
 std::uint16_t udp_raw_sum(const rte_mbuf* m, const IpAddress& src, const IpAddress& dst,
                           std::uint32_t l4_off, std::uint16_t udp_len) {
   std::uint16_t data_sum = 0;
-  if (rte_raw_cksum_mbuf(m, l4_off, udp_len, &data_sum) != 0) return 0;
+  // Not rte_raw_cksum_mbuf: in DPDK 22.11 it drops the carries of a
+  // segment that starts at an odd offset (see raw_sum_mbuf).
+  if (!raw_sum_mbuf(m, l4_off, udp_len, 0, &data_sum)) return 0;
   return static_cast<std::uint16_t>(fold(pseudo_header_sum(src, dst, udp_len) + data_sum));
 }
 
@@ -113,7 +97,7 @@ UdpDropReason parse_udp_frame(const rte_mbuf* m, ParsedUdpFrame* out) {
   const std::uint32_t pkt_len = rte_pktmbuf_pkt_len(m);
   *out = ParsedUdpFrame{};
 
-  if (seg_len < kEthHdrLen) return UdpDropReason::kTooShort;
+  if (seg_len < kEthHeaderLen) return UdpDropReason::kTooShort;
   std::uint32_t off = 12;
   std::uint16_t ethertype = load_be16(p + off);
   off += 2;
@@ -214,7 +198,7 @@ UdpDropReason parse_udp_frame(const rte_mbuf* m, ParsedUdpFrame* out) {
 }
 
 std::uint16_t udp_frame_header_len(const UdpFrameSpec& spec) {
-  const std::uint16_t l2 = kEthHdrLen + (spec.vlan ? kVlanTagLen : 0);
+  const std::uint16_t l2 = kEthHeaderLen + (spec.vlan ? kVlanTagLen : 0);
   const std::uint16_t l3 = spec.src.family == IpFamily::kIpv6 ? kIpv6HdrLen : kIpv4MinHdrLen;
   return static_cast<std::uint16_t>(l2 + l3 + kUdpHdrLen);
 }
@@ -226,7 +210,7 @@ bool build_udp_frame(rte_mbuf* m, const UdpFrameSpec& spec, std::uint16_t* ipv4_
   const std::uint32_t udp_len = payload_len + kUdpHdrLen;
   const std::uint32_t ip_len = udp_len + (v6 ? 0 : kIpv4MinHdrLen);
   if (ip_len > 0xffff) return false;
-  const std::uint16_t l2_len = kEthHdrLen + (spec.vlan ? kVlanTagLen : 0);
+  const std::uint16_t l2_len = kEthHeaderLen + (spec.vlan ? kVlanTagLen : 0);
   const std::uint16_t l3_len = v6 ? kIpv6HdrLen : kIpv4MinHdrLen;
   // rte_pktmbuf_prepend leaves the mbuf untouched when headroom is short.
   auto* p = reinterpret_cast<std::uint8_t*>(
