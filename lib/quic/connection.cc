@@ -510,7 +510,7 @@ void Connection::update_recovery_state() {
   rs.handshake_confirmed = handshake_confirmed_;
   const Space& h = *spaces_[index(PacketSpace::kHandshake)];
   rs.have_handshake_keys = h.write_key != nullptr || h.discarded;
-  rs.amplification_blocked = amplification_room() < kMinAmplificationRoom;
+  rs.amplification_blocked = amplification_blocked();
   loss_->set_state(rs, now_);
 }
 
@@ -1105,13 +1105,16 @@ Time Connection::next_timeout() const {
   if (state_ == ConnectionState::kClosing || state_ == ConnectionState::kDraining)
     return close_frame_pending_ ? now_ : close_deadline_;
   Time t = loss_->timer();
+  // RFC 9000 §8.1: an ACK waits, like everything else, for amplification
+  // credit; the next datagram received brings it.
+  const bool can_send = !amplification_blocked();
   for (const auto& sp : spaces_)
-    if (!sp->discarded && sp->acks.ack_eliciting_pending())
+    if (can_send && !sp->discarded && sp->acks.ack_eliciting_pending())
       t = std::min(t, sp->acks.ack_deadline());
   if (idle_timeout_ > 0) t = std::min(t, idle_deadline());
   t = std::min(t, handshake_deadline());
   t = std::min(t, keep_alive_due());
-  if (has_data_to_send() && cc_->available() >= config_.max_datagram_size)
+  if (can_send && has_data_to_send() && cc_->available() >= config_.max_datagram_size)
     t = std::min(t, config_.pacing ? pacer_.next_send_time(now_) : now_);
   if (discard_initial_pending_) t = std::min(t, now_);
   t = std::min(t, read_previous_discard_at_);

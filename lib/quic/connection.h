@@ -544,6 +544,7 @@ class Connection final : public TlsSink, public LossListener {
     return paths_[path].amplification_room(role_ == EndpointRole::kServer);
   }
   void on_address_validated();
+  bool amplification_blocked() const;  // nothing can be sent until more arrives
   std::size_t find_path(const NetworkPath& a) const;
   std::size_t new_path_slot();
   bool bind_new_path(Time now);

@@ -80,6 +80,15 @@ bool Connection::space_wants_to_send(PacketSpace s, Time now, bool cc_ok) const 
   return app_has_data();
 }
 
+bool Connection::amplification_blocked() const {
+  // RFC 9000 §8.1; §14.1: a server's Initial needs room for 1200 bytes
+  // (write_datagram waits for it rather than send a short one).
+  const std::uint64_t room = amplification_room();
+  return room < kMinAmplificationRoom ||
+         (role_ == EndpointRole::kServer && room < kMinInitialDatagram &&
+          space_wants_to_send(PacketSpace::kInitial, now_, true));
+}
+
 bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingDatagram* out) {
   *out = OutgoingDatagram{};
   if (state_ == ConnectionState::kClosed || state_ == ConnectionState::kDraining) return false;

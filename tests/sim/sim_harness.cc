@@ -11,7 +11,9 @@
 #include "offload/aead_evp.h"
 #include "offload/hp_inline.h"
 #include "offload/protector_key_store.h"
+#include "quic/cid_generator.h"
 #include "quic/packet_header.h"
+#include "quic/stateless_reset.h"
 #include "runtime/connection_io.h"
 #include "tests/sim/sim_rng.h"
 #include "tests/support/test_certs.h"
@@ -24,6 +26,11 @@ constexpr std::size_t kAppChunk = 16 * 1024;
 // connection that never stops sending shows up as a livelock, not a hang).
 constexpr std::size_t kMaxDatagramsPerStep = 4096;
 constexpr std::size_t kServerCidLength = 8;
+// Addresses when SimConfig asks for them (RFC 5737-style test range).
+const PeerAddress kClientAddress = PeerAddress::ipv4({198, 18, 0, 2}, 50000);
+const PeerAddress kClientMigrated = PeerAddress::ipv4({198, 18, 0, 3}, 50001);
+const PeerAddress kServerAddress = PeerAddress::ipv4({198, 18, 1, 1}, 443);
+const PeerAddress kServerPreferred = PeerAddress::ipv4({198, 18, 1, 2}, 4433);
 constexpr char kAlpn[] = "sim";
 
 std::uint64_t mix64(std::uint64_t z) {
@@ -371,6 +378,9 @@ struct SimHarness::Endpoint {
   NullKeyStore* null_keys = nullptr;  // no-crypto mode: `keys`
   std::unique_ptr<App> app;
   std::unique_ptr<SimRng> rng;
+  // Spare CIDs for migration (SimConfig addressing).
+  std::unique_ptr<RandomCidGenerator> cids;
+  std::unique_ptr<StatelessResetTokenGenerator> resets;
   std::unique_ptr<Connection> conn;
 
   std::int64_t keys_live() const {
@@ -389,6 +399,64 @@ struct SimHarness::Flow {
   Time done_time = kNever;
   Time closed_time = kNever;
 };
+
+bool SimHarness::addressing() const {
+  return config_.nat_rebind_at != kNever || config_.client_migrate_at != kNever ||
+         config_.preferred_address;
+}
+
+std::uint8_t SimHarness::address_index(const PeerAddress& a) {
+  for (std::size_t i = 0; i < addresses_.size(); ++i)
+    if (addresses_[i] == a) return static_cast<std::uint8_t>(i);
+  addresses_.push_back(a);
+  return static_cast<std::uint8_t>(addresses_.size() - 1);
+}
+
+void SimHarness::tag_path(rte_mbuf* m, const NetworkPath& p, bool from_client) {
+  // The NAT rewrites the client's source address on the way out.
+  const PeerAddress src =
+      from_client && nat_external_ && p.local == kClientAddress ? *nat_external_ : p.local;
+  m->hash.rss = address_index(src) | (std::uint32_t{address_index(p.peer)} << 8);
+}
+
+bool SimHarness::untag_path(const rte_mbuf* m, bool to_server, NetworkPath* p) const {
+  const PeerAddress& src = addresses_[m->hash.rss & 0xff];
+  PeerAddress dst = addresses_[(m->hash.rss >> 8) & 0xff];
+  if (!to_server) {
+    // The NAT maps its current binding back and has forgotten the old one.
+    if (nat_dead_ && dst == *nat_dead_) return false;
+    if (nat_external_ && dst == *nat_external_) dst = kClientAddress;
+  }
+  p->local = dst;
+  p->peer = src;
+  return true;
+}
+
+void SimHarness::path_events() {
+  // Addresses change once the handshake is confirmed: a server takes no new
+  // peer address before (RFC 9000 §9), so a change during a slow handshake
+  // would only test that it times out.
+  for (auto& f : flows_)
+    if (f->client == nullptr || !f->client->conn->handshake_confirmed()) return;
+  if (!rebound_ && now_ >= config_.nat_rebind_at) {
+    rebound_ = true;
+    nat_dead_ = nat_external_.value_or(kClientAddress);
+    PeerAddress next = kClientAddress;
+    next.port = static_cast<std::uint16_t>(kClientAddress.port + 10000);
+    if (config_.nat_rebind_new_ip) next.address[3] = 99;
+    nat_external_ = next;
+  }
+  if (!migrated_ && now_ >= config_.client_migrate_at) {
+    migrated_ = true;
+    for (auto& f : flows_) {
+      if (f->client == nullptr || f->client->conn->is_closed()) continue;
+      NetworkPath p = f->client->conn->path();
+      p.local = kClientMigrated;
+      if (!f->client->conn->migrate(p, now_, config_.migrate_validate_first))
+        fail("client migrate() refused", false);
+    }
+  }
+}
 
 SimHarness::SimHarness(const SimConfig& config, rte_mempool* pool)
     : config_(config), pool_(pool), cid_rng_(config.seed, 999) {
@@ -476,6 +544,26 @@ std::unique_ptr<SimHarness::Endpoint> SimHarness::make_endpoint(std::size_t flow
   tp.initial_max_stream_data_uni = config_.stream_window;
   tp.initial_max_streams_bidi = 100;
   tp.initial_max_streams_uni = 3;
+  if (addressing()) {
+    RandomCidGeneratorSettings gs;
+    gs.cid_length = 8;  // the client's own CID and kServerCidLength
+    e->cids = RandomCidGenerator::create(gs, cc.random);
+    std::array<std::uint8_t, 32> key{};
+    cc.random(key);
+    e->resets = std::make_unique<StatelessResetTokenGenerator>(ByteSpan(key.data(), key.size()));
+    cc.cid_generator = e->cids.get();
+    cc.reset_tokens = e->resets.get();
+    tp.active_connection_id_limit = 4;
+    if (role == EndpointRole::kClient) {
+      cc.path.local = kClientAddress;
+      cc.path.peer = kServerAddress;
+    } else if (config_.preferred_address) {
+      PreferredAddress pa;
+      std::copy_n(kServerPreferred.address.begin(), 4, pa.ipv4_address.begin());
+      pa.ipv4_port = kServerPreferred.port;
+      tp.preferred_address = pa;  // the connection fills in its CID and token
+    }
+  }
   e->conn =
       ids == nullptr ? std::make_unique<Connection>(cc) : std::make_unique<Connection>(cc, *ids);
   e->app->attach(e->conn.get());
@@ -566,16 +654,21 @@ void SimHarness::route(rte_mbuf* m, bool to_server) {
     const bool fresh = to_server && f.server == nullptr;
     if (fresh) create_server(f, flow, m);
     Endpoint* e = to_server ? f.server.get() : f.client.get();
+    NetworkPath path;
+    if (addressing() && !untag_path(m, to_server, &path)) {
+      ++nat_dropped_;
+      e = nullptr;
+    }
     if (e != nullptr && !e->conn->is_closed()) {
       if (config_.timing != nullptr) {
         SimIoTiming::Side& t =
             e->role == EndpointRole::kClient ? config_.timing->client : config_.timing->server;
         const std::uint64_t t0 = rte_rdtsc();
-        receive_datagram(*e->conn, e->protector.get(), m, Ecn::kNotEct, now_);
+        receive_datagram(*e->conn, e->protector.get(), m, Ecn::kNotEct, now_, path);
         t.receive_tsc += rte_rdtsc() - t0;
         ++t.receive_datagrams;
       } else {
-        receive_datagram(*e->conn, e->protector.get(), m, Ecn::kNotEct, now_);
+        receive_datagram(*e->conn, e->protector.get(), m, Ecn::kNotEct, now_, path);
       }
       // An endpoint keeps no state for an Initial it could not process
       // (RFC 9000 §5.2.2): e.g. a corrupted one, whose CIDs are wrong.
@@ -600,10 +693,14 @@ void SimHarness::deliver(SimLink& link, bool to_server) {
 
 void SimHarness::send(Endpoint& e, std::size_t flow, SimLink& link) {
   const std::span<rte_mbuf*> out(scratch_.data(), config_.send_burst);
+  std::array<NetworkPath, 64> paths;
+  const std::span<NetworkPath> path_out =
+      addressing() ? std::span<NetworkPath>(paths.data(), out.size()) : std::span<NetworkPath>{};
   std::size_t total = 0;
   while (!e.conn->is_closed() && total < kMaxDatagramsPerStep) {
     const std::uint64_t t0 = config_.timing != nullptr ? rte_rdtsc() : 0;
-    const std::size_t n = send_datagrams(*e.conn, e.protector.get(), pool_, now_, out);
+    const std::size_t n =
+        send_datagrams(*e.conn, e.protector.get(), pool_, now_, out, {}, path_out);
     if (config_.timing != nullptr) {
       SimIoTiming::Side& t =
           e.role == EndpointRole::kClient ? config_.timing->client : config_.timing->server;
@@ -612,6 +709,7 @@ void SimHarness::send(Endpoint& e, std::size_t flow, SimLink& link) {
     }
     for (std::size_t i = 0; i < n; ++i) {
       out[i]->port = static_cast<std::uint16_t>(flow);  // the simulator's routing tag
+      if (addressing()) tag_path(out[i], paths[i], e.role == EndpointRole::kClient);
       link.send(out[i], now_);
     }
     total += n;
@@ -629,6 +727,9 @@ bool SimHarness::all_closed() const {
 
 Time SimHarness::next_event() const {
   Time t = path_->next_delivery();
+  // Events past due wait for the handshake (path_events), not the clock.
+  if (!rebound_ && config_.nat_rebind_at > now_) t = std::min(t, config_.nat_rebind_at);
+  if (!migrated_ && config_.client_migrate_at > now_) t = std::min(t, config_.client_migrate_at);
   for (const auto& f : flows_) {
     if (!f->started) t = std::min(t, f->config.start);
     for (const Endpoint* e : {f->client.get(), f->server.get()})
@@ -643,6 +744,7 @@ bool SimHarness::step() {
     return false;
   }
   start_flows();
+  if (addressing()) path_events();
   deliver(path_->a_to_b(), /*to_server=*/true);
   deliver(path_->b_to_a(), /*to_server=*/false);
   for (auto& f : flows_) {
@@ -724,6 +826,7 @@ SimResult SimHarness::collect() {
   r.elapsed = now_;
   r.steps = steps_;
   r.client_to_server = path_->a_to_b().stats();
+  r.nat_dropped = nat_dropped_;
   r.server_to_client = path_->b_to_a().stats();
   bool all_ok = failure_.empty();
   for (const auto& f : flows_) {
@@ -743,6 +846,7 @@ SimResult SimHarness::collect() {
       er.smoothed_rtt = c.rtt().smoothed_rtt();
       er.key_updates = c.key_updates();
       er.version = c.version();
+      er.path = c.path();
       er.app_bytes_read = e->app->bytes_read();
       er.app_bytes_written = e->app->bytes_written();
       fr.bytes_delivered += er.app_bytes_read;

@@ -79,6 +79,21 @@ struct SimConfig {
   // client_version; the server takes the version of the client's Initial.
   std::uint32_t client_version = kVersion1;
   std::vector<std::uint32_t> client_versions, server_versions;
+  // Addresses and migration (RFC 9000 §9). With any of these set, the
+  // client sends from 198.18.0.2:50000 to the server's 198.18.1.1:443,
+  // datagrams carry their path, and both ends issue spare connection IDs.
+  // Each change waits until the client's handshake is confirmed.
+  // At nat_rebind_at a NAT in front of the client gives it a new address as
+  // the server sees it (a new port; also a new IP with nat_rebind_new_ip);
+  // datagrams to the old one are lost from then on.
+  Time nat_rebind_at = kNever;
+  bool nat_rebind_new_ip = false;
+  // At client_migrate_at the client moves to 198.18.0.3:50001
+  // (Connection::migrate), after probing it with migrate_validate_first.
+  Time client_migrate_at = kNever;
+  bool migrate_validate_first = false;
+  // The server offers preferred_address 198.18.1.2:4433 (RFC 9000 §9.6).
+  bool preferred_address = false;
   SimIoTiming* timing = nullptr;  // optional: filled when set
   // Optional: installed on every client / server connection (qlog-style
   // traces when diagnosing a failing seed).
@@ -98,6 +113,7 @@ struct SimEndpointResult {
   std::uint64_t app_bytes_written = 0;
   std::uint64_t key_updates = 0;  // read-key rotations (RFC 9001 §6)
   std::uint32_t version = 0;      // in use at the end
+  NetworkPath path;               // the active path at the end
 };
 
 struct SimFlowResult {
@@ -119,6 +135,7 @@ struct SimResult {
   std::uint64_t bytes_delivered = 0;
   std::vector<SimFlowResult> flows;
   SimLinkStats client_to_server, server_to_client;
+  std::uint64_t nat_dropped = 0;  // datagrams to a client address no longer bound
   // Resources after everything was destroyed: must be 0.
   std::int64_t mbufs_leaked = 0;  // pool in-use count minus its count before the run
   std::int64_t keys_leaked = 0;   // keys installed minus released, all endpoints
@@ -155,6 +172,11 @@ class SimHarness {
   void start_flows();
   void deliver(SimLink& link, bool to_server);
   void route(rte_mbuf* m, bool to_server);
+  bool addressing() const;
+  std::uint8_t address_index(const PeerAddress& a);
+  void tag_path(rte_mbuf* m, const NetworkPath& p, bool from_client);
+  bool untag_path(const rte_mbuf* m, bool to_server, NetworkPath* p) const;
+  void path_events();
   void create_server(Flow& f, std::size_t flow, rte_mbuf* first);
   void send(Endpoint& e, std::size_t flow, SimLink& link);
   bool all_closed() const;
@@ -178,6 +200,14 @@ class SimHarness {
   std::uint32_t server_version_ = kVersion1;  // of the Initial creating a server
   std::string failure_;
   bool deadlock_ = false;
+  // Addressing: every address seen, indexed by the tag datagrams carry in
+  // hash.rss (rte_pktmbuf_copy keeps it); the client's address as the
+  // server sees it (NAT), and the one it had before a rebinding.
+  std::vector<PeerAddress> addresses_;
+  std::optional<PeerAddress> nat_external_;
+  std::optional<PeerAddress> nat_dead_;
+  bool rebound_ = false, migrated_ = false;
+  std::uint64_t nat_dropped_ = 0;
 };
 
 // The application's stream content: byte `offset` of stream `stream_id` in a
