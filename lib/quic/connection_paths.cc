@@ -138,6 +138,14 @@ void Connection::on_path_validated(std::size_t i, Time now) {
 
 void Connection::on_path_validation_failed(std::size_t i, Time now) {
   ++stats_.path_validations_failed;
+  if (i == fallback_path_) {
+    // §9.3.3's check of the previous path went unanswered: it stays the
+    // last validated one to revert to (§9.3.2) should the new path fail too.
+    ConnectionPath& p = paths_[i];
+    p.validating = p.challenge_due = false;
+    p.next_challenge = p.deadline = kNever;
+    return;
+  }
   if (i != active_path_) {
     free_path(i);  // §8.2.4: the path is unusable; the connection goes on
     return;

@@ -131,9 +131,14 @@ ConnectedPair::~ConnectedPair() {
 std::vector<rte_mbuf*> ConnectedPair::send_all(PairSide& s) {
   std::array<rte_mbuf*, 16> out{};
   std::vector<rte_mbuf*> all;
+  std::array<NetworkPath, 16> paths{};
   for (;;) {
-    const std::size_t n = send_datagrams(*s.conn, nullptr, pool_, now, out);
+    const std::size_t n =
+        send_datagrams(*s.conn, nullptr, pool_, now, out, {},
+                       track_paths_ ? std::span<NetworkPath>(paths) : std::span<NetworkPath>{});
     all.insert(all.end(), out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n));
+    for (std::size_t i = 0; track_paths_ && i < n; ++i)
+      sent_paths_[out[i]] = paths[i];
     if (n < out.size()) break;
   }
   return all;
@@ -141,16 +146,45 @@ std::vector<rte_mbuf*> ConnectedPair::send_all(PairSide& s) {
 
 void ConnectedPair::deliver(PairSide& to, std::vector<rte_mbuf*>& ms) {
   for (rte_mbuf* m : ms) {
-    receive_datagram(*to.conn, nullptr, m, Ecn::kNotEct, now);
+    NetworkPath path;
+    auto it = sent_paths_.find(m);
+    if (it != sent_paths_.end()) {
+      path.local = it->second.peer;
+      path.peer = it->second.local;
+      sent_paths_.erase(it);
+      if (nat) {
+        NetworkPath server_view = &to == server_.get() ? path : NetworkPath{path.peer, path.local};
+        if (!nat(server_view)) {
+          rte_pktmbuf_free(m);
+          continue;
+        }
+        path =
+            &to == server_.get() ? server_view : NetworkPath{server_view.peer, server_view.local};
+      }
+    }
+    receive_datagram(*to.conn, nullptr, m, Ecn::kNotEct, now, path);
     rte_pktmbuf_free(m);
   }
   ms.clear();
 }
 
+void ConnectedPair::deliver_on(PairSide& to, rte_mbuf* m, const NetworkPath& path) {
+  sent_paths_.erase(m);
+  receive_datagram(*to.conn, nullptr, m, Ecn::kNotEct, now, path);
+  rte_pktmbuf_free(m);
+}
+
+const NetworkPath* ConnectedPair::sent_path(rte_mbuf* m) const {
+  auto it = sent_paths_.find(m);
+  return it == sent_paths_.end() ? nullptr : &it->second;
+}
+
 void ConnectedPair::run_until(Time until, bool to_server, bool to_client, std::uint64_t max_steps) {
-  auto drop = [](std::vector<rte_mbuf*>& ms) {
-    for (rte_mbuf* m : ms)
+  auto drop = [this](std::vector<rte_mbuf*>& ms) {
+    for (rte_mbuf* m : ms) {
+      sent_paths_.erase(m);
       rte_pktmbuf_free(m);
+    }
     ms.clear();
   };
   for (std::uint64_t step = 0; step < max_steps; ++step) {

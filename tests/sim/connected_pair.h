@@ -11,6 +11,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "quic/connection.h"
@@ -94,6 +95,17 @@ class ConnectedPair {
   // in an mbuf as a received datagram would be.
   void inject(PairSide& to, const Bytes& payload, bool reserved_bits_set = false);
 
+  // Paths (RFC 9000 §9): once enabled, send_all() remembers the path each
+  // datagram was sent on, and deliver() hands it over as the receiver sees
+  // it (the ends swapped), or as `nat` rewrites the client's address. Only
+  // for datagrams that went through send_all() (the map is by pointer).
+  void track_paths() { track_paths_ = true; }
+  std::function<bool(NetworkPath& as_server_sees)> nat;  // false: lost
+  // Hands `m` to `to` as arriving on `path` (already as `to` sees it), frees it.
+  void deliver_on(PairSide& to, rte_mbuf* m, const NetworkPath& path);
+  // The path send_all() recorded for `m` (as sent).
+  const NetworkPath* sent_path(rte_mbuf* m) const;
+
   PairSide& client() { return *client_; }
   PairSide& server() { return *server_; }
   Time now = 0;
@@ -105,6 +117,8 @@ class ConnectedPair {
   std::unique_ptr<PairTls> own_tls_;
   PairTls* tls_;
   std::unique_ptr<PairSide> client_, server_;
+  bool track_paths_ = false;
+  std::unordered_map<rte_mbuf*, NetworkPath> sent_paths_;
 };
 
 // Frames encoded back to back into one payload.

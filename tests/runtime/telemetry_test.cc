@@ -1,0 +1,608 @@
+// Worker counters (helpers, snapshot, sum, the exit summary) and their
+// rte_telemetry commands, end to end over the telemetry v2 socket.
+//
+// This binary has its own main(): tests/dpdk_test_main.cc starts the EAL with
+// --no-telemetry, and the point here is the socket. The EAL runs with the
+// usual test flags (--no-huge --no-shconf --no-pci -m 1024) and telemetry on;
+// on DPDK 22.11 --no-shconf still creates the runtime directory
+// (/var/run/dpdk/<file-prefix> for root) and the socket dpdk_telemetry.v2 in
+// it. The file prefix is unique per process; the directory is removed at the
+// end if this process created it.
+#include "runtime/telemetry.h"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_telemetry.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/worker_counters.h"
+
+namespace dquic {
+namespace {
+
+std::string g_file_prefix;
+std::string g_runtime_dir;
+
+// --- counters ---------------------------------------------------------------
+
+TEST(WorkerCountersTest, LayoutIsOneBlockPerCacheLine) {
+  EXPECT_EQ(alignof(WorkerCounters), 64u);
+  EXPECT_EQ(sizeof(WorkerCounters) % 64, 0u);
+  WorkerCounters two[2];
+  const auto a = reinterpret_cast<std::uintptr_t>(&two[0]);
+  const auto b = reinterpret_cast<std::uintptr_t>(&two[1]);
+  EXPECT_EQ(a % 64, 0u);
+  EXPECT_GE(b - a, sizeof(WorkerCounters));
+}
+
+TEST(WorkerCountersTest, UdpDropReasonCountIsTheEnumsEnd) {
+  // The enum has no kCount: the value past kBadUdpChecksum must have no name.
+  EXPECT_STREQ(to_string(static_cast<UdpDropReason>(kUdpDropReasonCount)), "unknown");
+  EXPECT_STREQ(to_string(static_cast<UdpDropReason>(kUdpDropReasonCount - 1)), "bad_udp_checksum");
+}
+
+TEST(WorkerCountersTest, FieldTableNamesAreStable) {
+  std::set<std::string> keys;
+  for (const WorkerCounterField& f : worker_counter_fields()) {
+    EXPECT_EQ(std::string(f.key), std::string(f.group) + "_" + f.name);
+    EXPECT_TRUE(keys.insert(f.key).second) << f.key;
+  }
+  EXPECT_EQ(keys.size(), kWorkerCounterFieldCount);
+  // Names users grep and scripts read: renaming one is a breaking change.
+  for (const char* k : {"rx_packets",
+                        "rx_bytes",
+                        "tx_packets",
+                        "tx_bytes",
+                        "tx_dropped",
+                        "redirects_out",
+                        "redirects_in",
+                        "redirects_ring_full",
+                        "crypto_enqueued",
+                        "crypto_completed",
+                        "crypto_failed",
+                        "connections_opened",
+                        "connections_closed",
+                        "connections_active",
+                        "handshakes_completed",
+                        "handshakes_failed",
+                        "stateless_version_negotiation",
+                        "stateless_retry",
+                        "stateless_reset",
+                        "stateless_close"})
+    EXPECT_TRUE(keys.count(k)) << k;
+}
+
+TEST(WorkerCountersTest, EveryFieldMapsToItsOwnMember) {
+  // Each table entry writes a distinct member: set them to distinct values
+  // and read them back by name.
+  WorkerCounters c;
+  std::uint64_t v = 1;
+  for (const WorkerCounterField& f : worker_counter_fields())
+    c.*f.member = v++;
+  EXPECT_EQ(c.rx_packets, 1u);
+  EXPECT_EQ(c.rx_bytes, 2u);
+  EXPECT_EQ(c.tx_dropped, 5u);
+  EXPECT_EQ(c.redirects_ring_full, 8u);
+  EXPECT_EQ(c.connections_active, 14u);
+  EXPECT_EQ(c.stateless_close, 20u);
+}
+
+TEST(WorkerCountersTest, Helpers) {
+  WorkerCounters c;
+  c.count_rx(100);
+  c.count_rx(50);
+  c.count_tx(1200);
+  EXPECT_EQ(c.rx_packets, 2u);
+  EXPECT_EQ(c.rx_bytes, 150u);
+  EXPECT_EQ(c.tx_packets, 1u);
+  EXPECT_EQ(c.tx_bytes, 1200u);
+
+  c.count_drop(UdpDropReason::kBadUdpChecksum);
+  c.count_drop(UdpDropReason::kBadUdpChecksum);
+  c.count_drop(UdpDropReason::kNone);                             // not a drop: ignored
+  c.count_drop(static_cast<UdpDropReason>(kUdpDropReasonCount));  // out of range: ignored
+  c.count_drop(ControlDropReason::kNotForUs);
+  c.count_drop(ControlDropReason::kCount);
+  c.count_drop(EndpointDrop::kMalformed);
+  c.count_drop(EndpointDrop::kCount);
+  EXPECT_EQ(c.drops(UdpDropReason::kBadUdpChecksum), 2u);
+  EXPECT_EQ(c.drops(UdpDropReason::kNone), 0u);
+  EXPECT_EQ(c.drops(ControlDropReason::kNotForUs), 1u);
+  EXPECT_EQ(c.drops(EndpointDrop::kMalformed), 1u);
+  c.tx_dropped = 3;
+  c.redirects_ring_full = 4;
+  EXPECT_EQ(c.total_drops(), 2u + 1 + 1 + 3 + 4);
+
+  c.count_connection_opened();
+  c.count_connection_opened();
+  c.count_connection_closed();
+  EXPECT_EQ(c.connections_opened, 2u);
+  EXPECT_EQ(c.connections_closed, 1u);
+  EXPECT_EQ(c.connections_active, 1u);
+  c.count_connection_closed();
+  c.count_connection_closed();  // more closes than opens: the gauge stays at 0
+  EXPECT_EQ(c.connections_active, 0u);
+
+  using R = EndpointDecision::Response;
+  for (R r : {R::kNone, R::kVersionNegotiation, R::kRetry, R::kRetry, R::kStatelessReset,
+              R::kConnectionClose, R::kConnectionClose, R::kConnectionClose})
+    c.count_stateless(r);
+  EXPECT_EQ(c.stateless_version_negotiation, 1u);
+  EXPECT_EQ(c.stateless_retry, 2u);
+  EXPECT_EQ(c.stateless_reset, 1u);
+  EXPECT_EQ(c.stateless_close, 3u);
+}
+
+// Two workers with distinct, known values in every counter: worker w's field
+// i holds (w + 1) * 1000 + i, its drop reason j of layer L holds
+// (w + 1) * 100000 + L * 100 + j.
+WorkerCounters known_block(std::uint64_t w) {
+  WorkerCounters c;
+  std::uint64_t i = 0;
+  for (const WorkerCounterField& f : worker_counter_fields())
+    c.*f.member = (w + 1) * 1000 + i++;
+  for (std::size_t j = 1; j < c.udp_drops.size(); ++j)
+    c.udp_drops[j] = (w + 1) * 100000 + 100 + j;
+  for (std::size_t j = 1; j < c.control_drops.size(); ++j)
+    c.control_drops[j] = (w + 1) * 100000 + 200 + j;
+  for (std::size_t j = 0; j < c.endpoint_drops.size(); ++j)
+    c.endpoint_drops[j] = (w + 1) * 100000 + 300 + j;
+  return c;
+}
+
+TEST(WorkerCountersTest, SumAddsEveryCounterAndSkipsNull) {
+  const WorkerCounters a = known_block(0);
+  const WorkerCounters b = known_block(1);
+  const std::array<const WorkerCounters*, 3> blocks = {&a, nullptr, &b};
+  const WorkerCounters t = sum(blocks);
+  for (const WorkerCounterField& f : worker_counter_fields())
+    EXPECT_EQ(t.*f.member, a.*f.member + b.*f.member) << f.key;
+  for (std::size_t j = 0; j < t.udp_drops.size(); ++j)
+    EXPECT_EQ(t.udp_drops[j], a.udp_drops[j] + b.udp_drops[j]);
+  for (std::size_t j = 0; j < t.control_drops.size(); ++j)
+    EXPECT_EQ(t.control_drops[j], a.control_drops[j] + b.control_drops[j]);
+  for (std::size_t j = 0; j < t.endpoint_drops.size(); ++j)
+    EXPECT_EQ(t.endpoint_drops[j], a.endpoint_drops[j] + b.endpoint_drops[j]);
+  EXPECT_EQ(t.total_drops(), a.total_drops() + b.total_drops());
+
+  const WorkerCounters zero = sum({});
+  EXPECT_EQ(zero.rx_packets, 0u);
+  EXPECT_EQ(zero.total_drops(), 0u);
+}
+
+TEST(WorkerCountersTest, SnapshotCopiesEverything) {
+  const WorkerCounters a = known_block(3);
+  const WorkerCounters s = snapshot(a);
+  EXPECT_EQ(std::memcmp(&a, &s, sizeof(a)), 0);
+}
+
+TEST(WorkerCountersTest, SnapshotWhileTheWorkerWrites) {
+  // A reader never sees a counter go backwards or beyond what was written.
+  // (Not a timing assertion: it holds for any interleaving.)
+  WorkerCounters live;
+  std::atomic<bool> done{false};
+  constexpr std::uint64_t kIncrements = 2'000'000;
+  std::thread worker([&] {
+    for (std::uint64_t i = 0; i < kIncrements; ++i)
+      live.count_rx(3);
+    done.store(true, std::memory_order_release);
+  });
+  std::uint64_t last = 0;
+  bool monotonic = true;
+  for (int i = 0; i < 100000 && !done.load(std::memory_order_acquire); ++i) {
+    const WorkerCounters s = snapshot(live);
+    monotonic =
+        monotonic && s.rx_packets >= last && s.rx_packets <= kIncrements && s.rx_bytes % 3 == 0;
+    last = s.rx_packets;
+  }
+  worker.join();
+  EXPECT_TRUE(monotonic);
+  EXPECT_EQ(snapshot(live).rx_packets, kIncrements);
+  EXPECT_EQ(snapshot(live).rx_bytes, 3 * kIncrements);
+}
+
+TEST(WorkerCountersTest, FormatNothingWhenZero) {
+  std::string out = "keep";
+  format_counters(WorkerCounters{}, "total ", &out);
+  EXPECT_EQ(out, "keep");
+}
+
+TEST(WorkerCountersTest, FormatOneLinePerNonZeroGroup) {
+  WorkerCounters c;
+  c.rx_packets = 10;
+  c.rx_bytes = 12000;
+  c.crypto_failed = 2;
+  c.handshakes_completed = 4;
+  c.stateless_retry = 1;
+  c.count_drop(UdpDropReason::kTooShort);
+  c.count_drop(UdpDropReason::kBadUdpChecksum);
+  c.count_drop(UdpDropReason::kBadUdpChecksum);
+  c.count_drop(EndpointDrop::kReflectionPort);
+  c.count_drop(EndpointDrop::kZeroRttNotBuffered);
+  std::string out;
+  format_counters(c, "total ", &out);
+  EXPECT_EQ(out,
+            "total rx packets=10 bytes=12000\n"
+            "total crypto enqueued=0 completed=0 failed=2\n"
+            "total handshakes completed=4 failed=0\n"
+            "total stateless version_negotiation=0 retry=1 reset=0 close=0\n"
+            "total drop_udp too_short=1 bad_udp_checksum=2\n"
+            "total drop_endpoint reflection_port=1 zero_rtt_not_buffered=1\n");
+
+  WorkerCounters d;
+  d.count_drop(ControlDropReason::kBadIcmpChecksum);
+  d.tx_dropped = 5;
+  d.redirects_in = 7;
+  d.count_connection_opened();
+  std::string out2;
+  format_counters(d, &out2);
+  EXPECT_EQ(out2,
+            "tx packets=0 bytes=0 dropped=5\n"
+            "redirects out=0 in=7 ring_full=0\n"
+            "connections opened=1 closed=0 active=1\n"
+            "drop_control bad_icmp_checksum=1\n");
+}
+
+TEST(WorkerCountersTest, SummaryPerWorkerThenTotal) {
+  WorkerCounters a;
+  WorkerCounters b;
+  a.count_rx(100);
+  b.count_rx(200);
+  b.count_drop(UdpDropReason::kFragment);
+  WorkerCounters idle;  // prints nothing of its own
+  const std::array<const WorkerCounters*, 4> blocks = {&a, &idle, nullptr, &b};
+  std::string out;
+  format_summary(blocks, &out);
+  EXPECT_EQ(out,
+            "worker 0 rx packets=1 bytes=100\n"
+            "worker 3 rx packets=1 bytes=200\n"
+            "worker 3 drop_udp fragment=1\n"
+            "total rx packets=2 bytes=300\n"
+            "total drop_udp fragment=1\n");
+}
+
+TEST(WorkerCountersTest, EveryCounterHasAUniqueTelemetryKey) {
+  const WorkerCounters c = known_block(0);
+  std::set<std::string> keys;
+  std::size_t n = 0;
+  std::uint64_t total = 0;
+  for_each_counter(c, [&](const char* key, std::uint64_t v) {
+    ++n;
+    total += v;
+    const std::string k = key;
+    EXPECT_TRUE(keys.insert(k).second) << k;
+    // rte_telemetry dict names: alphanumerics, '_' and '/', < RTE_TEL_MAX_STRING_LEN.
+    EXPECT_LT(k.size(), static_cast<std::size_t>(RTE_TEL_MAX_STRING_LEN));
+    EXPECT_EQ(k.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_"), std::string::npos) << k;
+    // to_string's fallback for a value it does not name.
+    EXPECT_FALSE(k.size() >= 8 && k.compare(k.size() - 8, 8, "_unknown") == 0) << k;
+  });
+  EXPECT_EQ(n, kWorkerCounterFieldCount + (kUdpDropReasonCount - 1) +
+                   (kControlDropReasonCount - 1) + kEndpointDropCount);
+  EXPECT_TRUE(keys.count("drop_udp_bad_udp_checksum"));
+  EXPECT_TRUE(keys.count("drop_control_not_for_us"));
+  EXPECT_TRUE(keys.count("drop_endpoint_zero_rtt_not_buffered"));
+  EXPECT_FALSE(keys.count("drop_udp_none"));
+  EXPECT_FALSE(keys.count("drop_control_none"));
+  // Zeros are listed too; every counter was visited once.
+  std::uint64_t expected = 0;
+  for (const WorkerCounterField& f : worker_counter_fields())
+    expected += c.*f.member;
+  for (std::uint64_t d : c.udp_drops)
+    expected += d;
+  for (std::uint64_t d : c.control_drops)
+    expected += d;
+  for (std::uint64_t d : c.endpoint_drops)
+    expected += d;
+  EXPECT_EQ(total, expected);
+}
+
+// --- telemetry: the callbacks directly --------------------------------------
+
+struct TelData {
+  rte_tel_data* d = rte_tel_data_alloc();
+  ~TelData() { rte_tel_data_free(d); }
+};
+
+TEST(TelemetryCallbacksTest, ErrorsWithoutRegistryAndOnBadIds) {
+  telemetry_unregister();
+  {
+    TelData t;
+    EXPECT_EQ(telemetry_stats_cmd(kTelemetryStatsCmd, nullptr, t.d), -ENOENT);
+  }
+  {
+    TelData t;
+    EXPECT_EQ(telemetry_workers_cmd(kTelemetryWorkersCmd, nullptr, t.d), -ENOENT);
+  }
+  {
+    TelData t;
+    EXPECT_EQ(telemetry_worker_cmd(kTelemetryWorkerCmd, "0", t.d), -ENOENT);
+  }
+  const WorkerCounters a = known_block(0);
+  const std::array<const WorkerCounters*, 1> blocks = {&a};
+  ASSERT_TRUE(telemetry_register(blocks));
+  for (const char* bad :
+       {"", "x", "-1", "+0", " 0", "0 ", "0x1", "1,2", "99999999999999999999999999"}) {
+    TelData t;
+    EXPECT_EQ(telemetry_worker_cmd(kTelemetryWorkerCmd, bad, t.d), -EINVAL) << bad;
+  }
+  {
+    TelData t;
+    EXPECT_EQ(telemetry_worker_cmd(kTelemetryWorkerCmd, nullptr, t.d), -EINVAL);
+  }
+  {
+    TelData t;
+    EXPECT_EQ(telemetry_worker_cmd(kTelemetryWorkerCmd, "1", t.d), -ENOENT);
+  }
+  {
+    TelData t;
+    EXPECT_EQ(telemetry_worker_cmd(kTelemetryWorkerCmd, "0", t.d), 0);
+  }
+  {
+    TelData t;
+    EXPECT_EQ(telemetry_stats_cmd(kTelemetryStatsCmd, nullptr, t.d), 0);
+  }
+  telemetry_unregister();
+}
+
+// --- telemetry: end to end over the socket ----------------------------------
+
+// The number after "key": in a flat JSON object, or nullopt.
+std::optional<std::uint64_t> json_u64(const std::string& json, const std::string& key) {
+  const std::string needle = "\"" + key + "\":";
+  const std::size_t pos = json.find(needle);
+  if (pos == std::string::npos) return std::nullopt;
+  const char* p = json.c_str() + pos + needle.size();
+  if (*p < '0' || *p > '9') return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(p, &end, 10);
+  if (errno != 0 || end == p) return std::nullopt;
+  return v;
+}
+
+// A client of the v2 socket: SOCK_SEQPACKET, one message per request and
+// reply, every call bounded by a 5 s timeout.
+class TelemetryClient {
+ public:
+  ~TelemetryClient() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool connect_to(const std::string& path) {
+    fd_ = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    if (fd_ < 0) return false;
+    timeval tv{};
+    tv.tv_sec = 5;
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(sun.sun_path)) return false;
+    std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
+    return connect(fd_, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)) == 0;
+  }
+  // The next message; empty on timeout or error.
+  std::string receive() {
+    std::vector<char> buf(64 * 1024);
+    const ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
+    return n > 0 ? std::string(buf.data(), static_cast<std::size_t>(n)) : std::string();
+  }
+  std::string request(const std::string& cmd) {
+    if (send(fd_, cmd.data(), cmd.size(), 0) != static_cast<ssize_t>(cmd.size())) return {};
+    return receive();
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string socket_path() {
+  return g_runtime_dir + "/dpdk_telemetry.v2";
+}
+
+class TelemetrySocketTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    struct stat st {};
+    // main() starts the EAL with telemetry on: the socket must be there.
+    ASSERT_TRUE(stat(socket_path().c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+        << "no telemetry socket at " << socket_path();
+    a_ = known_block(0);
+    b_ = known_block(1);
+    blocks_ = {&a_, &b_};
+    ASSERT_TRUE(telemetry_register(blocks_));
+    ASSERT_TRUE(client_.connect_to(socket_path())) << std::strerror(errno);
+    info_ = client_.receive();
+  }
+  void TearDown() override { telemetry_unregister(); }
+
+  WorkerCounters a_, b_;
+  std::array<const WorkerCounters*, 2> blocks_{};
+  TelemetryClient client_;
+  std::string info_;
+};
+
+TEST_F(TelemetrySocketTest, InfoAndCommandList) {
+  // The first message: {"version":"DPDK 22.11...","pid":N,"max_output_len":16384}.
+  EXPECT_NE(info_.find("\"version\":\"DPDK"), std::string::npos) << info_;
+  EXPECT_EQ(json_u64(info_, "pid"), static_cast<std::uint64_t>(getpid())) << info_;
+  const std::string list = client_.request("/");
+  for (const char* cmd : {kTelemetryStatsCmd, kTelemetryWorkersCmd, kTelemetryWorkerCmd})
+    EXPECT_NE(list.find(std::string("\"") + cmd + "\""), std::string::npos) << list;
+}
+
+TEST_F(TelemetrySocketTest, StatsAreTheTotals) {
+  const std::string reply = client_.request(kTelemetryStatsCmd);
+  ASSERT_EQ(reply.rfind("{\"/dquic/stats\":{", 0), 0u) << reply;
+  EXPECT_EQ(json_u64(reply, "workers"), 2u);
+  const WorkerCounters t = sum(blocks_);
+  std::size_t checked = 0;
+  for_each_counter(t, [&](const char* key, std::uint64_t v) {
+    EXPECT_EQ(json_u64(reply, key), v) << key;
+    ++checked;
+  });
+  EXPECT_EQ(checked, kWorkerCounterFieldCount + (kUdpDropReasonCount - 1) +
+                         (kControlDropReasonCount - 1) + kEndpointDropCount);
+  // Spot checks against hand-computed values: field 0 (rx_packets) is
+  // 1000 + 2000; udp reason 1 is 100101 + 200101.
+  EXPECT_EQ(json_u64(reply, "rx_packets"), 3000u);
+  EXPECT_EQ(json_u64(reply, "drop_udp_too_short"), 300202u);
+  EXPECT_EQ(json_u64(reply, "drops_total"), t.total_drops());
+}
+
+TEST_F(TelemetrySocketTest, OneWorkerAndTheList) {
+  const std::string reply = client_.request("/dquic/worker,1");
+  ASSERT_EQ(reply.rfind("{\"/dquic/worker\":{", 0), 0u) << reply;
+  EXPECT_EQ(json_u64(reply, "worker"), 1u);
+  EXPECT_EQ(json_u64(reply, "rx_packets"), 2000u);
+  EXPECT_EQ(json_u64(reply, "stateless_close"), 2019u);
+  EXPECT_EQ(json_u64(reply, "drop_endpoint_reflection_port"), 200300u);
+  EXPECT_EQ(json_u64(reply, "drops_total"), b_.total_drops());
+
+  const std::string zero = client_.request("/dquic/worker,0");
+  EXPECT_EQ(json_u64(zero, "worker"), 0u) << zero;
+  EXPECT_EQ(json_u64(zero, "rx_packets"), 1000u) << zero;
+
+  EXPECT_EQ(client_.request(kTelemetryWorkersCmd), "{\"/dquic/workers\":[0,1]}");
+}
+
+TEST_F(TelemetrySocketTest, BadIdsAreErrors) {
+  EXPECT_EQ(client_.request("/dquic/worker,2"), "{\"/dquic/worker\":null}");
+  EXPECT_EQ(client_.request("/dquic/worker,abc"), "{\"/dquic/worker\":null}");
+  EXPECT_EQ(client_.request("/dquic/worker"), "{\"/dquic/worker\":null}");
+  // The connection still serves requests afterwards.
+  EXPECT_EQ(json_u64(client_.request(kTelemetryStatsCmd), "workers"), 2u);
+}
+
+TEST_F(TelemetrySocketTest, UnregisteredIsAnError) {
+  telemetry_unregister();
+  EXPECT_EQ(client_.request(kTelemetryStatsCmd), "{\"/dquic/stats\":null}");
+  EXPECT_EQ(client_.request(kTelemetryWorkersCmd), "{\"/dquic/workers\":null}");
+  // Registering again (another set of blocks) serves the new ones.
+  const std::array<const WorkerCounters*, 1> one = {&b_};
+  ASSERT_TRUE(telemetry_register(one));
+  const std::string reply = client_.request(kTelemetryStatsCmd);
+  EXPECT_EQ(json_u64(reply, "workers"), 1u) << reply;
+  EXPECT_EQ(json_u64(reply, "rx_packets"), 2000u) << reply;
+}
+
+TEST_F(TelemetrySocketTest, LiveWorkerIsReadWhileItCounts) {
+  // Counts taken by the reply are whatever the worker had written: never
+  // fewer than before the request, never more than after it.
+  WorkerCounters live;
+  const std::array<const WorkerCounters*, 1> one = {&live};
+  ASSERT_TRUE(telemetry_register(one));
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> written{0};
+  std::thread worker([&] {
+    for (std::uint64_t i = 0; i < 50'000'000 && !stop.load(std::memory_order_relaxed); ++i) {
+      live.count_rx(1);
+      written.store(i + 1, std::memory_order_release);
+    }
+  });
+  std::uint64_t previous = 0;
+  for (int i = 0; i < 20; ++i) {
+    const std::uint64_t before = written.load(std::memory_order_acquire);
+    const auto got = json_u64(client_.request(kTelemetryStatsCmd), "rx_packets");
+    const std::uint64_t after = written.load(std::memory_order_acquire);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_GE(*got, before);
+    // The worker may have counted the next packet and not yet published it.
+    EXPECT_LE(*got, after + 1);
+    EXPECT_GE(*got, previous);
+    previous = *got;
+  }
+  stop = true;
+  worker.join();
+}
+
+// The user-facing client: DPDK's usertools/dpdk-telemetry.py, when this
+// machine has it (Debian's dpdk-dev puts it in /usr/bin). Non-interactive, it
+// prints one JSON line per command read from stdin.
+TEST_F(TelemetrySocketTest, DpdkTelemetryScriptReadsOurCommands) {
+  const char* script = "/usr/bin/dpdk-telemetry.py";
+  // dpdk-dev (scripts/deps.sh) installs it.
+  ASSERT_EQ(access(script, X_OK), 0) << script << " not installed";
+  // The script finds the socket from the file prefix as the EAL does
+  // (RUNTIME_DIRECTORY, else /var/run for root, else XDG_RUNTIME_DIR or /tmp).
+  const std::string cmd = std::string("printf '/dquic/stats\\n/dquic/worker,1\\n' | timeout 30 ") +
+                          script + " -f " + g_file_prefix + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  std::array<char, 4096> buf;
+  for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;)
+    out.append(buf.data(), n);
+  const int status = pclose(p);
+  EXPECT_EQ(status, 0) << out;
+  const std::size_t nl = out.find('\n');
+  ASSERT_NE(nl, std::string::npos) << out;
+  const std::string stats = out.substr(0, nl);
+  const std::string worker = out.substr(nl + 1);
+  // json.dumps puts a space after the colon.
+  EXPECT_EQ(stats.rfind("{\"/dquic/stats\": {", 0), 0u) << out;
+  EXPECT_NE(stats.find("\"rx_packets\": 3000,"), std::string::npos) << out;
+  EXPECT_NE(stats.find("\"workers\": 2,"), std::string::npos) << out;
+  EXPECT_EQ(worker.rfind("{\"/dquic/worker\": {\"worker\": 1,", 0), 0u) << out;
+  EXPECT_NE(worker.find("\"rx_packets\": 2000,"), std::string::npos) << out;
+}
+
+// Removes `dir` and the files in it (the telemetry socket; --no-shconf
+// leaves nothing else in 22.11, but be thorough). Not recursive.
+void remove_runtime_dir(const std::string& dir) {
+  if (DIR* d = opendir(dir.c_str())) {
+    while (const dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") unlink((dir + "/" + name).c_str());
+    }
+    closedir(d);
+  }
+  rmdir(dir.c_str());
+}
+
+}  // namespace
+}  // namespace dquic
+
+int main(int argc, char** argv) {
+  using dquic::g_file_prefix;
+  using dquic::g_runtime_dir;
+  g_file_prefix = "dquic-telemetry-test-" + std::to_string(getpid());
+  std::vector<std::string> args = {
+      argv[0], "--no-huge",   "--no-shconf", "--no-pci",      "-m",
+      "1024",  "--log-level", "error",       "--file-prefix", g_file_prefix};
+  std::vector<char*> eal_argv;
+  for (auto& a : args)
+    eal_argv.push_back(a.data());
+  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+    std::fprintf(stderr, "rte_eal_init failed: %s\n", rte_strerror(rte_errno));
+    return 1;
+  }
+  // The prefix is unique to this process, so the directory is ours.
+  g_runtime_dir = rte_eal_get_runtime_dir();
+  ::testing::InitGoogleTest(&argc, argv);
+  const int rc = RUN_ALL_TESTS();
+  dquic::telemetry_unregister();
+  rte_eal_cleanup();
+  // The telemetry thread keeps its listening socket until exit; its path can
+  // go now (DPDK's own atexit unlink then finds nothing).
+  dquic::remove_runtime_dir(g_runtime_dir);
+  return rc;
+}
