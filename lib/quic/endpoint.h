@@ -9,14 +9,16 @@
 // acts on the decision: hand the datagram to the connection
 // (runtime/connection_io.h receive_datagram), send the response written into
 // its buffer back to the sender, forward the datagram to another worker, or
-// nothing. It drives the connections' timers and sends their datagrams to
-// peer(i) itself, and calls collect() now and then to free closed
+// nothing. It drives the connections' timers and sends their datagrams on
+// the paths they name itself, and calls collect() now and then to free closed
 // connections. Nothing here reads a clock; only connection creation and
 // route changes allocate. Not thread-safe: one endpoint per worker.
 //
-// What is not done here: connection migration (a connection keeps the peer
-// address it started with), detecting Stateless Resets sent to server
-// connections, a rate limit on Version Negotiation. See docs/ENDPOINT.md.
+// Migration is the connection's (Connection::on_datagram_received with the
+// datagram's path, OutgoingDatagram::path); peer(i) stays the address a
+// connection started with. Not done here: detecting Stateless Resets sent to
+// server connections, a rate limit on Version Negotiation. See
+// docs/ENDPOINT.md.
 #pragma once
 
 #include <array>

@@ -1052,5 +1052,54 @@ TEST(LossDetectorFrames, EvictedPacketIsReportedWithItsFrames) {
   EXPECT_EQ(left, (Pns{2, 3, 4, 5, 6, 7, 8, 9}));
 }
 
+// RFC 9000 §9.4: after a path change, packets sent on the old path are
+// still acknowledged and declared lost for the connection, but feed neither
+// the new controller nor the RTT estimator, which restarts.
+TEST_F(LossDetectorTest, PathChangeKeepsOldPacketsOutOfTheNewController) {
+  confirm(0);
+  for (std::uint64_t pn = 0; pn < 6; ++pn)
+    ASSERT_TRUE(send(kApp, pn, pn * kMs));
+  ASSERT_FALSE(ack(kApp, {{0, 0}}, 30 * kMs).error);
+  EXPECT_TRUE(rtt.has_sample());
+  FakeCc fresh;
+  ld->on_path_change(fresh, 31 * kMs);
+  EXPECT_FALSE(rtt.has_sample());
+  EXPECT_EQ(rtt.smoothed_rtt(), kInitialRtt);
+  ASSERT_TRUE(send(kApp, 6, 32 * kMs));
+  ASSERT_TRUE(send(kApp, 7, 33 * kMs));
+  EXPECT_EQ(fresh.in_flight, 2400u);
+  // Old packet 1 acknowledged: the listener hears it, the new controller
+  // does not, and no RTT sample is taken from it.
+  const AckOutcome a = ack(kApp, {{1, 1}}, 60 * kMs);
+  EXPECT_FALSE(a.error);
+  EXPECT_FALSE(a.rtt_sampled);
+  EXPECT_TRUE(std::find(rec.acked.begin(), rec.acked.end(), 1u) != rec.acked.end());
+  EXPECT_TRUE(fresh.acked.empty());
+  // New packets 6 and 7 acknowledged: old 2..5 are lost by the packet
+  // threshold; they are retransmitted (listener) without a congestion
+  // signal on the new path, and 6/7 give the first sample.
+  const AckOutcome b = ack(kApp, {{6, 7}}, 80 * kMs);
+  EXPECT_TRUE(b.rtt_sampled);
+  EXPECT_EQ(fresh.acked, (Pns{6, 7}));
+  EXPECT_EQ(fresh.lost_calls, 0);
+  EXPECT_EQ(rec.lost, (Pns{2, 3, 4, 5}));
+  EXPECT_EQ(fresh.in_flight, 0u);
+  EXPECT_EQ(fresh.discarded, 0u);
+}
+
+// Discarding the application space after a path change takes only the new
+// path's bytes out of the new controller.
+TEST_F(LossDetectorTest, PathChangeThenAbandonCountsOnlyNewBytes) {
+  confirm(0);
+  ASSERT_TRUE(send(kApp, 0, 0));
+  ASSERT_TRUE(send(kApp, 1, kMs));
+  FakeCc fresh;
+  ld->on_path_change(fresh, 2 * kMs);
+  ASSERT_TRUE(send(kApp, 2, 3 * kMs, true, true, 500));
+  ld->discard_space(kApp, 4 * kMs);
+  EXPECT_EQ(fresh.discarded, 500u);
+  EXPECT_EQ(fresh.in_flight, 0u);
+}
+
 }  // namespace
 }  // namespace dquic
