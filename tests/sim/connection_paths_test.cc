@@ -7,6 +7,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <cstdio>
 #include <memory>
 #include <vector>
 
@@ -178,6 +179,10 @@ TEST_F(ConnectionPathsTest, AmplificationLimitOnAnUnvalidatedPath) {
   }
   EXPECT_GT(sent_there, 0u);
   EXPECT_LE(sent_there, 3 * received);
+  std::printf("new path: received %llu bytes, sent %llu before validation failed (x%.2f)\n",
+              static_cast<unsigned long long>(received),
+              static_cast<unsigned long long>(sent_there),
+              static_cast<double>(sent_there) / static_cast<double>(received));
   // §9.3.2: validation failed and there was a validated path to go back to.
   EXPECT_EQ(server().path().peer, kClient);
   EXPECT_GE(server().stats().path_validations_failed, 1u);
