@@ -75,6 +75,7 @@ Connection::Connection(const ConnectionConfig& config)
   retry_token_ = config_.initial_token;  // RFC 9000 §8.1.3; a Retry replaces it
   paths_[0].in_use = true;
   paths_[0].validated = true;  // clients are not amplification-limited (RFC 9000 §8.1)
+  paths_[0].mtu_validated = true;  // Initials fill 1200 bytes (RFC 9000 §14.1)
   paths_[0].address = config_.path;
   path_bound_ = true;
 }
@@ -91,6 +92,7 @@ Connection::Connection(const ConnectionConfig& config, const ServerIds& ids)
       datagrams_out_(kDatagramQueueSlots, config.max_datagram_size) {
   paths_[0].in_use = true;
   paths_[0].validated = config.address_validated;
+  paths_[0].mtu_validated = true;
   retry_scid_ = ids.retry_scid;
   initial_key_cid_ = retry_scid_ ? *retry_scid_ : original_dcid_;
 }

@@ -539,6 +539,8 @@ class Connection final : public TlsSink, public LossListener {
   bool packet_non_probing_ = false;  // §9.1: the packet being processed
   bool probing_only_ = false;        // laying out a probe for a non-active path
   bool expand_datagram_ = false;     // §8.2.1-8.2.2: PATH_CHALLENGE/RESPONSE in it
+  static constexpr std::size_t kNoChallenge = ConnectionPath::kChallenges;
+  std::size_t challenge_slot_ = kNoChallenge;  // of the PATH_CHALLENGE in it
   std::uint64_t amplification_room() const { return amplification_room(active_path_); }
   std::uint64_t amplification_room(std::size_t path) const {
     return paths_[path].amplification_room(role_ == EndpointRole::kServer);
@@ -549,7 +551,7 @@ class Connection final : public TlsSink, public LossListener {
   std::size_t new_path_slot();
   bool bind_new_path(Time now);
   void start_validation(std::size_t i, Time now);
-  void on_path_validated(std::size_t i, Time now);
+  void on_path_validated(std::size_t i, bool mtu_tested, Time now);
   void on_path_validation_failed(std::size_t i, Time now);
   void switch_path(std::size_t i, Time now);
   void free_path(std::size_t i);

@@ -35,6 +35,8 @@ struct ConnectionPath {
   bool validating = false;
   bool challenge_due = false;  // a PATH_CHALLENGE goes in the next packet here
   std::array<PathData, kChallenges> challenges{};
+  std::array<bool, kChallenges> challenge_expanded{};  // sent in >= 1200 bytes
+  bool mtu_validated = false;  // §8.2.1: an expanded challenge was answered
   std::uint32_t challenge_count = 0;   // sent in this validation
   Time next_challenge = kNever;        // when the next one becomes due
   Time deadline = kNever;              // validation abandoned then
@@ -47,11 +49,12 @@ struct ConnectionPath {
     const std::uint64_t allowed = 3 * received;  // RFC 9000 §8.1
     return allowed > sent ? allowed - sent : 0;
   }
-  bool answers_challenge(const PathData& d) const {
+  // The slot of the challenge `d` answers, or kChallenges.
+  std::size_t answered_challenge(const PathData& d) const {
     const std::size_t n = challenge_count < kChallenges ? challenge_count : kChallenges;
     for (std::size_t i = 0; i < n; ++i)
-      if (challenges[i] == d) return true;
-    return false;
+      if (challenges[i] == d) return i;
+    return kChallenges;
   }
   bool wants_to_send() const { return challenge_due || response_due.has_value(); }
 };

@@ -116,18 +116,28 @@ void Connection::start_validation(std::size_t i, Time now) {
 void Connection::on_path_response(const PathData& d, Time now) {
   // RFC 9000 §8.2.3: a response on any path validates the path its
   // challenge was sent on; §19.18: an unmatched one is ignored.
-  for (std::size_t i = 0; i < kMaxPaths; ++i)
-    if (paths_[i].in_use && paths_[i].validating && paths_[i].answers_challenge(d))
-      return on_path_validated(i, now);
+  for (std::size_t i = 0; i < kMaxPaths; ++i) {
+    const ConnectionPath& p = paths_[i];
+    if (!p.in_use || !p.validating) continue;
+    const std::size_t slot = p.answered_challenge(d);
+    if (slot != ConnectionPath::kChallenges)
+      return on_path_validated(i, p.challenge_expanded[slot], now);
+  }
 }
 
-void Connection::on_path_validated(std::size_t i, Time now) {
+void Connection::on_path_validated(std::size_t i, bool mtu_tested, Time now) {
   ConnectionPath& p = paths_[i];
   const bool was_blocked = amplification_room(i) < kMinAmplificationRoom;
+  const bool first = !p.validated;
   p.validated = true;
   p.validating = p.challenge_due = false;
   p.next_challenge = p.deadline = kNever;
-  ++stats_.paths_validated;
+  if (mtu_tested) p.mtu_validated = true;
+  if (first) ++stats_.paths_validated;
+  // RFC 9000 §8.2.1: a challenge the amplification limit kept below 1200
+  // bytes validated the address, not the MTU: once more, expanded (the
+  // credit is unlimited now).
+  if (!p.mtu_validated) start_validation(i, now);
   if (p.migrate_on_validation) {
     p.migrate_on_validation = false;
     switch_path(i, now);
@@ -298,7 +308,8 @@ void Connection::write_path_frames(Writer& f, Time now, SentPacket* rec) {
     PathChallengeFrame c;
     config_.random(c.data);
     if (encode_frame(Frame{c}, f)) {
-      p.challenges[p.challenge_count % ConnectionPath::kChallenges] = c.data;
+      challenge_slot_ = p.challenge_count % ConnectionPath::kChallenges;
+      p.challenges[challenge_slot_] = c.data;
       // §8.2.1: no more often than Initials: a PTO, doubling per retry.
       const std::uint32_t shift = std::min<std::uint32_t>(p.challenge_count, 4);
       p.next_challenge = now + (loss_->pto(PacketSpace::kApplication) << shift);

@@ -166,6 +166,7 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
                                      OutgoingPacket* out) {
   Space& sp = *spaces_[index(s)];
   const std::uint64_t pn = sp.next_pn;
+  challenge_slot_ = kNoChallenge;
   const std::size_t pn_len = packet_number_length(
       pn, sp.largest_acked == kNoPacketNumber ? kNoPacketNumber : sp.largest_acked);
   Writer w(buf.subspan(offset, budget));
@@ -258,6 +259,11 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
     return 0;
   const std::size_t total = header_length + payload + kTagLength;
   std::memset(buf.data() + offset + header_length + payload, 0, kTagLength);
+  // RFC 9000 §8.2.1: whether this challenge also tests a 1200-byte MTU.
+  if (challenge_slot_ != kNoChallenge) {
+    paths_[tx_path_].challenge_expanded[challenge_slot_] = offset + total >= kMinInitialDatagram;
+    challenge_slot_ = kNoChallenge;
+  }
 
   out->offset = static_cast<std::uint16_t>(offset);
   out->header_length = static_cast<std::uint16_t>(header_length);

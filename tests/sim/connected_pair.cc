@@ -154,7 +154,7 @@ void ConnectedPair::deliver(PairSide& to, std::vector<rte_mbuf*>& ms) {
       sent_paths_.erase(it);
       if (nat) {
         NetworkPath server_view = &to == server_.get() ? path : NetworkPath{path.peer, path.local};
-        if (!nat(server_view)) {
+        if (!nat(server_view, &to == server_.get())) {
           rte_pktmbuf_free(m);
           continue;
         }

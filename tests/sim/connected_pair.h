@@ -100,7 +100,7 @@ class ConnectedPair {
   // it (the ends swapped), or as `nat` rewrites the client's address. Only
   // for datagrams that went through send_all() (the map is by pointer).
   void track_paths() { track_paths_ = true; }
-  std::function<bool(NetworkPath& as_server_sees)> nat;  // false: lost
+  std::function<bool(NetworkPath& as_server_sees, bool to_server)> nat;  // false: lost
   // Hands `m` to `to` as arriving on `path` (already as `to` sees it), frees it.
   void deliver_on(PairSide& to, rte_mbuf* m, const NetworkPath& path);
   // The path send_all() recorded for `m` (as sent).

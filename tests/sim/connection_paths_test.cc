@@ -7,6 +7,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <vector>
@@ -19,6 +20,7 @@ namespace dquic {
 namespace {
 
 using test::ConnectedPair;
+using test::PairSide;
 
 const PeerAddress kClient = PeerAddress::ipv4({198, 18, 0, 2}, 50000);
 const PeerAddress kClientRebound = PeerAddress::ipv4({198, 18, 0, 2}, 60000);
@@ -189,6 +191,45 @@ TEST_F(ConnectionPathsTest, AmplificationLimitOnAnUnvalidatedPath) {
   EXPECT_EQ(server().state(), ConnectionState::kConnected);
 }
 
+// RFC 9000 §8.2.1: a challenge that the amplification limit kept below
+// 1200 bytes validates the address but not the path MTU; a second one
+// follows in an expanded datagram once the limit is gone.
+TEST_F(ConnectionPathsTest, SmallChallengeIsFollowedByAnExpandedOne) {
+  connect();
+  // A NAT rebinding: the client's datagrams arrive from a new port, replies
+  // to it reach the client; the old port is gone.
+  pair_->nat = [](NetworkPath& v, bool to_server) {
+    if (to_server) {
+      v.peer = kClientRebound;
+      return true;
+    }
+    if (v.peer != kClientRebound) return false;
+    v.peer = kClient;
+    return true;
+  };
+  client_writes(10);
+  std::vector<std::uint32_t> sizes;  // of the server's datagrams to the new port
+  for (int i = 0; i < 100; ++i) {
+    for (PairSide* side : {&pair_->client(), &pair_->server()})
+      if (side->conn->next_timeout() <= pair_->now) side->conn->on_timeout(pair_->now);
+    std::vector<rte_mbuf*> c = pair_->send_all(pair_->client());
+    std::vector<rte_mbuf*> s = pair_->send_all(pair_->server());
+    for (rte_mbuf* m : s)
+      if (pair_->sent_path(m)->peer == kClientRebound) sizes.push_back(rte_pktmbuf_pkt_len(m));
+    pair_->deliver(pair_->server(), c);
+    pair_->deliver(pair_->client(), s);
+    pair_->now += 5 * kMillisecond;
+  }
+  ASSERT_FALSE(sizes.empty());
+  EXPECT_LT(sizes[0], 1200u);  // within 3x of the client's small datagram
+  EXPECT_NE(std::find_if(sizes.begin(), sizes.end(), [](std::uint32_t n) { return n >= 1200; }),
+            sizes.end());
+  EXPECT_EQ(server().path().peer, kClientRebound);
+  EXPECT_EQ(server().stats().paths_validated, 1u);
+  EXPECT_GE(server().stats().path_challenges_sent, 2u);
+  EXPECT_EQ(server().stats().path_validations_failed, 0u);
+}
+
 // RFC 9000 §9.3.3: an attacker's copy of a client packet from its own
 // address arrives first and moves the server; the genuine client's next
 // packet on the old path moves it back, and the attacker's path fails
@@ -204,7 +245,7 @@ TEST_F(ConnectionPathsTest, ForwardedCopyIsUndone) {
   EXPECT_EQ(server().path().peer, kAttacker);
   pair_->deliver(pair_->server(), d);  // the genuine one: a duplicate
   // Attacker traffic goes nowhere from now on; the client talks normally.
-  pair_->nat = [](NetworkPath& server_view) { return server_view.peer != kAttacker; };
+  pair_->nat = [](NetworkPath& server_view, bool) { return server_view.peer != kAttacker; };
   client_writes(500);
   pair_->run_until(pair_->now + 5 * kSecond);
   EXPECT_EQ(server().path().peer, kClient);
@@ -302,7 +343,7 @@ TEST_F(ConnectionPathsTest, MigrateRefusals) {
 // old path, where the data then flows.
 TEST_F(ConnectionPathsTest, ClientFallsBackWhenTheNewPathFails) {
   connect();
-  pair_->nat = [](NetworkPath& server_view) { return server_view.peer != kClientNew; };
+  pair_->nat = [](NetworkPath& server_view, bool) { return server_view.peer != kClientNew; };
   ASSERT_TRUE(client().migrate(NetworkPath{kClientNew, kServer}, pair_->now));
   const std::uint64_t id = client_writes(2000);
   pair_->run_until(pair_->now + 10 * kSecond);
