@@ -21,6 +21,8 @@ const char* to_string(EndpointDrop r) {
       return "unsupported_version";
     case EndpointDrop::kVersionNegotiation:
       return "version_negotiation";
+    case EndpointDrop::kVersionNegotiationLimited:
+      return "version_negotiation_limited";
     case EndpointDrop::kInitialTooSmall:
       return "initial_too_small";
     case EndpointDrop::kInitialDcidTooShort:
@@ -56,7 +58,9 @@ const char* to_string(EndpointDrop r) {
 Endpoint::Endpoint(EndpointConfig config)
     : config_(std::move(config)),
       reset_limiter_(config_.resets_per_second, config_.reset_burst),
-      initial_close_limiter_(config_.initial_closes_per_second, config_.initial_close_burst) {
+      initial_close_limiter_(config_.initial_closes_per_second, config_.initial_close_burst),
+      version_negotiation_limiter_(config_.version_negotiations_per_second,
+                                   config_.version_negotiation_burst) {
   ConnectionIdGenerator* g = config_.cid_generator;
   ok_ = g != nullptr && g->cid_length() >= 1 && g->cid_length() <= kMaxConnectionIdLength &&
         static_cast<bool>(config_.connection.random) && !config_.versions.empty() &&
@@ -144,7 +148,7 @@ EndpointDecision Endpoint::on_datagram(ByteSpan datagram, const PeerAddress& fro
     if (!config_.accept_connections ||
         !should_send_version_negotiation(inv, datagram.size(), config_.versions))
       return dropped(EndpointDrop::kUnsupportedVersion);
-    return send_version_negotiation(inv, response);
+    return send_version_negotiation(inv, now, response);
   }
 
   PacketHeader h;

@@ -17,8 +17,7 @@
 // Migration is the connection's (Connection::on_datagram_received with the
 // datagram's path, OutgoingDatagram::path); peer(i) stays the address a
 // connection started with. Not done here: detecting Stateless Resets sent to
-// server connections, a rate limit on Version Negotiation. See
-// docs/ENDPOINT.md.
+// server connections. See docs/ENDPOINT.md.
 #pragma once
 
 #include <array>
@@ -59,23 +58,24 @@ enum class RetryPolicy : std::uint8_t {
 // then kRespond, with `drop` naming the refusal); a close that did not fit
 // the response span counts kResponseBufferTooSmall besides its refusal.
 enum class EndpointDrop : std::uint8_t {
-  kReflectionPort,          // RFC 9000 §21.5.6: source port never answered
-  kMalformed,               // the first packet's header does not parse (§12.2)
-  kUnsupportedVersion,      // §5.2.2: too small for Version Negotiation, or a client
-  kVersionNegotiation,      // §6.1: for no connection; never answered
-  kInitialTooSmall,         // §14.1: client Initial in a datagram < 1200 bytes
-  kInitialDcidTooShort,     // §7.2: client's first DCID < 8 bytes
-  kNotAccepting,            // an Initial for no connection at a client-only endpoint
-  kUnknownConnection,       // §5.2.2: a long header other than Initial/0-RTT for none
-  kTooSmallForReset,        // §10.3: no Stateless Reset can be smaller than it
-  kNoResetKey,              // unknown short-header CID, no reset generator configured
-  kResetRateLimited,        // §10.3.3: StatelessResetLimiter refused
-  kInvalidRetryToken,       // §8.1.2: refused, CONNECTION_CLOSE(INVALID_TOKEN)
-  kConnectionLimit,         // max_connections reached: CONNECTION_CLOSE(CONNECTION_REFUSED)
-  kRejected,                // the on_new_connection hook refused: the same
-  kSetupFailed,             // CID generation, token sealing or Connection::start failed
-  kResponseBufferTooSmall,  // the caller's response span cannot hold the reply
-  kZeroRttNotBuffered,      // §5.2.2: 0-RTT buffer full, per-DCID limit, or too large
+  kReflectionPort,             // RFC 9000 §21.5.6: source port never answered
+  kMalformed,                  // the first packet's header does not parse (§12.2)
+  kUnsupportedVersion,         // §5.2.2: too small for Version Negotiation, or a client
+  kVersionNegotiation,         // §6.1: for no connection; never answered
+  kInitialTooSmall,            // §14.1: client Initial in a datagram < 1200 bytes
+  kInitialDcidTooShort,        // §7.2: client's first DCID < 8 bytes
+  kNotAccepting,               // an Initial for no connection at a client-only endpoint
+  kUnknownConnection,          // §5.2.2: a long header other than Initial/0-RTT for none
+  kTooSmallForReset,           // §10.3: no Stateless Reset can be smaller than it
+  kNoResetKey,                 // unknown short-header CID, no reset generator configured
+  kResetRateLimited,           // §10.3.3: StatelessResetLimiter refused
+  kInvalidRetryToken,          // §8.1.2: refused, CONNECTION_CLOSE(INVALID_TOKEN)
+  kConnectionLimit,            // max_connections reached: CONNECTION_CLOSE(CONNECTION_REFUSED)
+  kRejected,                   // the on_new_connection hook refused: the same
+  kSetupFailed,                // CID generation, token sealing or Connection::start failed
+  kResponseBufferTooSmall,     // the caller's response span cannot hold the reply
+  kZeroRttNotBuffered,         // §5.2.2: 0-RTT buffer full, per-DCID limit, or too large
+  kVersionNegotiationLimited,  // §5.2.2: the Version Negotiation token bucket refused
   kCount,
 };
 const char* to_string(EndpointDrop r);
@@ -157,6 +157,10 @@ struct EndpointConfig {
   // answer (the Initials are dropped).
   std::uint32_t initial_closes_per_second = 100;
   std::uint32_t initial_close_burst = 10;
+  // §5.2.2 ("MAY ... limit the number of Version Negotiation packets"): a
+  // token bucket of its own. Burst 0: never sent.
+  std::uint32_t version_negotiations_per_second = 1000;
+  std::uint32_t version_negotiation_burst = 100;
   // §5.2.2: 0-RTT datagrams that arrive before their Initial. Slots are
   // allocated once, slots x zero_rtt_max_size bytes; 0 slots = off.
   std::size_t zero_rtt_slots = 16;
@@ -271,7 +275,7 @@ class Endpoint {
                               Time now, std::span<std::uint8_t> response);
   EndpointDecision send_retry(const PacketHeader& h, const PeerAddress& from, Time now,
                               std::span<std::uint8_t> response);
-  EndpointDecision send_version_negotiation(const InvariantHeader& h,
+  EndpointDecision send_version_negotiation(const InvariantHeader& h, Time now,
                                             std::span<std::uint8_t> response);
   EndpointDecision send_stateless_reset(ByteSpan datagram, ByteSpan dcid, Time now,
                                         std::span<std::uint8_t> response);
@@ -308,7 +312,8 @@ class Endpoint {
   std::size_t creations_next_ = 0;
   std::size_t creations_filled_ = 0;
   StatelessResetLimiter reset_limiter_;
-  StatelessResetLimiter initial_close_limiter_;  // the same token bucket, for closes
+  StatelessResetLimiter initial_close_limiter_;        // the same token bucket, for closes
+  StatelessResetLimiter version_negotiation_limiter_;  // and for Version Negotiation
   std::vector<ZeroRttSlot> zero_rtt_;
   std::vector<std::uint8_t> zero_rtt_bytes_;
   std::uint64_t zero_rtt_sequence_ = 0;

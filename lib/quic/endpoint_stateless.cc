@@ -104,8 +104,12 @@ std::size_t Endpoint::CidHash::operator()(const ConnectionId& c) const {
   return static_cast<std::size_t>(siphash13(k0, k1, c.span()));
 }
 
-EndpointDecision Endpoint::send_version_negotiation(const InvariantHeader& h,
+EndpointDecision Endpoint::send_version_negotiation(const InvariantHeader& h, Time now,
                                                     std::span<std::uint8_t> response) {
+  // RFC 9000 §5.2.2: bounded, so a flood of unknown versions costs a
+  // bounded number of replies.
+  if (!version_negotiation_limiter_.allow(now / kMillisecond))
+    return dropped(EndpointDrop::kVersionNegotiationLimited);
   // RFC 9000 §6.1, §17.2.1: our versions and a greased one, CIDs echoed.
   std::array<std::uint8_t, 8> r{};
   config_.connection.random(r);

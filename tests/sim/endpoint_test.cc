@@ -785,6 +785,36 @@ TEST_F(EndpointTest, InitialCloseLimiterBoundsAFlood) {
 
 // ------------------------------------------------------------ Retry
 
+// RFC 9000 §5.2.2: Version Negotiation has a token bucket of its own.
+TEST_F(EndpointTest, VersionNegotiationLimiterBoundsAFlood) {
+  EndpointConfig ec = server_config();
+  ec.version_negotiations_per_second = 50;
+  ec.version_negotiation_burst = 4;
+  Host& s = server(std::move(ec));
+  auto flood = [&](int n) {
+    int sent = 0;
+    for (int i = 0; i < n; ++i) {
+      const EndpointDecision d =
+          inject(craft_unknown_version(0x51303530, rng_.bytes(8), rng_.bytes(8), 1200),
+                 addr(740 + i % 100, 50000));
+      if (d.kind == Kind::kRespond) {
+        EXPECT_EQ(d.response, Response::kVersionNegotiation);
+        ++sent;
+      } else {
+        EXPECT_EQ(d.drop, EndpointDrop::kVersionNegotiationLimited);
+      }
+    }
+    return sent;
+  };
+  EXPECT_EQ(flood(500), 4);  // the burst
+  now_ += 100 * kMillisecond;
+  EXPECT_EQ(flood(500), 4);  // 0.1 s at 50/s is 5 tokens; the bucket holds 4
+  now_ += 20 * kMillisecond;
+  EXPECT_EQ(flood(500), 1);
+  EXPECT_EQ(s.ep->counters().version_negotiation_sent, 9u);
+  EXPECT_EQ(s.ep->counters().drops(EndpointDrop::kVersionNegotiationLimited), 1500u - 9u);
+}
+
 // RFC 9000 §8.1.2: under kAlways the first Initial gets a Retry whose
 // token brings the client back validated; the connection completes and
 // carries both CIDs in its transport parameters (§7.3).
