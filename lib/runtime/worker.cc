@@ -1,0 +1,474 @@
+#include "runtime/worker.h"
+
+#include <rte_ethdev.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "offload/protector_key_store.h"
+#include "runtime/connection_io.h"
+#include "runtime/ip_endpoint.h"
+#include "runtime/null_key_store.h"
+
+namespace dquic {
+namespace {
+
+bool fail(std::string* why, const char* text) {
+  if (why != nullptr) *why = text;
+  return false;
+}
+
+// A datagram another worker parsed and verified: its checksums are not
+// checked again (parse_udp_frame honours the RX flags).
+void mark_checksums_good(rte_mbuf* m) {
+  m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
+  m->ol_flags |= RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+}
+
+}  // namespace
+
+Worker::Worker(WorkerConfig config)
+    : config_(std::move(config)), clock_(config_.tsc_epoch), app_(config_.app) {}
+
+Worker::~Worker() {
+  // Connections (and their keys) go before the key store and the sender.
+  endpoint_.reset();
+  sender_.reset();
+}
+
+bool Worker::init(std::string* why) {
+  if (ready_) return fail(why, "init() called twice");
+  if (config_.pool == nullptr) return fail(why, "no mempool");
+  if (config_.worker_count == 0 || config_.worker >= config_.worker_count)
+    return fail(why, "worker id outside 0..worker_count-1");
+  if (config_.worker_count > 1 &&
+      (config_.redirect == nullptr || config_.redirect->workers() < config_.worker_count))
+    return fail(why, "several workers need RedirectRings with a ring per worker");
+  if (config_.endpoint.cid_generator == nullptr) return fail(why, "no CID generator");
+  if (config_.route.addresses().empty()) return fail(why, "no local address");
+  if (config_.rx_burst == 0 || config_.tx_burst == 0) return fail(why, "zero burst size");
+  if (!rte_eth_dev_is_valid_port(config_.port_id)) return fail(why, "invalid port");
+  if (!clock_.ok()) return fail(why, "TSC frequency unknown");
+
+  if (config_.protector != nullptr) {
+    keys_ = std::make_unique<offload::ProtectorKeyStore>(config_.protector);
+  } else {
+    keys_ = std::make_unique<NullKeyStore>();
+  }
+  neighbors_ = std::make_unique<NeighborTable>(config_.neighbors);
+  ControlPlaneConfig cp;
+  cp.mac = config_.mac;
+  if (config_.vlan_tci) {
+    cp.tx_vlan.count = 1;
+    cp.tx_vlan.tpid[0] = kEtherTypeVlan;
+    cp.tx_vlan.tci[0] = *config_.vlan_tci;
+  }
+  control_ = std::make_unique<ControlPlane>(cp, config_.route, *neighbors_);
+  FrameSenderConfig fs;
+  fs.port_id = config_.port_id;
+  fs.queue_id = config_.tx_queue;
+  fs.mac = config_.mac;
+  fs.pool = config_.pool;
+  fs.tx_burst = config_.tx_burst;
+  fs.checksum_offload = config_.tx_checksum_offload;
+  fs.vlan = config_.vlan_tci.has_value();
+  fs.vlan_tci = config_.vlan_tci.value_or(0);
+  fs.hold_capacity = config_.hold_capacity;
+  sender_ =
+      std::make_unique<FrameSender>(fs, config_.route, *neighbors_, *control_, counters_, loop_);
+
+  EndpointConfig ec = std::move(config_.endpoint);
+  config_.endpoint = EndpointConfig{};
+  ec.worker = config_.worker;
+  if (ec.connection.keys == nullptr) ec.connection.keys = keys_.get();
+  if (ec.connection.copy_pool == nullptr) ec.connection.copy_pool = config_.pool;
+  // The application sees every server connection before it is built.
+  ec.on_new_connection = [this, user = std::move(ec.on_new_connection)](
+                             const IncomingConnection& in, ConnectionConfig& c) {
+    if (user && !user(in, c)) return false;
+    return app_ == nullptr || app_->on_incoming(*this, in, c);
+  };
+  generator_ = ec.cid_generator;
+  const std::size_t slots = ec.max_connections;
+  endpoint_ = std::make_unique<Endpoint>(std::move(ec));
+  if (!endpoint_->ok()) return fail(why, "endpoint configuration refused");
+
+  timers_ = std::make_unique<ConnectionTimers>(slots);
+  slots_.assign(slots, Slot{});
+  free_slots_.reserve(slots);
+  for (std::size_t i = slots; i > 0; --i)
+    free_slots_.push_back(static_cast<std::uint32_t>(i - 1));
+  slot_of_.reserve(slots);
+  dirty_.reserve(slots);
+  flushing_.reserve(slots);
+  rx_.assign(config_.rx_burst, nullptr);
+  now_ = clock_.now();
+  next_collect_ = now_ + config_.collect_interval;
+  ready_ = true;
+  return true;
+}
+
+// ---------------------------------------------------------------- the loop
+
+void Worker::poll_once() {
+  if (!ready_) return;
+  now_ = clock_.now();
+  const std::uint16_t n =
+      rte_eth_rx_burst(config_.port_id, config_.rx_queue, rx_.data(), config_.rx_burst);
+  for (std::uint16_t i = 0; i < n; ++i) {
+    counters_.count_rx(rte_pktmbuf_pkt_len(rx_[i]));
+    on_frame(rx_[i]);
+  }
+  if (config_.worker_count > 1) {
+    const std::size_t k = config_.redirect->drain(config_.worker, rx_);
+    for (std::size_t i = 0; i < k; ++i) {
+      ++counters_.redirects_in;
+      on_udp(rx_[i], true);
+    }
+  }
+  fire_timers();
+  if (app_ != nullptr) app_->on_poll(*this, now_);
+  flush_connections();
+  sender_->service(now_);
+  sender_->flush();
+  maybe_collect();
+  update_crypto_counters();
+}
+
+std::size_t Worker::run(const std::atomic<bool>& stop, Duration max) {
+  const Time start = clock_.now();
+  std::size_t iterations = 0;
+  while (!stop.load(std::memory_order_relaxed) && clock_.now() - start < max) {
+    poll_once();
+    ++iterations;
+  }
+  return iterations;
+}
+
+void Worker::on_frame(rte_mbuf* m) {
+  const ControlResult r = control_->process(m, static_cast<std::uint64_t>(now_));
+  switch (r.action) {
+    case ControlAction::kPass:
+      on_udp(m, false);
+      return;
+    case ControlAction::kReply:
+      sender_->send_frame(m);
+      return;
+    case ControlAction::kDrop:
+      counters_.count_drop(r.reason);
+      break;
+    case ControlAction::kConsumed:
+      break;
+  }
+  rte_pktmbuf_free(m);
+}
+
+bool Worker::listening(std::uint16_t port) const {
+  return std::find(config_.udp_ports.begin(), config_.udp_ports.end(), port) !=
+         config_.udp_ports.end();
+}
+
+void Worker::on_udp(rte_mbuf* m, bool redirected) {
+  ParsedUdpFrame f;
+  const UdpDropReason reason = parse_udp_frame(m, &f);
+  if (reason != UdpDropReason::kNone) {
+    counters_.count_drop(reason);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (!redirected) ++loop_.udp_datagrams;
+  if (!config_.route.is_local(f.dst)) {
+    ++loop_.not_local;
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (!listening(f.dst_port)) {
+    ++loop_.not_listening;
+    rte_pktmbuf_free(m);
+    return;
+  }
+  // Steering (runtime/steering.h): a datagram another worker owns goes to
+  // it before anything here looks at it. Redirected ones are ours by
+  // construction: never sent on again.
+  if (!redirected && config_.worker_count > 1) {
+    const ByteSpan payload = first_segment_payload(m, f.payload_offset, f.payload_len);
+    const std::uint16_t owner = owner_worker(payload, *generator_, config_.worker_count,
+                                             config_.steering_key, config_.worker);
+    if (owner != config_.worker) {
+      redirect(m, owner);
+      return;
+    }
+  }
+  on_datagram(m, f, redirected);
+}
+
+void Worker::redirect(rte_mbuf* m, std::uint16_t owner) {
+  mark_checksums_good(m);
+  if (config_.redirect->forward(config_.worker, owner, m)) {
+    ++counters_.redirects_out;
+  } else {
+    ++counters_.redirects_ring_full;
+    rte_pktmbuf_free(m);
+  }
+}
+
+void Worker::on_datagram(rte_mbuf* m, const ParsedUdpFrame& f, bool redirected) {
+  const PeerAddress local = to_peer_address(f.dst, f.dst_port);
+  const PeerAddress from = to_peer_address(f.src, f.src_port);
+  // connection_io takes the UDP payload alone: strip the headers in front
+  // and any Ethernet padding behind.
+  rte_pktmbuf_adj(m, static_cast<std::uint16_t>(f.payload_offset));
+  if (rte_pktmbuf_pkt_len(m) > f.payload_len)
+    rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_pkt_len(m) - f.payload_len));
+  if (m->nb_segs != 1) ++loop_.multi_segment;
+  const ByteSpan datagram(rte_pktmbuf_mtod(m, const std::uint8_t*), rte_pktmbuf_data_len(m));
+  const EndpointDecision d = endpoint_->on_datagram(datagram, from, now_, response_);
+  const NetworkPath path{local, from};
+  const auto ecn = static_cast<Ecn>(f.ecn & 0x03);
+  using Kind = EndpointDecision::Kind;
+  switch (d.kind) {
+    case Kind::kDeliver:
+      deliver(*d.connection, m, ecn, path);
+      return;
+    case Kind::kNewConnection:
+      if (!attach(d.connection)) break;  // cannot happen: slots = max_connections
+      counters_.count_connection_opened();
+      if (app_ != nullptr) app_->on_accepted(*this, *d.connection);
+      deliver(*d.connection, m, ecn, path);
+      deliver_buffered(*d.connection, path);
+      return;
+    case Kind::kRespond:
+      counters_.count_stateless(d.response);
+      if (d.drop != EndpointDrop::kCount) counters_.count_drop(d.drop);
+      respond(local, from, d.response_length);
+      break;
+    case Kind::kForward:
+      // The endpoint's CID check agrees with owner_worker(): only reached
+      // with steering off (one worker) or a generator that disagrees.
+      if (redirected || config_.worker_count <= 1 || d.worker >= config_.worker_count) {
+        ++loop_.redirect_loops;
+        break;
+      }
+      rte_pktmbuf_prepend(m, static_cast<std::uint16_t>(f.payload_offset));
+      redirect(m, d.worker);
+      return;
+    case Kind::kPeerReset:
+      mark_dirty(*d.connection);
+      break;
+    case Kind::kDrop:
+      counters_.count_drop(d.drop);
+      break;
+    case Kind::kBuffered:
+      break;
+  }
+  rte_pktmbuf_free(m);
+}
+
+void Worker::deliver(Connection& c, rte_mbuf* m, Ecn ecn, const NetworkPath& path) {
+  receive_datagram(c, config_.protector, m, ecn, now_, path);
+  rte_pktmbuf_free(m);  // the connection took references on what it keeps
+  mark_dirty(c);
+}
+
+// RFC 9000 §5.2.2: 0-RTT that arrived before its Initial, copied out of the
+// endpoint's buffer into mbufs (rare: only resumed clients' reordering).
+void Worker::deliver_buffered(Connection& c, const NetworkPath& path) {
+  BufferedDatagram b;
+  while (endpoint_->take_buffered(c, &b)) {
+    rte_mbuf* m = rte_pktmbuf_alloc(config_.pool);
+    char* at =
+        m != nullptr ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(b.data.size())) : nullptr;
+    if (at == nullptr) {
+      ++loop_.zero_rtt_no_mbuf;
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    std::memcpy(at, b.data.data(), b.data.size());
+    deliver(c, m, Ecn::kNotEct, path);
+  }
+}
+
+// Stateless replies go back to the sender from the address it wrote to.
+void Worker::respond(const PeerAddress& local, const PeerAddress& to, std::size_t length) {
+  rte_mbuf* m = rte_pktmbuf_alloc(config_.pool);
+  char* at = m != nullptr ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(length)) : nullptr;
+  if (at == nullptr) {
+    ++loop_.no_mbuf;
+    rte_pktmbuf_free(m);
+    return;
+  }
+  std::memcpy(at, response_.data(), length);
+  sender_->send_datagram(m, NetworkPath{local, to}, Ecn::kNotEct, now_);
+}
+
+// ---------------------------------------------------------------- connections
+
+bool Worker::attach(Connection* c) {
+  if (free_slots_.empty()) return false;
+  const std::uint32_t s = free_slots_.back();
+  free_slots_.pop_back();
+  Slot& slot = slots_[s];
+  slot.conn = c;
+  slot.handshake_counted = false;
+  slot.closed_seen = false;
+  slot_of_.emplace(c, s);
+  mark_dirty_slot(s);
+  return true;
+}
+
+void Worker::release(Connection* c) {
+  const auto it = slot_of_.find(c);
+  if (it == slot_of_.end()) return;
+  const std::uint32_t s = it->second;
+  Slot& slot = slots_[s];
+  if (app_ != nullptr) app_->on_closed(*this, *c);
+  counters_.count_connection_closed();
+  if (!slot.handshake_counted) ++counters_.handshakes_failed;
+  timers_->cancel(s);
+  // A slot still on the dirty list stays marked: the list skips empty slots.
+  slot.conn = nullptr;
+  slot_of_.erase(it);
+  free_slots_.push_back(s);
+}
+
+void Worker::mark_dirty_slot(std::uint32_t s) {
+  Slot& slot = slots_[s];
+  if (slot.dirty) return;
+  slot.dirty = true;
+  dirty_.push_back(s);
+}
+
+void Worker::mark_dirty(Connection& c) {
+  const auto it = slot_of_.find(&c);
+  if (it != slot_of_.end()) mark_dirty_slot(it->second);
+}
+
+void Worker::wake(Connection& c) {
+  mark_dirty(c);
+}
+
+Connection* Worker::connect(const ConnectionConfig& config, const NetworkPath& path) {
+  if (!ready_) return nullptr;
+  ConnectionConfig c = config;
+  c.role = EndpointRole::kClient;
+  c.path = path;
+  if (c.keys == nullptr) c.keys = keys_.get();
+  if (c.copy_pool == nullptr) c.copy_pool = config_.pool;
+  steer_client_cid(c);
+  now_ = std::max(now_, clock_.now());
+  Connection* conn = endpoint_->connect(c, path.peer, now_);
+  if (conn == nullptr) return nullptr;
+  if (!attach(conn)) {
+    // Cannot happen (slots = max_connections); the endpoint collects it.
+    conn->close(0, "no worker slot", now_);
+    return nullptr;
+  }
+  counters_.count_connection_opened();
+  // Setup time: the port list grows once per new local port.
+  if (!listening(path.local.port)) config_.udp_ports.push_back(path.local.port);
+  return conn;
+}
+
+// A client Connection draws its handshake CID (the DCID of everything the
+// server sends until it switches to a NEW_CONNECTION_ID one) as the first 8
+// bytes of config.random, so that CID would steer by hash to any worker.
+// Until the endpoint takes it from the generator, the first draw is
+// answered with a CID the generator issues for this worker: the server's
+// replies then come back here whichever queue they arrive on.
+void Worker::steer_client_cid(ConnectionConfig& c) const {
+  if (config_.worker_count <= 1 || !c.random) return;
+  ConnectionId cid;
+  if (!generator_->generate(config_.worker, &cid) || cid.length != 8) return;
+  c.random = [inner = std::move(c.random), cid, first = true](std::span<std::uint8_t> out) mutable {
+    if (first && out.size() == cid.length) {
+      first = false;
+      std::copy_n(cid.bytes.begin(), cid.length, out.begin());
+      return;
+    }
+    first = false;
+    inner(out);
+  };
+}
+
+void Worker::fire_timers() {
+  std::size_t fired = 0;
+  while (fired < config_.max_timers_per_poll) {
+    const std::size_t want = std::min(due_.size(), config_.max_timers_per_poll - fired);
+    const std::size_t n = timers_->pop_due(now_, {due_.data(), want});
+    for (std::size_t i = 0; i < n; ++i) {
+      Connection* c = slots_[due_[i]].conn;
+      if (c == nullptr) continue;
+      c->on_timeout(now_);
+      mark_dirty_slot(due_[i]);
+    }
+    fired += n;
+    if (n < want) break;
+  }
+}
+
+void Worker::flush_connections() {
+  flushing_.swap(dirty_);
+  for (const std::uint32_t s : flushing_) {
+    Slot& slot = slots_[s];
+    slot.dirty = false;
+    Connection* c = slot.conn;
+    if (c == nullptr) continue;
+    if (!c->is_closed() && send(*c)) {
+      ++loop_.flush_deferred;
+      mark_dirty_slot(s);
+    }
+    note_state(slot);
+    timers_->schedule(s, c->is_closed() ? kNever : c->next_timeout());
+  }
+  flushing_.clear();
+}
+
+bool Worker::send(Connection& c) {
+  std::size_t total = 0;
+  while (total < config_.max_datagrams_per_flush) {
+    const std::size_t want = std::min(out_.size(), config_.max_datagrams_per_flush - total);
+    const std::size_t n =
+        send_datagrams(c, config_.protector, config_.pool, now_, {out_.data(), want},
+                       {out_ecn_.data(), want}, {out_path_.data(), want});
+    for (std::size_t i = 0; i < n; ++i)
+      sender_->send_datagram(out_[i], out_path_[i], out_ecn_[i], now_);
+    total += n;
+    if (n < want) return false;
+  }
+  return true;
+}
+
+void Worker::note_state(Slot& s) {
+  if (!s.handshake_counted && s.conn->handshake_complete()) {
+    s.handshake_counted = true;
+    ++counters_.handshakes_completed;
+  }
+  if (!s.closed_seen && s.conn->is_closed()) {
+    s.closed_seen = true;
+    ++closed_pending_;
+  }
+}
+
+void Worker::maybe_collect() {
+  if (closed_pending_ == 0 && now_ < next_collect_) return;
+  next_collect_ = now_ + config_.collect_interval;
+  // Slots go before the endpoint destroys their connections. The walk is
+  // over the connections (not per packet): on a closure or every interval.
+  for (std::size_t i = 0; i < endpoint_->connection_count(); ++i) {
+    Connection* c = endpoint_->connection(i);
+    if (c->is_closed()) release(c);
+  }
+  closed_pending_ = 0;
+  endpoint_->collect(now_);
+}
+
+void Worker::update_crypto_counters() {
+  if (config_.protector == nullptr) return;
+  const offload::ProtectorCounters& p = config_.protector->counters();
+  counters_.crypto_completed = p.sealed + p.opened;
+  counters_.crypto_failed = p.seal_failures + p.auth_failures + p.open_failures;
+  counters_.crypto_enqueued = counters_.crypto_completed + counters_.crypto_failed;
+}
+
+}  // namespace dquic

@@ -1,0 +1,740 @@
+// The poll loop (runtime/worker.h) end to end inside one process: client and
+// server Workers on two ring ports whose rings are cross-connected
+// (rte_eth_from_rings: what one port transmits on queue q the other receives
+// on queue q; `--vdev net_ring` devargs only make ports that loop back to
+// themselves or share one ring set in the same direction). The test thread
+// drives every worker's poll_once() in turn, bounded by iterations and time.
+#include "runtime/worker.h"
+
+#include <gtest/gtest.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "drivers/eth_port.h"
+#include "offload/aead_evp.h"
+#include "offload/hp_inline.h"
+#include "quic/cid_generator.h"
+#include "quic/stateless_reset.h"
+#include "tests/support/test_certs.h"
+
+namespace dquic {
+namespace {
+
+constexpr char kAlpn[] = "wt";
+constexpr std::uint16_t kServerPort = 4433;
+constexpr std::uint16_t kClientPort = 50000;
+constexpr MacAddress kServerMac = {0x02, 0, 0, 0, 0, 0x01};
+constexpr MacAddress kClientMac = {0x02, 0, 0, 0, 0, 0x02};
+
+IpAddress ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+  IpAddress ip;
+  ip.family = IpFamily::kIpv4;
+  ip.bytes[0] = a;
+  ip.bytes[1] = b;
+  ip.bytes[2] = c;
+  ip.bytes[3] = d;
+  return ip;
+}
+const IpAddress kServerIp = ipv4(10, 0, 0, 1);
+const IpAddress kClientIp = ipv4(10, 0, 0, 2);
+
+PeerAddress peer(const IpAddress& ip, std::uint16_t port) {
+  return PeerAddress::ipv4({ip.bytes[0], ip.bytes[1], ip.bytes[2], ip.bytes[3]}, port);
+}
+
+rte_mempool* test_pool() {
+  static rte_mempool* pool = rte_pktmbuf_pool_create(
+      "worker_test", 16383, 0, 0, 2048 + RTE_PKTMBUF_HEADROOM, static_cast<int>(rte_socket_id()));
+  return pool;
+}
+
+std::uint8_t pattern(std::size_t stream, std::uint64_t offset) {
+  return static_cast<std::uint8_t>(offset * 7 + stream * 13 + (offset >> 9));
+}
+
+// ------------------------------------------------------------ ports
+
+// Two ports of `queues` queue pairs: A's TX queue q feeds B's RX queue q and
+// B's TX queue q feeds A's RX queue q.
+class RingPortPair {
+ public:
+  RingPortPair(const std::string& tag, std::uint16_t queues) {
+    static int serial = 0;
+    const std::string id = tag + std::to_string(serial++);
+    for (std::uint16_t q = 0; q < queues; ++q) {
+      to_a_.push_back(rte_ring_create(("wa" + id + "_" + std::to_string(q)).c_str(), 4096,
+                                      static_cast<int>(rte_socket_id()), 0));
+      to_b_.push_back(rte_ring_create(("wb" + id + "_" + std::to_string(q)).c_str(), 4096,
+                                      static_cast<int>(rte_socket_id()), 0));
+      if (to_a_.back() == nullptr || to_b_.back() == nullptr) return;
+    }
+    const int a = rte_eth_from_rings(("net_ring_a" + id).c_str(), to_a_.data(), queues,
+                                     to_b_.data(), queues, rte_socket_id());
+    const int b = rte_eth_from_rings(("net_ring_b" + id).c_str(), to_b_.data(), queues,
+                                     to_a_.data(), queues, rte_socket_id());
+    if (a < 0 || b < 0) return;
+    a_id_ = static_cast<std::uint16_t>(a);
+    b_id_ = static_cast<std::uint16_t>(b);
+    ok_ = start(a_, a_id_, queues) && start(b_, b_id_, queues);
+  }
+  ~RingPortPair() {
+    a_.close();
+    b_.close();
+    for (auto* rings : {&to_a_, &to_b_})
+      for (rte_ring* r : *rings) {
+        if (r == nullptr) continue;
+        void* m = nullptr;
+        while (rte_ring_dequeue(r, &m) == 0)
+          rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+        rte_ring_free(r);
+      }
+  }
+  RingPortPair(const RingPortPair&) = delete;
+  RingPortPair& operator=(const RingPortPair&) = delete;
+
+  bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
+  std::uint16_t a() const { return a_id_; }
+  std::uint16_t b() const { return b_id_; }
+  rte_ring* to_a(std::uint16_t q) const { return to_a_[q]; }
+  rte_ring* to_b(std::uint16_t q) const { return to_b_[q]; }
+
+ private:
+  bool start(drivers::EthPort& port, std::uint16_t id, std::uint16_t queues) {
+    drivers::EthPortConfig cfg;
+    cfg.port_id = id;
+    cfg.queues = queues;
+    cfg.rx_descriptors = 512;
+    cfg.tx_descriptors = 512;
+    cfg.rx_pools.assign(queues, test_pool());
+    return port.start(cfg, &error_);
+  }
+
+  std::vector<rte_ring*> to_a_, to_b_;
+  drivers::EthPort a_, b_;
+  std::uint16_t a_id_ = 0, b_id_ = 0;
+  bool ok_ = false;
+  std::string error_;
+};
+
+// ------------------------------------------------------------ applications
+
+struct Tls {
+  Tls() {
+    credentials = test::test_server_credentials(test::test_pki().p256);
+    verifier = test::test_verifier();
+    server.credentials = credentials.get();
+    server.alpn = {kAlpn};
+    client.server_name = test::kTestDnsName;
+    client.alpn = {kAlpn};
+    client.verifier = verifier.get();
+  }
+  std::unique_ptr<ServerCredentials> credentials;
+  std::unique_ptr<CertificateVerifier> verifier;
+  TlsServerConfig server;
+  TlsClientConfig client;
+};
+
+const Tls& tls() {
+  static const Tls* t = new Tls;
+  return *t;
+}
+
+// Writes every stream back, then FIN.
+class EchoHandler final : public ConnectionHandler {
+ public:
+  explicit EchoHandler(std::uint16_t worker) : worker_(worker) {}
+  void attach(Connection* c) { c_ = c; }
+  void on_stream_readable(std::uint64_t id) override {
+    Stream& s = streams_[id];
+    std::array<std::uint8_t, 16384> buf;
+    for (;;) {
+      bool fin = false;
+      const std::int64_t n = c_->read(id, buf, &fin);
+      if (n > 0) s.pending.insert(s.pending.end(), buf.begin(), buf.begin() + n);
+      if (fin) s.fin_read = true;
+      if (n <= 0 || fin) break;
+    }
+    pump(id, s);
+  }
+  void on_stream_writable(std::uint64_t id) override {
+    auto it = streams_.find(id);
+    if (it != streams_.end()) pump(id, it->second);
+  }
+  std::uint16_t worker() const { return worker_; }
+  Connection* connection() const { return c_; }
+
+ private:
+  struct Stream {
+    std::vector<std::uint8_t> pending;
+    std::size_t sent = 0;
+    bool fin_read = false;
+    bool fin_sent = false;
+  };
+  void pump(std::uint64_t id, Stream& s) {
+    while (s.sent < s.pending.size()) {
+      const std::int64_t w =
+          c_->write(id, ByteSpan(s.pending.data() + s.sent, s.pending.size() - s.sent), false);
+      if (w <= 0) break;
+      s.sent += static_cast<std::size_t>(w);
+    }
+    if (s.fin_read && !s.fin_sent && s.sent == s.pending.size() && c_->write(id, {}, true) >= 0)
+      s.fin_sent = true;
+  }
+  std::uint16_t worker_;
+  Connection* c_ = nullptr;
+  std::map<std::uint64_t, Stream> streams_;
+};
+
+class EchoServerApp final : public WorkerApp {
+ public:
+  bool on_incoming(Worker& w, const IncomingConnection&, ConnectionConfig& c) override {
+    handlers.push_back(std::make_unique<EchoHandler>(w.id()));
+    c.handler = handlers.back().get();
+    return true;
+  }
+  void on_accepted(Worker&, Connection& c) override { handlers.back()->attach(&c); }
+  void on_closed(Worker&, Connection&) override { ++closed; }
+  std::vector<std::unique_ptr<EchoHandler>> handlers;
+  int closed = 0;
+};
+
+// Sends `streams` x `bytes` of the pattern and checks the echo byte by byte.
+class ClientHandler final : public ConnectionHandler {
+ public:
+  ClientHandler(std::size_t streams, std::size_t bytes) : bytes_(bytes), streams_(streams) {}
+  void attach(Connection* c) { c_ = c; }
+  void on_handshake_complete() override {
+    for (Stream& s : streams_) {
+      const std::optional<std::uint64_t> id = c_->open_stream(true);
+      if (!id) continue;
+      s.id = *id;
+      s.open = true;
+      pump(s);
+    }
+  }
+  void on_stream_writable(std::uint64_t id) override {
+    if (Stream* s = find(id)) pump(*s);
+  }
+  void on_stream_readable(std::uint64_t id) override {
+    Stream* s = find(id);
+    if (s == nullptr) return;
+    std::array<std::uint8_t, 16384> buf;
+    for (;;) {
+      bool fin = false;
+      const std::int64_t n = c_->read(id, buf, &fin);
+      for (std::int64_t i = 0; i < n; ++i) {
+        if (buf[static_cast<std::size_t>(i)] != pattern(index(*s), s->received)) ++mismatches;
+        ++s->received;
+      }
+      if (fin) {
+        s->fin_read = true;
+        if (s->received == bytes_) ++complete;
+      }
+      if (n <= 0 || fin) break;
+    }
+  }
+  bool done() const { return complete == streams_.size(); }
+  std::size_t complete = 0;
+  std::uint64_t mismatches = 0;
+
+ private:
+  struct Stream {
+    std::uint64_t id = 0;
+    bool open = false;
+    std::size_t sent = 0;
+    bool fin_sent = false;
+    std::uint64_t received = 0;
+    bool fin_read = false;
+  };
+  std::size_t index(const Stream& s) const {
+    return static_cast<std::size_t>(&s - streams_.data());
+  }
+  Stream* find(std::uint64_t id) {
+    for (Stream& s : streams_)
+      if (s.open && s.id == id) return &s;
+    return nullptr;
+  }
+  void pump(Stream& s) {
+    std::array<std::uint8_t, 16384> buf;
+    while (s.sent < bytes_) {
+      const std::size_t n = std::min(buf.size(), bytes_ - s.sent);
+      for (std::size_t i = 0; i < n; ++i)
+        buf[i] = pattern(index(s), s.sent + i);
+      const std::int64_t w = c_->write(s.id, ByteSpan(buf.data(), n), false);
+      if (w <= 0) return;
+      s.sent += static_cast<std::size_t>(w);
+    }
+    if (!s.fin_sent && c_->write(s.id, {}, true) >= 0) s.fin_sent = true;
+  }
+
+  std::size_t bytes_;
+  std::vector<Stream> streams_;
+  Connection* c_ = nullptr;
+};
+
+// ------------------------------------------------------------ fixture
+
+enum class Crypto { kInline, kNone };
+
+struct Side {
+  std::unique_ptr<offload::AeadEngine> aead;
+  std::unique_ptr<offload::HpEngine> hp;
+  std::unique_ptr<offload::Protector> protector;
+  std::unique_ptr<Worker> worker;
+};
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(test_pool(), nullptr);
+    baseline_ = rte_mempool_in_use_count(test_pool());
+    std::array<std::uint8_t, 32> key{};
+    random(key);
+    resets_ = std::make_unique<StatelessResetTokenGenerator>(ByteSpan(key.data(), key.size()));
+    ASSERT_TRUE(make_steering_key(&steering_key_));
+  }
+  void TearDown() override {
+    sides_.clear();  // workers (and their connections) before the protectors
+    ports_.clear();
+    EXPECT_EQ(rte_mempool_in_use_count(test_pool()), baseline_) << "mbufs leaked";
+  }
+
+  void random(std::span<std::uint8_t> out) {
+    for (auto& b : out)
+      b = static_cast<std::uint8_t>(rng_());
+  }
+  CidRandomSource random_source() {
+    return [this](std::span<std::uint8_t> out) { random(out); };
+  }
+
+  RingPortPair& ports(const std::string& tag, std::uint16_t queues) {
+    ports_.push_back(std::make_unique<RingPortPair>(tag, queues));
+    return *ports_.back();
+  }
+
+  std::unique_ptr<ConnectionIdGenerator> generator(std::uint16_t workers) {
+    RandomCidGeneratorSettings s;
+    s.cid_length = 8;
+    s.worker_count = workers;
+    return RandomCidGenerator::create(s, random_source());
+  }
+
+  ConnectionConfig connection_config(EndpointRole role) {
+    ConnectionConfig c;
+    c.role = role;
+    c.tls_client = &tls().client;
+    c.tls_server = &tls().server;
+    c.wall_clock_ms_at_zero = test::kTestNow * 1000;
+    c.max_datagram_size = 1350;
+    c.random = random_source();
+    TransportParameters& tp = c.transport;
+    tp.max_idle_timeout = 30000;
+    tp.initial_max_data = 4 << 20;
+    tp.initial_max_stream_data_bidi_local = 1 << 20;
+    tp.initial_max_stream_data_bidi_remote = 1 << 20;
+    tp.initial_max_stream_data_uni = 1 << 20;
+    tp.initial_max_streams_bidi = 16;
+    tp.initial_max_streams_uni = 4;
+    return c;
+  }
+
+  // One worker; `server` listens on kServerPort, a client endpoint accepts
+  // no connections.
+  Worker* add_worker(bool server, Crypto crypto, std::uint16_t port, std::uint16_t queue,
+                     std::uint16_t id, std::uint16_t count, ConnectionIdGenerator* gen,
+                     RedirectRings* rings, WorkerApp* app) {
+    sides_.push_back(std::make_unique<Side>());
+    Side& s = *sides_.back();
+    if (crypto == Crypto::kInline) {
+      s.aead = offload::make_evp_aead_engine();
+      s.hp = offload::make_inline_hp_engine();
+      s.protector =
+          std::make_unique<offload::Protector>(s.aead.get(), s.hp.get(), s.aead.get(), s.hp.get());
+    }
+    WorkerConfig wc;
+    wc.port_id = port;
+    wc.rx_queue = queue;
+    wc.tx_queue = queue;
+    wc.worker = id;
+    wc.worker_count = count;
+    wc.pool = test_pool();
+    wc.mac = server ? kServerMac : kClientMac;
+    EXPECT_TRUE(wc.route.add_address(server ? kServerIp : kClientIp, 24));
+    if (server) wc.udp_ports = {kServerPort};
+    wc.endpoint.connection =
+        connection_config(server ? EndpointRole::kServer : EndpointRole::kClient);
+    wc.endpoint.cid_generator = gen;
+    wc.endpoint.reset_tokens = resets_.get();
+    wc.endpoint.retry_policy = RetryPolicy::kNever;
+    wc.endpoint.accept_connections = server;
+    wc.protector = s.protector.get();
+    wc.redirect = rings;
+    wc.steering_key = steering_key_;
+    wc.app = app;
+    s.worker = std::make_unique<Worker>(std::move(wc));
+    std::string why;
+    EXPECT_TRUE(s.worker->init(&why)) << why;
+    return s.worker.get();
+  }
+
+  Connection* connect(Worker& client, ClientHandler& handler) {
+    ConnectionConfig c = connection_config(EndpointRole::kClient);
+    c.handler = &handler;
+    Connection* conn =
+        client.connect(c, NetworkPath{peer(kClientIp, kClientPort), peer(kServerIp, kServerPort)});
+    if (conn != nullptr) handler.attach(conn);
+    return conn;
+  }
+
+  // Polls every worker in turn until `done`, at most `max_iterations`
+  // rounds or `limit` of wall time. Returns the rounds run.
+  template <class Done>
+  std::size_t drive(const std::vector<Worker*>& workers, Done done,
+                    std::size_t max_iterations = 2'000'000,
+                    std::chrono::seconds limit = std::chrono::seconds(30)) {
+    const auto start = std::chrono::steady_clock::now();
+    std::size_t i = 0;
+    for (; i < max_iterations && !done(); ++i) {
+      for (Worker* w : workers)
+        w->poll_once();
+      if ((i & 1023) == 0 && std::chrono::steady_clock::now() - start > limit) break;
+    }
+    return i;
+  }
+
+  std::mt19937_64 rng_{20240601};
+  std::unique_ptr<StatelessResetTokenGenerator> resets_;
+  SteeringKey steering_key_;
+  std::vector<std::unique_ptr<RingPortPair>> ports_;
+  std::vector<std::unique_ptr<Side>> sides_;
+  unsigned baseline_ = 0;
+};
+
+std::uint64_t total_udp_drops(const WorkerCounters& c) {
+  std::uint64_t n = 0;
+  for (std::uint64_t v : c.udp_drops)
+    n += v;
+  return n;
+}
+
+// ------------------------------------------------------------ 1: transfer
+
+class WorkerTransferTest : public WorkerTest, public ::testing::WithParamInterface<Crypto> {};
+
+TEST_P(WorkerTransferTest, HandshakeAndEchoOverRingPorts) {
+  RingPortPair& p = ports("t", 1);
+  ASSERT_TRUE(p.ok()) << p.error();
+  auto client_gen = generator(1);
+  auto server_gen = generator(1);
+  EchoServerApp server_app;
+  Worker* server =
+      add_worker(true, GetParam(), p.b(), 0, 0, 1, server_gen.get(), nullptr, &server_app);
+  Worker* client =
+      add_worker(false, GetParam(), p.a(), 0, 0, 1, client_gen.get(), nullptr, nullptr);
+  ASSERT_FALSE(HasFailure());
+
+  constexpr std::size_t kStreams = 3;
+  constexpr std::size_t kBytes = 200 * 1024;
+  ClientHandler handler(kStreams, kBytes);
+  Connection* conn = connect(*client, handler);
+  ASSERT_NE(conn, nullptr);
+
+  const std::size_t rounds = drive({client, server}, [&] { return handler.done(); });
+  ASSERT_TRUE(handler.done()) << "after " << rounds << " rounds: " << handler.complete
+                              << " streams complete, client state "
+                              << static_cast<int>(conn->state());
+  EXPECT_EQ(handler.mismatches, 0u);
+  ASSERT_EQ(server_app.handlers.size(), 1u);
+
+  const WorkerCounters& cc = client->counters();
+  const WorkerCounters& sc = server->counters();
+  EXPECT_EQ(cc.handshakes_completed, 1u);
+  EXPECT_EQ(sc.handshakes_completed, 1u);
+  EXPECT_EQ(cc.connections_opened, 1u);
+  EXPECT_EQ(sc.connections_opened, 1u);
+  EXPECT_GT(sc.rx_bytes, kStreams * kBytes);
+  EXPECT_GT(cc.rx_bytes, kStreams * kBytes);
+  EXPECT_EQ(cc.tx_packets, sc.rx_packets);  // nothing lost on the rings
+  EXPECT_EQ(sc.tx_packets, cc.rx_packets);
+  EXPECT_EQ(total_udp_drops(cc) + total_udp_drops(sc), 0u);
+  EXPECT_EQ(cc.total_drops() + sc.total_drops(), 0u);
+  if (GetParam() == Crypto::kInline) {
+    EXPECT_GT(cc.crypto_completed, 0u);
+    EXPECT_GT(sc.crypto_completed, 0u);
+    EXPECT_EQ(cc.crypto_failed + sc.crypto_failed, 0u);
+  } else {
+    EXPECT_EQ(cc.crypto_completed + sc.crypto_completed, 0u);
+  }
+  // The client resolved the server's MAC with one ARP request, parking its
+  // first Initial meanwhile; the server learned the client's MAC from that
+  // request (unconfirmed: RFC 4861 §7.3.3 has it probe once, unicast) and
+  // never had to park anything.
+  EXPECT_EQ(client->loop_counters().solicitations_sent, 1u);
+  EXPECT_EQ(client->loop_counters().held, 1u);
+  EXPECT_EQ(client->loop_counters().released, 1u);
+  EXPECT_LE(server->loop_counters().solicitations_sent, 1u);
+  EXPECT_EQ(server->loop_counters().held, 0u);
+  EXPECT_GE(server->control().counters().arp_replies_sent, 1u);
+
+  // Close: both ends reach kClosed and are collected.
+  conn->close(0, "done", client->now());
+  client->wake(*conn);
+  drive(
+      {client, server},
+      [&] {
+        return client->counters().connections_closed == 1 &&
+               server->counters().connections_closed == 1;
+      },
+      200'000'000, std::chrono::seconds(20));
+  EXPECT_EQ(client->counters().connections_closed, 1u);
+  EXPECT_EQ(server->counters().connections_closed, 1u);
+  EXPECT_EQ(server_app.closed, 1);
+  EXPECT_EQ(client->endpoint().connection_count(), 0u);
+  EXPECT_EQ(server->endpoint().connection_count(), 0u);
+  EXPECT_EQ(client->timers_scheduled() + server->timers_scheduled(), 0u);
+  std::printf("[ info ] %s: %zu rounds, client tx %llu rx %llu packets, server tx %llu rx %llu\n",
+              GetParam() == Crypto::kInline ? "inline crypto" : "no crypto", rounds,
+              static_cast<unsigned long long>(cc.tx_packets),
+              static_cast<unsigned long long>(cc.rx_packets),
+              static_cast<unsigned long long>(sc.tx_packets),
+              static_cast<unsigned long long>(sc.rx_packets));
+}
+
+INSTANTIATE_TEST_SUITE_P(Crypto, WorkerTransferTest,
+                         ::testing::Values(Crypto::kInline, Crypto::kNone), [](const auto& info) {
+                           return info.param == Crypto::kInline ? "Inline" : "NoCrypto";
+                         });
+
+// ------------------------------------------------------------ 2: ARP, ICMP
+
+// An ICMPv4 echo request from 10.0.0.9 (a host that is not a worker) to the
+// server, as a frame on the wire.
+rte_mbuf* icmp_echo_request(const MacAddress& src_mac, std::uint16_t id, std::uint16_t seq) {
+  rte_mbuf* m = rte_pktmbuf_alloc(test_pool());
+  if (m == nullptr) return nullptr;
+  constexpr std::uint16_t kPayload = 32;
+  auto* p = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, 14 + 20 + 8 + kPayload));
+  std::memcpy(p, kServerMac.data(), 6);
+  std::memcpy(p + 6, src_mac.data(), 6);
+  store_be16(p + 12, kEtherTypeIpv4);
+  std::uint8_t* ip = p + 14;
+  std::memset(ip, 0, 20);
+  ip[0] = 0x45;
+  store_be16(ip + 2, 20 + 8 + kPayload);
+  store_be16(ip + 6, 0x4000);  // DF
+  ip[8] = 64;
+  ip[9] = 1;  // ICMP
+  const IpAddress src = ipv4(10, 0, 0, 9);
+  std::memcpy(ip + 12, src.bytes.data(), 4);
+  std::memcpy(ip + 16, kServerIp.bytes.data(), 4);
+  const std::uint16_t ip_sum = rte_ipv4_cksum(reinterpret_cast<const rte_ipv4_hdr*>(ip));
+  std::memcpy(ip + 10, &ip_sum, 2);
+  std::uint8_t* icmp = ip + 20;
+  std::memset(icmp, 0, 8);
+  icmp[0] = 8;  // echo request
+  store_be16(icmp + 4, id);
+  store_be16(icmp + 6, seq);
+  for (std::uint16_t i = 0; i < kPayload; ++i)
+    icmp[8 + i] = static_cast<std::uint8_t>(i);
+  const std::uint16_t icmp_sum = static_cast<std::uint16_t>(~rte_raw_cksum(icmp, 8 + kPayload));
+  std::memcpy(icmp + 2, &icmp_sum, 2);
+  return m;
+}
+
+TEST_F(WorkerTest, ArpResolvesTheNextHopAndIcmpEchoIsAnswered) {
+  RingPortPair& p = ports("a", 1);
+  ASSERT_TRUE(p.ok()) << p.error();
+  auto client_gen = generator(1);
+  auto server_gen = generator(1);
+  EchoServerApp server_app;
+  Worker* server =
+      add_worker(true, Crypto::kNone, p.b(), 0, 0, 1, server_gen.get(), nullptr, &server_app);
+  Worker* client =
+      add_worker(false, Crypto::kNone, p.a(), 0, 0, 1, client_gen.get(), nullptr, nullptr);
+  ASSERT_FALSE(HasFailure());
+  ClientHandler handler(1, 5000);
+  ASSERT_NE(connect(*client, handler), nullptr);
+  EXPECT_EQ(client->neighbors().find(kServerIp), nullptr);
+
+  // The first Initial finds no MAC for 10.0.0.1: a broadcast ARP request
+  // goes out and the Initial is parked.
+  client->poll_once();
+  EXPECT_EQ(client->loop_counters().solicitations_sent, 1u);
+  EXPECT_EQ(client->loop_counters().held, 1u);
+  EXPECT_EQ(client->loop_counters().released, 0u);
+  ASSERT_NE(client->neighbors().find(kServerIp), nullptr);
+  EXPECT_EQ(client->neighbors().find(kServerIp)->state, NeighborState::kIncomplete);
+  EXPECT_EQ(rte_ring_count(p.to_b(0)), 1u);  // the request alone
+  EXPECT_EQ(client->counters().tx_packets, 1u);
+
+  // The server answers and learns the client's MAC from the request.
+  server->poll_once();
+  EXPECT_EQ(server->control().counters().arp_replies_sent, 1u);
+  ASSERT_NE(server->neighbors().find(kClientIp), nullptr);
+  EXPECT_EQ(server->neighbors().find(kClientIp)->mac, kClientMac);
+
+  // The reply resolves the next hop and the parked Initial leaves.
+  client->poll_once();
+  ASSERT_NE(client->neighbors().find(kServerIp), nullptr);
+  EXPECT_EQ(client->neighbors().find(kServerIp)->state, NeighborState::kReachable);
+  EXPECT_EQ(client->neighbors().find(kServerIp)->mac, kServerMac);
+  EXPECT_EQ(client->loop_counters().released, 1u);
+  EXPECT_EQ(client->loop_counters().hold_dropped, 0u);
+
+  drive({client, server}, [&] { return handler.done(); });
+  ASSERT_TRUE(handler.done());
+  EXPECT_EQ(client->loop_counters().solicitations_sent, 1u);  // resolved once for good
+
+  // ICMP echo: injected on the server's RX ring, answered on its TX queue.
+  const MacAddress pinger = {0x02, 0, 0, 0, 0, 0x09};
+  rte_mbuf* req = icmp_echo_request(pinger, 0x1234, 7);
+  ASSERT_NE(req, nullptr);
+  ASSERT_EQ(rte_ring_enqueue(p.to_b(0), req), 0);
+  server->poll_once();
+  EXPECT_EQ(server->control().counters().icmp_echo_replies_sent, 1u);
+  int replies = 0;
+  void* obj = nullptr;
+  while (rte_ring_dequeue(p.to_a(0), &obj) == 0) {
+    auto* m = static_cast<rte_mbuf*>(obj);
+    const auto* f = rte_pktmbuf_mtod(m, const std::uint8_t*);
+    if (rte_pktmbuf_data_len(m) >= 14 + 20 + 8 && load_be16(f + 12) == kEtherTypeIpv4 &&
+        f[14 + 9] == 1) {
+      ++replies;
+      EXPECT_EQ(std::memcmp(f, pinger.data(), 6), 0);  // back to the pinger
+      EXPECT_EQ(std::memcmp(f + 6, kServerMac.data(), 6), 0);
+      EXPECT_EQ(f[34], 0);  // echo reply
+      EXPECT_EQ(load_be16(f + 34 + 4), 0x1234);
+      EXPECT_EQ(load_be16(f + 34 + 6), 7);
+      EXPECT_EQ(std::memcmp(f + 14 + 12, kServerIp.bytes.data(), 4), 0);
+      EXPECT_EQ(f[14 + 16 + 3], 9);  // to 10.0.0.9
+    }
+    rte_pktmbuf_free(m);
+  }
+  EXPECT_EQ(replies, 1);
+  sides_.clear();  // the connection still open, before its handler
+}
+
+// ------------------------------------------------------------ 3: redirect
+
+// Two server workers on the two queues of one port, two client workers on
+// the two queues of the other: client worker q's datagrams arrive on server
+// queue q whatever connection they belong to (as RSS would spread them,
+// knowing nothing of CIDs), and server worker q's on client queue q.
+// Steering hands each to the worker its DCID names, through RedirectRings.
+TEST_F(WorkerTest, TwoWorkersPerPortRedirectEveryDatagramToItsOwner) {
+  RingPortPair& p = ports("r", 2);
+  ASSERT_TRUE(p.ok()) << p.error();
+  RedirectRings client_rings, server_rings;
+  std::string why;
+  ASSERT_TRUE(client_rings.init(2, 1024, "wt_rc", static_cast<int>(rte_socket_id()), &why)) << why;
+  ASSERT_TRUE(server_rings.init(2, 1024, "wt_rs", static_cast<int>(rte_socket_id()), &why)) << why;
+  auto client_gen = generator(2);
+  auto server_gen = generator(2);
+  EchoServerApp app;
+  std::array<Worker*, 2> servers{}, clients{};
+  for (std::uint16_t q = 0; q < 2; ++q) {
+    servers[q] =
+        add_worker(true, Crypto::kInline, p.b(), q, q, 2, server_gen.get(), &server_rings, &app);
+    clients[q] = add_worker(false, Crypto::kInline, p.a(), q, q, 2, client_gen.get(), &client_rings,
+                            nullptr);
+  }
+  ASSERT_FALSE(HasFailure());
+
+  constexpr int kPerWorker = 6;
+  std::vector<std::unique_ptr<ClientHandler>> handlers;
+  std::vector<std::pair<Worker*, Connection*>> conns;
+  for (Worker* c : clients)
+    for (int i = 0; i < kPerWorker; ++i) {
+      handlers.push_back(std::make_unique<ClientHandler>(1, 30000));
+      Connection* conn = connect(*c, *handlers.back());
+      ASSERT_NE(conn, nullptr);
+      conns.emplace_back(c, conn);
+    }
+  const std::vector<Worker*> all = {clients[0], clients[1], servers[0], servers[1]};
+  auto all_done = [&] {
+    for (const auto& h : handlers)
+      if (!h->done()) return false;
+    return true;
+  };
+  drive(all, all_done);
+  ASSERT_TRUE(all_done());
+  for (const auto& h : handlers)
+    EXPECT_EQ(h->mismatches, 0u);
+
+  // Every server connection lives on the worker its CIDs name, and both
+  // server workers own some.
+  ASSERT_EQ(app.handlers.size(), handlers.size());
+  for (const auto& h : app.handlers)
+    EXPECT_EQ(server_gen->worker_of(h->connection()->local_cid().span()), h->worker());
+  EXPECT_GT(servers[0]->counters().connections_opened, 0u);
+  EXPECT_GT(servers[1]->counters().connections_opened, 0u);
+  EXPECT_EQ(servers[0]->counters().connections_opened + servers[1]->counters().connections_opened,
+            handlers.size());
+
+  // Steering ran before the endpoint: each endpoint saw exactly the
+  // datagrams it owns (arrived on its queue and kept, or redirected to it),
+  // never had to forward one, and routed every one (no unknown CIDs).
+  const std::array<RedirectRings*, 2> rings = {&client_rings, &server_rings};
+  for (std::size_t side = 0; side < 2; ++side) {
+    const std::array<Worker*, 2>& ws = side == 0 ? clients : servers;
+    SCOPED_TRACE(side == 0 ? "clients" : "servers");
+    for (std::uint16_t q = 0; q < 2; ++q) {
+      const Worker& w = *ws[q];
+      const WorkerCounters& c = w.counters();
+      EXPECT_EQ(w.endpoint().counters().datagrams,
+                w.loop_counters().udp_datagrams - c.redirects_out + c.redirects_in);
+      EXPECT_EQ(w.endpoint().counters().forwarded, 0u);
+      EXPECT_EQ(w.endpoint().counters().drops(EndpointDrop::kUnknownConnection), 0u);
+      EXPECT_EQ(w.loop_counters().redirect_loops, 0u);
+      EXPECT_EQ(c.redirects_ring_full, 0u);
+      const RedirectCountersSnapshot rc = rings[side]->counters(q);
+      EXPECT_EQ(rc.redirected_out, c.redirects_out);
+      EXPECT_EQ(rc.redirected_in, c.redirects_in);
+    }
+    // What one worker handed over, the other took (or will, next round).
+    EXPECT_EQ(ws[0]->counters().redirects_out,
+              ws[1]->counters().redirects_in + rings[side]->pending(1));
+    EXPECT_EQ(ws[1]->counters().redirects_out,
+              ws[0]->counters().redirects_in + rings[side]->pending(0));
+    EXPECT_GT(ws[0]->counters().redirects_out + ws[1]->counters().redirects_out, 0u);
+  }
+  std::printf("[ info ] redirects: servers %llu/%llu, clients %llu/%llu (out of worker 0/1)\n",
+              static_cast<unsigned long long>(servers[0]->counters().redirects_out),
+              static_cast<unsigned long long>(servers[1]->counters().redirects_out),
+              static_cast<unsigned long long>(clients[0]->counters().redirects_out),
+              static_cast<unsigned long long>(clients[1]->counters().redirects_out));
+
+  for (auto& [w, c] : conns) {
+    c->close(0, "done", w->now());
+    w->wake(*c);
+  }
+  auto all_closed = [&] {
+    for (Worker* w : all)
+      if (w->endpoint().connection_count() != 0) return false;
+    return true;
+  };
+  // Closing waits out 3 PTO (RFC 9000 §10.2) in real time: bounded by time.
+  const std::size_t rounds = drive(all, all_closed, 200'000'000, std::chrono::seconds(20));
+  EXPECT_TRUE(all_closed()) << rounds << " rounds";
+  for (Worker* w : all)
+    for (std::size_t i = 0; i < w->endpoint().connection_count(); ++i)
+      ADD_FAILURE() << "worker " << w->id() << " connection state "
+                    << static_cast<int>(w->endpoint().connection(i)->state());
+  sides_.clear();  // before the rings they forward through
+}
+
+}  // namespace
+}  // namespace dquic
