@@ -94,7 +94,7 @@ bool Worker::init(std::string* why) {
   endpoint_ = std::make_unique<Endpoint>(std::move(ec));
   if (!endpoint_->ok()) return fail(why, "endpoint configuration refused");
 
-  timers_ = std::make_unique<ConnectionTimers>(slots);
+  timers_ = std::make_unique<ConnectionTimers>(slots, clock_.now());
   slots_.assign(slots, Slot{});
   free_slots_.reserve(slots);
   for (std::size_t i = slots; i > 0; --i)
