@@ -66,15 +66,19 @@ Connection::Connection(const ConnectionConfig& config)
       datagrams_out_(kDatagramQueueSlots, config.max_datagram_size) {
   // RFC 9000 §7.2: an unpredictable DCID of at least 8 bytes.
   std::array<std::uint8_t, 8> b;
-  config_.random(b);
-  (void)ConnectionId::from(b, &local_cid_);
+  if (config_.local_cid.empty()) {
+    config_.random(b);
+    (void)ConnectionId::from(b, &local_cid_);
+  } else {
+    local_cid_ = config_.local_cid;
+  }
   config_.random(b);
   (void)ConnectionId::from(b, &original_dcid_);
   peer_cid_ = original_dcid_;
   initial_key_cid_ = original_dcid_;
   retry_token_ = config_.initial_token;  // RFC 9000 §8.1.3; a Retry replaces it
   paths_[0].in_use = true;
-  paths_[0].validated = true;  // clients are not amplification-limited (RFC 9000 §8.1)
+  paths_[0].validated = true;      // clients are not amplification-limited (RFC 9000 §8.1)
   paths_[0].mtu_validated = true;  // Initials fill 1200 bytes (RFC 9000 §14.1)
   paths_[0].address = config_.path;
   path_bound_ = true;

@@ -130,6 +130,11 @@ struct ConnectionConfig {
   // remembered with it (RFC 9000 §7.4.1) until the handshake completes.
   const TlsSession* resume = nullptr;
   bool early_data = false;
+  // Client: the handshake's Source Connection ID (the server sends to it
+  // until it moves to one from NEW_CONNECTION_ID). Empty: 8 random bytes.
+  // Endpoint::connect() takes it from its generator so that the server's
+  // replies steer to this worker.
+  ConnectionId local_cid;
   // Client: a NEW_TOKEN token from an earlier connection to this server, sent
   // in our Initials so it can skip address validation (RFC 9000 §8.1.3).
   std::vector<std::uint8_t> initial_token;

@@ -347,12 +347,17 @@ Connection* Endpoint::connect(const ConnectionConfig& config, const PeerAddress&
   cfg.worker = config_.worker;
   if (cfg.reset_tokens == nullptr) cfg.reset_tokens = config_.reset_tokens;
   cfg.cid_listener = e;
+  // The handshake's CID comes from our generator too: the server sends to
+  // it in short headers (parsed with the generator's length) and its
+  // bytes steer the replies to this worker.
+  ConnectionId cid;
+  if (!generator_->generate(config_.worker, &cid) || cid.length != short_dcid_length_) {
+    remove_entry(e->index);
+    return nullptr;
+  }
+  cfg.local_cid = cid;
   e->conn = std::make_unique<Connection>(cfg);
-  // The client Connection picks its own first CID, of 8 bytes: the server
-  // answers in long headers to it, and then in short headers, which we can
-  // only parse with our generator's length.
-  const ConnectionId cid = e->conn->local_cid();
-  if (cid.length != short_dcid_length_ || !add_route(cid, e) || !e->conn->start(now)) {
+  if (!add_route(cid, e) || !e->conn->start(now)) {
     remove_entry(e->index);
     return nullptr;
   }

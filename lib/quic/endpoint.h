@@ -227,9 +227,9 @@ class Endpoint {
                                std::span<std::uint8_t> response);
 
   // A started client connection to `server`, routed by its CID; config's
-  // endpoint-owned fields (see NewConnectionHook) are set here. Nullptr at
-  // the connection limit, if start() fails, or if the generator's CID
-  // length is not the 8 bytes the client Connection picks for itself.
+  // endpoint-owned fields (see NewConnectionHook) are set here, and its
+  // handshake CID comes from the generator (it names this worker). Nullptr
+  // at the connection limit, or if the generator or start() fails.
   Connection* connect(const ConnectionConfig& config, const PeerAddress& server, Time now);
 
   // 0-RTT datagrams buffered before `c`'s Initial, oldest first; false when

@@ -355,7 +355,6 @@ Connection* Worker::connect(const ConnectionConfig& config, const NetworkPath& p
   c.path = path;
   if (c.keys == nullptr) c.keys = keys_.get();
   if (c.copy_pool == nullptr) c.copy_pool = config_.pool;
-  steer_client_cid(c);
   now_ = std::max(now_, clock_.now());
   Connection* conn = endpoint_->connect(c, path.peer, now_);
   if (conn == nullptr) return nullptr;
@@ -368,27 +367,6 @@ Connection* Worker::connect(const ConnectionConfig& config, const NetworkPath& p
   // Setup time: the port list grows once per new local port.
   if (!listening(path.local.port)) config_.udp_ports.push_back(path.local.port);
   return conn;
-}
-
-// A client Connection draws its handshake CID (the DCID of everything the
-// server sends until it switches to a NEW_CONNECTION_ID one) as the first 8
-// bytes of config.random, so that CID would steer by hash to any worker.
-// Until the endpoint takes it from the generator, the first draw is
-// answered with a CID the generator issues for this worker: the server's
-// replies then come back here whichever queue they arrive on.
-void Worker::steer_client_cid(ConnectionConfig& c) const {
-  if (config_.worker_count <= 1 || !c.random) return;
-  ConnectionId cid;
-  if (!generator_->generate(config_.worker, &cid) || cid.length != 8) return;
-  c.random = [inner = std::move(c.random), cid, first = true](std::span<std::uint8_t> out) mutable {
-    if (first && out.size() == cid.length) {
-      first = false;
-      std::copy_n(cid.bytes.begin(), cid.length, out.begin());
-      return;
-    }
-    first = false;
-    inner(out);
-  };
 }
 
 void Worker::fire_timers() {

@@ -154,7 +154,6 @@ class Worker {
   void respond(const PeerAddress& local, const PeerAddress& to, std::size_t length);
   bool listening(std::uint16_t port) const;
 
-  void steer_client_cid(ConnectionConfig& c) const;
   bool attach(Connection* c);  // a slot for a new connection
   void release(Connection* c);
   void mark_dirty(Connection& c);

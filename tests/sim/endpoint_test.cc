@@ -1304,19 +1304,24 @@ TEST_F(EndpointTest, ClosedConnectionsAreCollected) {
   EXPECT_EQ(server_app_.closed, 3);
 }
 
-// connect() needs the generator's CID length to be the 8 bytes a client
-// Connection picks; and an endpoint without a generator is unusable.
+// connect() takes the client's handshake CID from the generator, whatever
+// its length, so that it names this endpoint's worker (the server's replies
+// steer back here); an endpoint without a generator is unusable.
 TEST_F(EndpointTest, ConfigurationChecks) {
   EndpointConfig ec;
   ec.connection = base_config(EndpointRole::kClient, nullptr);
-  auto twelve = random_generator(12);
+  auto twelve = random_generator(12, 4);
   ec.cid_generator = twelve.get();
+  ec.worker = 3;
   ec.accept_connections = false;
   Endpoint e(ec);
   ASSERT_TRUE(e.ok());
-  EXPECT_EQ(e.connect(base_config(EndpointRole::kClient, nullptr), kServer, 0), nullptr);
-  EXPECT_EQ(e.connection_count(), 0u);
-  EXPECT_EQ(e.route_count(), 0u);
+  Connection* c = e.connect(base_config(EndpointRole::kClient, nullptr), kServer, 0);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->local_cid().length, 12u);
+  EXPECT_EQ(twelve->worker_of(c->local_cid().span()), std::optional<std::uint16_t>(3));
+  EXPECT_EQ(e.connection_count(), 1u);
+  EXPECT_EQ(e.route_count(), 1u);
 
   EndpointConfig bad;
   bad.connection = base_config(EndpointRole::kServer, nullptr);
