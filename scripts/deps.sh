@@ -3,7 +3,8 @@
 # Usage: scripts/deps.sh
 set -euo pipefail
 
-pkgs=(g++ meson ninja-build pkg-config dpdk-dev libdpdk-dev libssl-dev libgtest-dev clang)
+pkgs=(g++ meson ninja-build pkg-config dpdk-dev libdpdk-dev libssl-dev libgtest-dev clang
+  iproute2 iputils-ping)  # the last two: the net_tap namespace test
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
