@@ -11,57 +11,11 @@
 #include "quic/initial_close.h"
 #include "quic/packet_header_encode.h"
 #include "quic/retry_integrity.h"
+#include "quic/siphash.h"
 #include "quic/version_negotiation.h"
 
 namespace dquic {
 namespace {
-
-constexpr std::uint64_t rotl(std::uint64_t x, int b) {
-  return (x << b) | (x >> (64 - b));
-}
-
-struct SipState {
-  std::uint64_t v0, v1, v2, v3;
-  void round() {
-    v0 += v1;
-    v1 = rotl(v1, 13) ^ v0;
-    v0 = rotl(v0, 32);
-    v2 += v3;
-    v3 = rotl(v3, 16) ^ v2;
-    v0 += v3;
-    v3 = rotl(v3, 21) ^ v0;
-    v2 += v1;
-    v1 = rotl(v1, 17) ^ v2;
-    v2 = rotl(v2, 32);
-  }
-  void absorb(std::uint64_t m) {
-    v3 ^= m;
-    round();  // SipHash-1-3: one compression round
-    v0 ^= m;
-  }
-};
-
-// SipHash-1-3 (as Rust's HashMap uses): client-chosen Initial DCIDs are
-// route keys, and a keyed hash keeps a client from filling one bucket.
-std::uint64_t siphash13(std::uint64_t k0, std::uint64_t k1, ByteSpan in) {
-  SipState s{k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL, k0 ^ 0x6c7967656e657261ULL,
-             k1 ^ 0x7465646279746573ULL};
-  std::size_t i = 0;
-  for (; i + 8 <= in.size(); i += 8) {
-    std::uint64_t m = 0;
-    for (std::size_t b = 0; b < 8; ++b)
-      m |= std::uint64_t{in[i + b]} << (8 * b);
-    s.absorb(m);
-  }
-  std::uint64_t last = std::uint64_t{in.size() & 0xff} << 56;
-  for (std::size_t b = 0; i + b < in.size(); ++b)
-    last |= std::uint64_t{in[i + b]} << (8 * b);
-  s.absorb(last);
-  s.v2 ^= 0xff;
-  for (int r = 0; r < 3; ++r)
-    s.round();
-  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
-}
 
 // Unpredictable bytes of a Stateless Reset: with the token, at most 64
 // bytes, the size of a small 1-RTT packet (RFC 9000 §10.3 wants resets hard

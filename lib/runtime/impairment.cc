@@ -14,55 +14,6 @@
 namespace dquic {
 
 namespace impairment_detail {
-namespace {
-
-std::uint64_t rotl(std::uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
-std::uint64_t splitmix64(std::uint64_t* x) {
-  std::uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
-
-Rng::Rng(std::uint64_t seed, std::uint64_t stream) {
-  // Nearby seeds and streams give unrelated states.
-  std::uint64_t x = seed ^ 0x6a09e667f3bcc909ull;
-  std::uint64_t y = stream + 0x3c6ef372fe94f82bull;
-  std::uint64_t z = splitmix64(&x) ^ rotl(splitmix64(&y), 29);
-  for (auto& word : s_)
-    word = splitmix64(&z);
-}
-
-std::uint64_t Rng::next() {
-  const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-  const std::uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = rotl(s_[3], 45);
-  return result;
-}
-
-std::uint64_t Rng::below(std::uint64_t bound) {
-  if (bound == 0) return 0;
-  // Lemire's multiply-and-reject: unbiased.
-  unsigned __int128 m = static_cast<unsigned __int128>(next()) * bound;
-  auto low = static_cast<std::uint64_t>(m);
-  if (low < bound) {
-    const std::uint64_t threshold = (0 - bound) % bound;
-    while (low < threshold) {
-      m = static_cast<unsigned __int128>(next()) * bound;
-      low = static_cast<std::uint64_t>(m);
-    }
-  }
-  return static_cast<std::uint64_t>(m >> 64);
-}
 
 bool Rng::chance(std::uint32_t ppm) {
   if (ppm == 0) return false;

@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 
+#include "quic/seeded_rng.h"
 #include "quic/timestamp.h"
 
 namespace dquic {
@@ -87,15 +88,12 @@ struct ImpairmentCounters {
 namespace impairment_detail {
 // xoshiro256** seeded through splitmix64 (Blackman & Vigna): small, fast, the
 // same on every platform. Not for cryptography.
-class Rng {
+// The shared seeded generator (quic/seeded_rng.h) plus per-million draws.
+class Rng : public SeededRng {
  public:
-  Rng(std::uint64_t seed, std::uint64_t stream);
-  std::uint64_t next();
-  std::uint64_t below(std::uint64_t bound);  // uniform in [0, bound)
-  bool chance(std::uint32_t ppm);            // draws nothing for 0 and >= 1e6
-
- private:
-  std::uint64_t s_[4];
+  using SeededRng::SeededRng;
+  std::uint64_t next() { return next_u64(); }
+  bool chance(std::uint32_t ppm);  // draws nothing for 0 and >= 1e6
 };
 
 struct Held {

@@ -12,60 +12,12 @@
 #include <utility>
 
 #include "quic/packet_header.h"
+#include "quic/siphash.h"
 
 namespace dquic {
 
-// --- SipHash-2-4 -------------------------------------------------------------
-
-namespace {
-
-struct SipState {
-  std::uint64_t v0, v1, v2, v3;
-  static std::uint64_t rotl(std::uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
-  void round() {
-    v0 += v1;
-    v1 = rotl(v1, 13);
-    v1 ^= v0;
-    v0 = rotl(v0, 32);
-    v2 += v3;
-    v3 = rotl(v3, 16);
-    v3 ^= v2;
-    v0 += v3;
-    v3 = rotl(v3, 21);
-    v3 ^= v0;
-    v2 += v1;
-    v1 = rotl(v1, 17);
-    v1 ^= v2;
-    v2 = rotl(v2, 32);
-  }
-  void absorb(std::uint64_t m) {
-    v3 ^= m;
-    round();  // c = 2 compression rounds
-    round();
-    v0 ^= m;
-  }
-};
-
-}  // namespace
-
 std::uint64_t siphash24(const SteeringKey& key, ByteSpan in) {
-  SipState s{key.k0 ^ 0x736f6d6570736575ULL, key.k1 ^ 0x646f72616e646f6dULL,
-             key.k0 ^ 0x6c7967656e657261ULL, key.k1 ^ 0x7465646279746573ULL};
-  std::size_t i = 0;
-  for (; i + 8 <= in.size(); i += 8) {
-    std::uint64_t m = 0;
-    for (std::size_t b = 0; b < 8; ++b)
-      m |= std::uint64_t{in[i + b]} << (8 * b);
-    s.absorb(m);
-  }
-  std::uint64_t last = std::uint64_t{in.size() & 0xff} << 56;
-  for (std::size_t b = 0; i + b < in.size(); ++b)
-    last |= std::uint64_t{in[i + b]} << (8 * b);
-  s.absorb(last);
-  s.v2 ^= 0xff;
-  for (int r = 0; r < 4; ++r)  // d = 4 finalization rounds
-    s.round();
-  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+  return siphash24(key.k0, key.k1, in);
 }
 
 bool make_steering_key(SteeringKey* out) {
