@@ -47,6 +47,10 @@ int main(int argc, char** argv) {
   // After the EAL: parameterized suites enumerate devices when gtest starts.
   ::testing::InitGoogleTest(&argc, argv);
   const int rc = RUN_ALL_TESTS();
+  // The EAL leaves its (empty) runtime directory behind even with
+  // --no-shconf: remove it, or every test run adds one.
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  (void)rmdir(runtime_dir.c_str());
   return rc;
 }
