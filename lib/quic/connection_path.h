@@ -36,7 +36,7 @@ struct ConnectionPath {
   bool challenge_due = false;  // a PATH_CHALLENGE goes in the next packet here
   std::array<PathData, kChallenges> challenges{};
   std::array<bool, kChallenges> challenge_expanded{};  // sent in >= 1200 bytes
-  bool mtu_validated = false;  // §8.2.1: an expanded challenge was answered
+  bool mtu_validated = false;          // §8.2.1: an expanded challenge was answered
   std::uint32_t challenge_count = 0;   // sent in this validation
   Time next_challenge = kNever;        // when the next one becomes due
   Time deadline = kNever;              // validation abandoned then
