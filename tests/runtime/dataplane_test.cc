@@ -270,7 +270,9 @@ int main(int argc, char** argv) {
   std::vector<char*> full;
   for (auto& a : args)
     full.push_back(a.data());
-  dquic::EalInitResult eal = dquic::init_eal(static_cast<int>(full.size()), full.data());
+  const int full_argc = static_cast<int>(full.size());
+  full.push_back(nullptr);  // argv[argc] is null, as getopt and gtest expect
+  dquic::EalInitResult eal = dquic::init_eal(full_argc, full.data());
   if (eal.exit_code != 0) {
     std::fprintf(stderr, "%s\n", eal.error.c_str());
     return eal.exit_code;
@@ -279,8 +281,11 @@ int main(int argc, char** argv) {
   for (auto& a : eal.app)
     app.push_back(a.data());
   int app_argc = static_cast<int>(app.size());
+  app.push_back(nullptr);  // gtest moves argv[argc] down with the flags it takes
   ::testing::InitGoogleTest(&app_argc, app.data());
   const int rc = RUN_ALL_TESTS();
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  (void)rmdir(runtime_dir.c_str());  // the EAL leaves it behind
   return rc;
 }
