@@ -199,7 +199,7 @@ class Engine final : public CryptodevAeadEngine {
   void copy_gather(AeadOp& op) {
     auto* dst = rte_pktmbuf_mtod_offset(op.m, std::uint8_t*, op.payload_offset);
     for (const ByteSegment& g : op.gather) {
-      std::memcpy(dst, g.data, g.length);
+      if (g.data != dst) std::memcpy(dst, g.data, g.length);  // packet bytes sit in place
       dst += g.length;
     }
     op.gather = {};
@@ -218,8 +218,10 @@ class Engine final : public CryptodevAeadEngine {
       if (!encrypt) op.gather = {};  // open is always in place
       if (op.gather.empty() || !runnable(op)) continue;
       const bool fits = op.gather.size() <= kMaxGatherSegments &&
-                        std::all_of(op.gather.begin(), op.gather.end(),
-                                    [](const ByteSegment& g) { return g.length <= UINT16_MAX; });
+                        std::all_of(op.gather.begin(), op.gather.end(), [](const ByteSegment& g) {
+                          // A device reads each segment at its IO address.
+                          return g.length <= UINT16_MAX && g.iova != RTE_BAD_IOVA;
+                        });
       if (!gather_ || !fits) copy_gather(op);
     }
     for (std::size_t i = 0; i < ops.size(); i += kCryptodevBurst) {

@@ -238,7 +238,8 @@ void Protector::seal_chunk(std::span<SealJob> jobs) {
         std::size_t total = 0;
         for (const ByteSegment& seg : j.gather) {
           if (total + seg.length > j.payload_length) break;
-          std::memcpy(dst + total, seg.data, seg.length);
+          // Segments of the packet's own frames already sit in place.
+          if (seg.data != dst + total) std::memcpy(dst + total, seg.data, seg.length);
           total += seg.length;
         }
         if (total != j.payload_length) continue;

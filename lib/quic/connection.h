@@ -221,12 +221,30 @@ struct OutgoingPacket {
   ProtectionKey* key = nullptr;
 };
 
+// Stream bytes left out of the datagram for the sealer to read where they
+// are (zero-copy send, ARCHITECTURE-GUIDE hot path step 6): `length` bytes
+// at `offset` in the datagram buffer are not written; their plaintext is at
+// `data` (IO address `iova`, or RTE_BAD_IOVA when unknown). Trivial, so
+// that an OutgoingDatagram does not zero its array.
+struct GatheredBytes {
+  std::uint16_t offset;
+  std::uint16_t length;
+  const std::uint8_t* data;
+  rte_iova_t iova;
+};
+
+// Runs of stream bytes one datagram may leave to the sealer; more are copied.
+inline constexpr std::size_t kMaxGatheredRuns = 7;
+
 struct OutgoingDatagram {
   std::size_t length = 0;
   std::uint8_t packet_count = 0;
   std::array<OutgoingPacket, 3> packets{};  // Initial, Handshake, 1-RTT coalesced
   Ecn ecn = Ecn::kNotEct;
   NetworkPath path;  // send from path.local to path.peer
+  // In offset order; only with write_datagram's gather_runs > 0.
+  std::uint8_t gathered_count = 0;
+  std::array<GatheredBytes, kMaxGatheredRuns> gathered;
 };
 
 enum class ConnectionState : std::uint8_t {  // declared in connection_observer.h
@@ -251,6 +269,7 @@ struct ConnectionStats {
   std::uint64_t bytes_sent = 0, bytes_received = 0;
   std::uint64_t packets_dropped = 0;  // undecodable or duplicate
   std::uint64_t stream_bytes_sent = 0, stream_bytes_retransmitted = 0;
+  std::uint64_t stream_bytes_gathered = 0;  // left for the sealer to read in place
   std::uint64_t pto_count = 0;
   std::uint64_t zero_rtt_packets_sent = 0, zero_rtt_packets_received = 0;
   // RFC 9000 §8.2, §9.
@@ -314,8 +333,16 @@ class Connection final : public TlsSink, public LossListener {
   void on_authentication_failure(Time now);
 
   // Lays out at most one datagram in `buf` (at least max_datagram_size
-  // bytes). False when nothing may or need be sent now.
-  bool write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingDatagram* out);
+  // bytes). False when nothing may or need be sent now. With gather_runs >
+  // 0 (at most kMaxGatheredRuns), runs of at least kMinGatherBytes stream
+  // bytes are not copied into `buf` but listed in out->gathered, and the
+  // caller must fill or seal them from there; it then calls
+  // end_gather() once every such datagram is sealed (until then, stream
+  // resets keep the bytes they would release).
+  bool write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingDatagram* out,
+                      std::size_t gather_runs = 0);
+  void end_gather();
+  static constexpr std::size_t kMinGatherBytes = 256;  // below, copying is cheaper
   // When on_timeout() or write_datagram() should next be called.
   Time next_timeout() const;
   void on_timeout(Time now);
@@ -451,6 +478,10 @@ class Connection final : public TlsSink, public LossListener {
   void write_app_frames(Writer& f, Time now, SentPacket* rec);
   void write_stream_frames(Writer& f, Time now, SentPacket* rec);
   void write_one_stream(Writer& f, Stream* st, SentPacket* rec);
+  // Stream bytes [offset, offset + n) of `st` at `at` in the datagram:
+  // listed for gathering when allowed, else copied.
+  bool place_stream_bytes(const Stream& st, std::uint64_t offset, std::size_t n, std::uint8_t* at);
+  void release_deferred_resets();
   ProtectionKey* write_key(PacketSpace s) const;
 
   ConnectionConfig config_;
@@ -546,6 +577,14 @@ class Connection final : public TlsSink, public LossListener {
   bool expand_datagram_ = false;     // §8.2.1-8.2.2: PATH_CHALLENGE/RESPONSE in it
   static constexpr std::size_t kNoChallenge = ConnectionPath::kChallenges;
   std::size_t challenge_slot_ = kNoChallenge;  // of the PATH_CHALLENGE in it
+  // Zero-copy send: the datagram being laid out and its buffer, while
+  // write_datagram may gather; gather_held_ from the first gathered run to
+  // end_gather(), while resets defer releasing send buffers.
+  OutgoingDatagram* gather_out_ = nullptr;
+  const std::uint8_t* gather_base_ = nullptr;
+  std::size_t gather_runs_ = 0;
+  bool gather_held_ = false;
+  std::size_t deferred_resets_ = 0;
   std::uint64_t amplification_room() const { return amplification_room(active_path_); }
   std::uint64_t amplification_room(std::size_t path) const {
     return paths_[path].amplification_room(role_ == EndpointRole::kServer);

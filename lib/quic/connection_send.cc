@@ -89,8 +89,25 @@ bool Connection::amplification_blocked() const {
           space_wants_to_send(PacketSpace::kInitial, now_, true));
 }
 
-bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingDatagram* out) {
-  *out = OutgoingDatagram{};
+bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingDatagram* out,
+                                std::size_t gather_runs) {
+  out->length = 0;
+  out->packet_count = 0;
+  out->ecn = Ecn::kNotEct;
+  out->path = {};
+  out->gathered_count = 0;
+  // Zero-copy send: write_one_stream lists stream bytes in out->gathered
+  // instead of copying them, while this datagram is being laid out.
+  struct GatherScope {
+    Connection& c;
+    GatherScope(Connection& conn, OutgoingDatagram* o, const std::uint8_t* base, std::size_t runs)
+        : c(conn) {
+      c.gather_out_ = runs > 0 ? o : nullptr;
+      c.gather_base_ = base;
+      c.gather_runs_ = std::min(runs, kMaxGatheredRuns);
+    }
+    ~GatherScope() { c.gather_out_ = nullptr; }
+  } scope(*this, out, buf.data(), gather_runs);
   if (state_ == ConnectionState::kClosed || state_ == ConnectionState::kDraining) return false;
   if (state_ == ConnectionState::kClosing && !close_frame_pending_) return false;
   tx_path_ = active_path_;
@@ -140,9 +157,13 @@ bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingD
     const bool last = i + 1 == n;
     const bool pad = last && has_initial && limit >= kMinInitialDatagram;
     OutgoingPacket p;
+    const std::uint8_t gathered = out->gathered_count;
     const std::size_t w = write_packet(buf.first(limit), offset, todo[i], now, limit - offset,
                                        pad ? kMinInitialDatagram - offset : 0, &p);
-    if (w == 0) continue;
+    if (w == 0) {
+      out->gathered_count = gathered;  // the packet was abandoned
+      continue;
+    }
     out->packets[out->packet_count++] = p;
     offset += w;
   }

@@ -390,7 +390,7 @@ void Connection::write_one_stream(Writer& f, Stream* st, SentPacket* rec) {
                     stream_frame_overhead(st->id, r->offset, 0, true) <= f.remaining()))
       break;
     // RFC 9000 §19.8: type 0x08 with OFF, LEN and FIN bits; the bytes are
-    // copied once from the send buffer into the packet.
+    // left for the sealer to read in place, or copied once into the packet.
     const std::size_t mark = f.written();
     f.write_u8(
         static_cast<std::uint8_t>(0x08 | (r->offset > 0 ? 0x04 : 0) | 0x02 | (fin ? 0x01 : 0)));
@@ -402,7 +402,7 @@ void Connection::write_one_stream(Writer& f, Stream* st, SentPacket* rec) {
       f.rewind(mark);
       break;
     }
-    if (n > 0 && !st->send.copy_out(r->offset, n, at)) {
+    if (n > 0 && !place_stream_bytes(*st, r->offset, n, at)) {
       f.rewind(mark);
       break;
     }
@@ -662,9 +662,53 @@ bool Connection::reset_stream(std::uint64_t stream_id, std::uint64_t app_error) 
   if (st->state.sending().on_reset_sent() != TransportError::kNoError) return false;
   st->reset_error = app_error;
   st->reset_pending = true;
-  st->send.reset();  // RFC 9000 §3.3: no more STREAM frames, data released
+  // RFC 9000 §3.3: no more STREAM frames, data released; but not while
+  // datagrams laid out from it may still be waiting to be sealed.
+  if (gather_held_) {
+    st->release_deferred = true;
+    ++deferred_resets_;
+  } else {
+    st->send.reset();
+  }
   queue_stream(st);
   return true;
+}
+
+bool Connection::place_stream_bytes(const Stream& st, std::uint64_t offset, std::size_t n,
+                                    std::uint8_t* at) {
+  OutgoingDatagram* d = gather_out_;
+  if (d != nullptr && n >= kMinGatherBytes && d->gathered_count < gather_runs_) {
+    std::array<DataSegment, kMaxGatheredRuns> segs;
+    const std::size_t room = gather_runs_ - d->gathered_count;
+    if (std::optional<std::size_t> k =
+            st.send.gather(offset, n, std::span<DataSegment>(segs.data(), room))) {
+      auto pos = static_cast<std::uint16_t>(at - gather_base_);
+      for (std::size_t i = 0; i < *k; ++i) {
+        const auto len = static_cast<std::uint16_t>(segs[i].length);
+        d->gathered[d->gathered_count++] = GatheredBytes{pos, len, segs[i].data, segs[i].iova};
+        pos = static_cast<std::uint16_t>(pos + len);
+      }
+      gather_held_ = true;
+      stats_.stream_bytes_gathered += n;
+      return true;
+    }
+  }
+  return st.send.copy_out(offset, n, at);
+}
+
+void Connection::end_gather() {
+  gather_held_ = false;
+  if (deferred_resets_ > 0) release_deferred_resets();
+}
+
+void Connection::release_deferred_resets() {
+  // O(streams), only after a reset raced a send still being sealed.
+  for (auto& [id, st] : streams_) {
+    if (!st->release_deferred) continue;
+    st->release_deferred = false;
+    st->send.reset();
+  }
+  deferred_resets_ = 0;
 }
 
 bool Connection::stop_sending(std::uint64_t stream_id, std::uint64_t app_error) {

@@ -202,7 +202,12 @@ std::optional<std::size_t> SendBuffer::gather(std::uint64_t offset, std::size_t 
     const Chunk& c = at(i++);
     const std::size_t skip = static_cast<std::size_t>(offset - c.offset);
     const std::size_t take = std::min<std::size_t>(c.length - skip, len);
-    out[n++] = DataSegment{c.data + skip, static_cast<std::uint32_t>(take)};
+    rte_iova_t iova = RTE_BAD_IOVA;
+    if (c.segment != nullptr && c.segment->buf_iova != RTE_BAD_IOVA)
+      iova = c.segment->buf_iova +
+             static_cast<rte_iova_t>(c.data + skip -
+                                     static_cast<const std::uint8_t*>(c.segment->buf_addr));
+    out[n++] = DataSegment{c.data + skip, static_cast<std::uint32_t>(take), iova};
     offset += take;
     len -= take;
   }

@@ -24,10 +24,13 @@
 
 namespace dquic {
 
-// Pointer and length of bytes to be sent, in the sender's memory.
+// Pointer and length of bytes to be sent, in the sender's memory, and their
+// IO address when known (bytes in an mbuf segment, including one attached
+// to an external buffer), for a crypto device that reads them in place.
 struct DataSegment {
   const std::uint8_t* data = nullptr;
   std::uint32_t length = 0;
+  rte_iova_t iova = RTE_BAD_IOVA;
 };
 
 // A range for one STREAM/CRYPTO frame; length 0 with fin is a FIN-only frame.

@@ -35,7 +35,8 @@ struct Stream {
   bool fin_requested = false;                // the application wrote its last byte
   std::optional<std::uint64_t> reset_error;  // RESET_STREAM to send / sent
   bool reset_pending = false;
-  bool writable_notify = false;  // tell the application when below the limit
+  bool release_deferred = false;  // reset while sent bytes awaited sealing (end_gather)
+  bool writable_notify = false;   // tell the application when below the limit
   bool in_send_queue = false;
   Stream* next_in_queue = nullptr;  // StreamQueue's link
 

@@ -1,6 +1,9 @@
 #include "runtime/connection_io.h"
 
+#include <rte_eal.h>
+
 #include <array>
+#include <cstdint>
 
 #include "offload/protector_key_store.h"
 #include "quic/connection_id.h"
@@ -185,6 +188,45 @@ class DatagramReceiver {
   std::array<offload::OpenJob, kMaxOpenBurst> jobs_;
 };
 
+// Segments one datagram's gather lists may need: each run, the packet
+// bytes before it, and the bytes after the last run of each packet.
+constexpr std::size_t kGatherSegments = 2 * kMaxGatheredRuns + 3;
+
+// The plaintext source of each packet of `d` that has gathered runs: the
+// frames already in the packet, interleaved with the runs, so the cipher
+// reads the stream bytes where the application left them and writes the
+// ciphertext into the packet. Packet bytes map onto themselves (in place).
+void gather_lists(rte_mbuf* m, const OutgoingDatagram& d, std::span<offload::SealJob> jobs,
+                  std::span<offload::ByteSegment> out) {
+  // A device given IO addresses reads the run at its IOVA; in IOVA-as-VA
+  // mode a run of unknown IOVA (external memory) is addressed by its VA.
+  static const bool iova_is_va = rte_eal_iova_mode() == RTE_IOVA_VA;
+  const auto* base = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  const rte_iova_t base_iova = rte_pktmbuf_iova(m);
+  auto packet_bytes = [&](std::size_t from, std::size_t to) {
+    return offload::ByteSegment{base + from, base_iova + from,
+                                static_cast<std::uint32_t>(to - from)};
+  };
+  std::size_t run = 0, used = 0;
+  for (offload::SealJob& j : jobs) {
+    const std::size_t start = j.offset + j.header_length;
+    const std::size_t end = start + j.payload_length;
+    if (run == d.gathered_count || d.gathered[run].offset >= end) continue;
+    const std::size_t first = used;
+    std::size_t at = start;
+    for (; run < d.gathered_count && d.gathered[run].offset < end; ++run) {
+      const GatheredBytes& g = d.gathered[run];
+      if (g.offset > at) out[used++] = packet_bytes(at, g.offset);
+      rte_iova_t iova = g.iova;
+      if (iova == RTE_BAD_IOVA && iova_is_va) iova = reinterpret_cast<std::uintptr_t>(g.data);
+      out[used++] = offload::ByteSegment{g.data, iova, g.length};
+      at = g.offset + g.length;
+    }
+    if (at < end) out[used++] = packet_bytes(at, end);
+    j.gather = out.subspan(first, used - first);
+  }
+}
+
 }  // namespace
 
 void receive_datagram(Connection& c, offload::Protector* p, rte_mbuf* m, Ecn ecn, Time now,
@@ -211,8 +253,14 @@ std::size_t send_datagrams(Connection& c, offload::Protector* p, rte_mempool* po
   // 5 KB on every call, and every job used is assigned in full below
   // (send_datagrams is not reentrant: callbacks must not call it).
   static thread_local std::array<offload::SealJob, kMaxSealDatagrams * 3> jobs;
+  // Gather lists: per datagram, each run and the packet bytes around it.
+  static thread_local std::array<offload::ByteSegment, kMaxSealDatagrams * kGatherSegments>
+      segments;
   std::array<std::uint8_t, kMaxSealDatagrams> job_count{};  // per datagram in the chunk
-  std::size_t written = 0;                                  // datagrams kept in out[0..written)
+  // No-crypto mode has no sealer to read gathered bytes: copy them.
+  const std::size_t gather_runs = p != nullptr ? kMaxGatheredRuns : 0;
+  bool gathered = false;
+  std::size_t written = 0;  // datagrams kept in out[0..written)
   bool more = true;
   while (more && written < out.size()) {
     // One chunk: lay out up to kMaxSealDatagrams datagrams, then seal them.
@@ -226,7 +274,7 @@ std::size_t send_datagrams(Connection& c, offload::Protector* p, rte_mempool* po
       }
       auto* buf = rte_pktmbuf_mtod(m, std::uint8_t*);
       OutgoingDatagram d;
-      if (!c.write_datagram({buf, rte_pktmbuf_tailroom(m)}, now, &d)) {
+      if (!c.write_datagram({buf, rte_pktmbuf_tailroom(m)}, now, &d, gather_runs)) {
         rte_pktmbuf_free(m);
         more = false;
         break;
@@ -247,6 +295,11 @@ std::size_t send_datagrams(Connection& c, offload::Protector* p, rte_mempool* po
         j.key = offload::to_key_handle(op.key);
         j.ok = true;  // stays true in no-crypto mode
       }
+      if (d.gathered_count > 0) {
+        gather_lists(m, d, {&jobs[njobs], d.packet_count},
+                     {&segments[chunk * kGatherSegments], kGatherSegments});
+        gathered = true;
+      }
       njobs += d.packet_count;
       job_count[chunk] = d.packet_count;
       out[chunk_start + chunk] = m;
@@ -255,6 +308,8 @@ std::size_t send_datagrams(Connection& c, offload::Protector* p, rte_mempool* po
       ++chunk;
     }
     if (p != nullptr && njobs > 0) p->seal_burst({jobs.data(), njobs});
+    if (gathered) c.end_gather();  // the gathered bytes are read
+    gathered = false;
     // Keep the datagrams whose every packet sealed, compacting out[].
     std::size_t job = 0;
     for (std::size_t i = 0; i < chunk; ++i) {

@@ -383,9 +383,13 @@ TEST(CryptodevAead, GatherSealMatchesInPlace) {
     const Bytes header = random_bytes(13, rng);
     const Bytes plain = random_bytes(1000, rng);
     const Bytes source = plain;
-    const ByteSegment segs[3] = {{source.data(), RTE_BAD_IOVA, 300},
-                                 {source.data() + 300, RTE_BAD_IOVA, 1},
-                                 {source.data() + 301, RTE_BAD_IOVA, 699}};
+    // The software PMDs address memory by VA.
+    auto va = [](const std::uint8_t* p) {
+      return static_cast<rte_iova_t>(reinterpret_cast<std::uintptr_t>(p));
+    };
+    const ByteSegment segs[3] = {{source.data(), va(source.data()), 300},
+                                 {source.data() + 300, va(source.data() + 300), 1},
+                                 {source.data() + 301, va(source.data() + 301), 699}};
     rte_mbuf* ref = make_packet(pool.get(), header, plain);
     rte_mbuf* out = make_packet(pool.get(), header, Bytes(plain.size(), 0));
     ASSERT_NE(ref, nullptr);
@@ -405,6 +409,18 @@ TEST(CryptodevAead, GatherSealMatchesInPlace) {
     short_op.gather = segs;
     c.engine->seal(k, std::span<AeadOp>(&short_op, 1));
     EXPECT_FALSE(short_op.ok);
+    // A segment whose IO address is unknown cannot be given to a device: the
+    // engine copies it into the packet instead (counted), with the same result.
+    const ByteSegment unknown[2] = {{source.data(), va(source.data()), 500},
+                                    {source.data() + 500, RTE_BAD_IOVA, 500}};
+    AeadOp again = make_op(out, header.size(), plain.size(), keys, 5);
+    again.gather = unknown;
+    const std::uint64_t before = c.engine->counters().gather_copies;
+    c.engine->seal(k, std::span<AeadOp>(&again, 1));
+    EXPECT_TRUE(again.ok);
+    EXPECT_EQ(c.engine->counters().gather_copies - before, 1u);
+    EXPECT_EQ(bytes_of(out, 0, header.size() + plain.size() + kAeadTagLength),
+              bytes_of(ref, 0, header.size() + plain.size() + kAeadTagLength));
     rte_pktmbuf_free(ref);
     rte_pktmbuf_free(out);
     c.engine->destroy_key(k);

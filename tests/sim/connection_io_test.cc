@@ -154,6 +154,26 @@ class ConnectionIoTest : public ::testing::TestWithParam<bool> {
     ms.clear();
   }
 
+  // Runs the handshake from the client's first flight; returns the time.
+  Time handshake() {
+    std::vector<rte_mbuf*> d = send_all(*client_, 0);
+    if (d.empty()) return 0;
+    server_ = server_for(d[0]);
+    Time now = 0;
+    for (int round = 0; round < 8 && !(client_->conn->handshake_confirmed() &&
+                                       server_->conn->handshake_complete());
+         ++round) {
+      deliver(*server_, d, now);
+      now += kMillisecond;
+      std::vector<rte_mbuf*> back = send_all(*server_, now);
+      deliver(*client_, back, now);
+      now += kMillisecond;
+      d = send_all(*client_, now);
+    }
+    deliver(*server_, d, now);
+    return now;
+  }
+
   // Appends `extra`'s bytes to `m` (coalescing by hand).
   static bool append(rte_mbuf* m, const rte_mbuf* extra) {
     const std::uint16_t n = rte_pktmbuf_data_len(extra);
@@ -365,6 +385,108 @@ TEST_P(ConnectionIoTest, SendStopsAtTheBurstSizeAndAnEmptyPool) {
   EXPECT_EQ(ecn[1], Ecn::kCe);  // untouched past n
   EXPECT_GE(rte_pktmbuf_data_len(out[0]), 1200u);
   rte_pktmbuf_free(out[0]);
+}
+
+// Zero-copy send (ARCHITECTURE-GUIDE hot path step 6): with a sealer, runs
+// of stream bytes are not copied into the packet; the cipher reads them
+// from the application's mbufs (out of place) and the peer gets them
+// byte-exact. Small writes (copied into the stream) interleave with them.
+// Without a sealer (no-crypto mode) every byte is copied.
+TEST_P(ConnectionIoTest, StreamBytesAreSealedFromTheApplicationsMbufs) {
+  Time now = handshake();
+  ASSERT_TRUE(client_->conn->handshake_confirmed());
+  const std::optional<std::uint64_t> id = client_->conn->open_stream(true);
+  ASSERT_TRUE(id);
+  std::vector<std::uint8_t> expect, app_copy;
+  std::vector<rte_mbuf*> app;
+  for (int i = 0; i < 40; ++i) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    ASSERT_NE(m, nullptr);
+    const std::uint16_t len = static_cast<std::uint16_t>(700 + 37 * i);
+    auto* data = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, len));
+    ASSERT_NE(data, nullptr);
+    for (std::uint16_t k = 0; k < len; ++k)
+      data[k] = static_cast<std::uint8_t>(i * 31 + k * 7);
+    ASSERT_EQ(client_->conn->write_mbuf(*id, m, data, len, false), len);
+    expect.insert(expect.end(), data, data + len);
+    app.push_back(m);
+    if (i % 5 == 0) {
+      const std::vector<std::uint8_t> small(50, static_cast<std::uint8_t>(i));
+      ASSERT_EQ(client_->conn->write(*id, small, false), 50);
+      expect.insert(expect.end(), small.begin(), small.end());
+    }
+  }
+  ASSERT_EQ(client_->conn->write(*id, {}, true), 0);
+  for (rte_mbuf* m : app)
+    app_copy.insert(app_copy.end(), rte_pktmbuf_mtod(m, std::uint8_t*),
+                    rte_pktmbuf_mtod(m, std::uint8_t*) + rte_pktmbuf_data_len(m));
+
+  std::vector<std::uint8_t> got;
+  bool fin = false;
+  for (int round = 0; round < 200 && !fin; ++round) {
+    now += kMillisecond;
+    std::vector<rte_mbuf*> d = send_all(*client_, now);
+    deliver(*server_, d, now);
+    std::array<std::uint8_t, 4096> buf;
+    for (std::int64_t n; !fin && (n = server_->conn->read(*id, buf, &fin)) > 0;)
+      got.insert(got.end(), buf.begin(), buf.begin() + n);
+    std::vector<rte_mbuf*> back = send_all(*server_, now);
+    deliver(*client_, back, now);
+  }
+  EXPECT_TRUE(fin);
+  EXPECT_EQ(got, expect);
+  // The cipher only read the application's bytes.
+  std::vector<std::uint8_t> after;
+  for (rte_mbuf* m : app) {
+    after.insert(after.end(), rte_pktmbuf_mtod(m, std::uint8_t*),
+                 rte_pktmbuf_mtod(m, std::uint8_t*) + rte_pktmbuf_data_len(m));
+    rte_pktmbuf_free(m);
+  }
+  EXPECT_EQ(after, app_copy);
+  const ConnectionStats& st = client_->conn->stats();
+  if (GetParam()) {
+    // Every write_mbuf run is at least kMinGatherBytes: most bytes go by gather.
+    EXPECT_GT(st.stream_bytes_gathered, expect.size() / 2);
+    EXPECT_EQ(client_->protector->counters().gather_copies, 0u);  // EVP gathers out of place
+  } else {
+    EXPECT_EQ(st.stream_bytes_gathered, 0u);
+  }
+}
+
+// A stream reset between laying out a datagram that gathers its bytes and
+// sealing it must not release those bytes: they are released at
+// end_gather().
+TEST_P(ConnectionIoTest, ResetBeforeTheSealKeepsGatheredBytesUntilEndGather) {
+  const Time now = handshake();
+  ASSERT_TRUE(client_->conn->handshake_confirmed());
+  const std::optional<std::uint64_t> id = client_->conn->open_stream(true);
+  ASSERT_TRUE(id);
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  ASSERT_NE(m, nullptr);
+  auto* data = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, 1000));
+  ASSERT_NE(data, nullptr);
+  std::memset(data, 0x5a, 1000);
+  ASSERT_EQ(client_->conn->write_mbuf(*id, m, data, 1000, false), 1000);
+  EXPECT_EQ(rte_mbuf_refcnt_read(m), 2);
+  std::array<std::uint8_t, 1500> buf{};
+  OutgoingDatagram d;
+  ASSERT_TRUE(client_->conn->write_datagram(buf, now + kMillisecond, &d, kMaxGatheredRuns));
+  ASSERT_EQ(d.gathered_count, 1u);
+  EXPECT_EQ(d.gathered[0].data, data);
+  EXPECT_EQ(d.gathered[0].length, 1000u);
+  EXPECT_LT(d.gathered[0].offset + 1000u, d.length);
+  ASSERT_TRUE(client_->conn->reset_stream(*id, 7));
+  EXPECT_EQ(rte_mbuf_refcnt_read(m), 2);  // the sealer may still read it
+  client_->conn->end_gather();
+  EXPECT_EQ(rte_mbuf_refcnt_read(m), 1);
+  // Without a gather in progress a reset releases at once.
+  const std::optional<std::uint64_t> id2 = client_->conn->open_stream(true);
+  ASSERT_TRUE(id2);
+  ASSERT_EQ(client_->conn->write_mbuf(*id2, m, data, 1000, false), 1000);
+  EXPECT_EQ(rte_mbuf_refcnt_read(m), 2);
+  ASSERT_TRUE(client_->conn->reset_stream(*id2, 7));
+  EXPECT_EQ(rte_mbuf_refcnt_read(m), 1);
+  rte_pktmbuf_free(m);
 }
 
 INSTANTIATE_TEST_SUITE_P(Crypto, ConnectionIoTest, ::testing::Values(true, false),
