@@ -11,10 +11,12 @@
 namespace dquic {
 namespace {
 
-// Keys per dict: the counters plus "workers"/"worker" and "drops_total";
-// rte_telemetry silently refuses entries past RTE_TEL_MAX_DICT_ENTRIES.
+// Keys per dict: the counters, the loop counters, "workers"/"worker" and
+// "drops_total"; rte_telemetry silently refuses entries past
+// RTE_TEL_MAX_DICT_ENTRIES.
 constexpr std::size_t kDictEntries = kWorkerCounterFieldCount + (kUdpDropReasonCount - 1) +
-                                     (kControlDropReasonCount - 1) + kEndpointDropCount + 2;
+                                     (kControlDropReasonCount - 1) + kEndpointDropCount +
+                                     kWorkerLoopCounterFieldCount + 2;
 static_assert(kDictEntries <= RTE_TEL_MAX_DICT_ENTRIES);
 
 // Deliberately never destroyed: rte_telemetry's threads outlive main() and
@@ -25,6 +27,7 @@ struct TelemetryState {
   bool commands_ok = false;  // rte_telemetry took all three
   bool active = false;       // the registry below is set
   std::vector<const WorkerCounters*> blocks;
+  std::vector<const WorkerLoopCounters*> loops;  // same size as blocks, nulls allowed
 };
 
 TelemetryState& state() {
@@ -32,12 +35,14 @@ TelemetryState& state() {
   return *s;
 }
 
-int add_counters(const WorkerCounters& c, rte_tel_data* d) {
+int add_counters(const WorkerCounters& c, const WorkerLoopCounters& loop, rte_tel_data* d) {
   int rc = 0;
-  for_each_counter(c, [&](const char* key, std::uint64_t v) {
+  const auto add = [&](const char* key, std::uint64_t v) {
     if (rc == 0) rc = rte_tel_data_add_dict_u64(d, key, v);
-  });
-  if (rc == 0) rc = rte_tel_data_add_dict_u64(d, "drops_total", c.total_drops());
+  };
+  for_each_counter(c, add);
+  for_each_loop_counter(loop, add);
+  add("drops_total", c.total_drops());
   return rc;
 }
 
@@ -57,9 +62,10 @@ int telemetry_stats_cmd(const char*, const char*, rte_tel_data* d) {
   std::lock_guard lock(s.mu);
   if (!s.active) return -ENOENT;
   const WorkerCounters total = sum(s.blocks);
+  const WorkerLoopCounters loop = sum_loops(s.loops);
   rte_tel_data_start_dict(d);
   int rc = rte_tel_data_add_dict_u64(d, "workers", s.blocks.size());
-  if (rc == 0) rc = add_counters(total, d);
+  if (rc == 0) rc = add_counters(total, loop, d);
   return rc;
 }
 
@@ -83,16 +89,22 @@ int telemetry_worker_cmd(const char*, const char* params, rte_tel_data* d) {
   std::lock_guard lock(s.mu);
   if (!s.active || id >= s.blocks.size() || s.blocks[id] == nullptr) return -ENOENT;
   const WorkerCounters c = snapshot(*s.blocks[id]);
+  const WorkerLoopCounters loop =
+      s.loops[id] != nullptr ? snapshot(*s.loops[id]) : WorkerLoopCounters{};
   rte_tel_data_start_dict(d);
   int rc = rte_tel_data_add_dict_u64(d, "worker", id);
-  if (rc == 0) rc = add_counters(c, d);
+  if (rc == 0) rc = add_counters(c, loop, d);
   return rc;
 }
 
-bool telemetry_register(std::span<const WorkerCounters* const> blocks) {
+bool telemetry_register(std::span<const WorkerCounters* const> blocks,
+                        std::span<const WorkerLoopCounters* const> loops) {
   TelemetryState& s = state();
   std::lock_guard lock(s.mu);
   s.blocks.assign(blocks.begin(), blocks.end());
+  s.loops.assign(blocks.size(), nullptr);
+  for (std::size_t i = 0; i < blocks.size() && i < loops.size(); ++i)
+    s.loops[i] = loops[i];
   s.active = true;
   if (s.registered) return s.commands_ok;
   // 22.11 keeps help texts under 64 bytes (MAX_HELP_LEN) in some releases.
@@ -113,6 +125,7 @@ void telemetry_unregister() {
   std::lock_guard lock(s.mu);
   s.active = false;
   s.blocks.clear();
+  s.loops.clear();
 }
 
 }  // namespace dquic

@@ -7,11 +7,12 @@
 //   /dquic/workers       the worker ids: [0, 1, ...]
 //   /dquic/worker,<id>   one worker: {"worker": id, "<counter>": v, ...}
 //
-// Counter keys are for_each_counter()'s, every counter always present, plus
-// "drops_total". A worker's id is its index in the span given to
-// telemetry_register (the runtime numbers its workers 0..n-1, the number the
-// CID generator encodes). A bad or unknown id, or a command arriving while
-// nothing is registered, is an error: rte_telemetry answers {"<cmd>": null}.
+// Counter keys are for_each_counter()'s, then for_each_loop_counter()'s (the
+// worker's loop counters, runtime/worker_loop_counters.h: zeros when none
+// was registered), every counter always present, plus "drops_total". A worker's id is its index in
+// the span given to telemetry_register (the runtime numbers its workers 0..n-1, the number the CID
+// generator encodes). A bad or unknown id, or a command arriving while nothing is registered, is an
+// error: rte_telemetry answers {"<cmd>": null}.
 //
 // rte_telemetry (DPDK 22.11) has no way to unregister a command, and its
 // threads may call a command at any time until the process exits, even
@@ -26,17 +27,22 @@
 #include <span>
 
 #include "runtime/worker_counters.h"
+#include "runtime/worker_loop_counters.h"
 
 struct rte_tel_data;
 
 namespace dquic {
 
-// Points the commands at `blocks` (copied; the blocks themselves must stay
-// alive until telemetry_unregister() or the next telemetry_register()), and
-// registers the commands with rte_telemetry the first time. Callable before
-// or after rte_eal_init. False if rte_telemetry refused a command (its table
-// is full, or the library is not linked in): the registry is set anyway.
-bool telemetry_register(std::span<const WorkerCounters* const> blocks);
+// Points the commands at `blocks` and `loops` (copied; the blocks themselves
+// must stay alive until telemetry_unregister() or the next
+// telemetry_register()), and registers the commands with rte_telemetry the
+// first time. loops[i] is worker i's loop block (Worker::loop_counters());
+// `loops` may be shorter than `blocks` or hold nulls: those workers show
+// zeros. Callable before or after rte_eal_init. False if rte_telemetry
+// refused a command (its table is full, or the library is not linked in):
+// the registry is set anyway.
+bool telemetry_register(std::span<const WorkerCounters* const> blocks,
+                        std::span<const WorkerLoopCounters* const> loops = {});
 
 // Clears the registry: afterwards the commands answer with an error. Call at
 // shutdown before freeing the blocks.

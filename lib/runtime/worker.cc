@@ -32,6 +32,8 @@ Worker::Worker(WorkerConfig config)
     : config_(std::move(config)), clock_(config_.tsc_epoch), app_(config_.app) {}
 
 Worker::~Worker() {
+  // Frames still held by the impairment stage go back to their pools.
+  impair_.reset();
   // Connections (and their keys) go before the key store and the sender.
   endpoint_.reset();
   sender_.reset();
@@ -50,6 +52,8 @@ bool Worker::init(std::string* why) {
   if (config_.rx_burst == 0 || config_.tx_burst == 0) return fail(why, "zero burst size");
   if (!rte_eth_dev_is_valid_port(config_.port_id)) return fail(why, "invalid port");
   if (!clock_.ok()) return fail(why, "TSC frequency unknown");
+  if (config_.impairment && !config_.impairment->valid())
+    return fail(why, "invalid impairment configuration");
 
   if (config_.protector != nullptr) {
     keys_ = std::make_unique<offload::ProtectorKeyStore>(config_.protector);
@@ -103,6 +107,12 @@ bool Worker::init(std::string* why) {
   dirty_.reserve(slots);
   flushing_.reserve(slots);
   rx_.assign(config_.rx_burst, nullptr);
+  if (config_.impairment) {
+    impair_ = std::make_unique<Impairment>(*config_.impairment, config_.pool);
+    // A burst, each frame duplicated, and as many held ones that became due:
+    // what does not fit stays queued in order for the next iteration.
+    impaired_.assign(4 * std::size_t{config_.rx_burst}, nullptr);
+  }
   now_ = clock_.now();
   next_collect_ = now_ + config_.collect_interval;
   ready_ = true;
@@ -116,9 +126,20 @@ void Worker::poll_once() {
   now_ = clock_.now();
   const std::uint16_t n =
       rte_eth_rx_burst(config_.port_id, config_.rx_queue, rx_.data(), config_.rx_burst);
-  for (std::uint16_t i = 0; i < n; ++i) {
-    counters_.count_rx(rte_pktmbuf_pkt_len(rx_[i]));
-    on_frame(rx_[i]);
+  if (impair_ == nullptr) {
+    for (std::uint16_t i = 0; i < n; ++i) {
+      counters_.count_rx(rte_pktmbuf_pkt_len(rx_[i]));
+      on_frame(rx_[i]);
+    }
+  } else {
+    // rx_packets counts what the NIC gave; the stage owns the frames from
+    // here on and returns those due now (held ones first), also when n is 0.
+    for (std::uint16_t i = 0; i < n; ++i)
+      counters_.count_rx(rte_pktmbuf_pkt_len(rx_[i]));
+    const std::size_t k = impair_->process({rx_.data(), n}, now_, impaired_);
+    update_impairment_counters();
+    for (std::size_t i = 0; i < k; ++i)
+      on_frame(impaired_[i]);
   }
   if (config_.worker_count > 1) {
     const std::size_t k = config_.redirect->drain(config_.worker, rx_);
@@ -447,6 +468,17 @@ void Worker::update_crypto_counters() {
   counters_.crypto_completed = p.sealed + p.opened;
   counters_.crypto_failed = p.seal_failures + p.auth_failures + p.open_failures;
   counters_.crypto_enqueued = counters_.crypto_completed + counters_.crypto_failed;
+}
+
+void Worker::update_impairment_counters() {
+  const ImpairmentCounters& i = impair_->counters();
+  counters_.impair_dropped = i.dropped;
+  counters_.impair_queue_full = i.queue_full;
+  counters_.impair_duplicated = i.duplicated;
+  counters_.impair_corrupted = i.corrupted;
+  counters_.impair_delayed = i.delayed;
+  counters_.impair_reordered = i.reordered;
+  counters_.impair_copy_failures = i.copy_failures;
 }
 
 }  // namespace dquic

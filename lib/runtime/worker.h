@@ -3,7 +3,9 @@
 // plane. One iteration (poll_once):
 //
 //   now = TSC -> ns, once
-//   rte_eth_rx_burst -> ARP / ICMP / ND answered (ControlPlane)
+//   rte_eth_rx_burst [-> impairment stage, when configured: frames dropped,
+//                     duplicated, corrupted, or held and released by now]
+//                    -> ARP / ICMP / ND answered (ControlPlane)
 //                    -> Ethernet/VLAN/IPv4/IPv6/UDP parsed, checksums verified
 //                    -> our address and port?
 //                    -> steering: owner_worker() != us -> its RedirectRings ring
@@ -45,6 +47,7 @@
 #include "runtime/control_frames.h"
 #include "runtime/ethernet.h"
 #include "runtime/frame_sender.h"
+#include "runtime/impairment.h"
 #include "runtime/neighbor_table.h"
 #include "runtime/route.h"
 #include "runtime/steering.h"
@@ -93,6 +96,14 @@ struct WorkerConfig {
   Duration collect_interval = 100 * kMillisecond;
   WorkerApp* app = nullptr;     // optional
   std::uint64_t tsc_epoch = 0;  // time 0 of the worker's clock; 0 = at construction
+  // Test-only impairment between the wire and the stack (runtime/impairment.h):
+  // applied to every frame rte_eth_rx_burst returns, before the control
+  // plane and UDP parsing (corruption patches the UDP checksum, so damaged
+  // datagrams reach QUIC and its AEAD); not again to datagrams redirected
+  // from other workers (their receiver impaired them). Held frames leave on later
+  // iterations by the worker's clock; duplicates come from `pool`. Must be
+  // valid(); what it did is in WorkerCounters' impair_* counters.
+  std::optional<ImpairmentConfig> impairment;
 };
 
 class Worker {
@@ -133,6 +144,8 @@ class Worker {
   Time now() const { return now_; }
   // Connections with a deadline armed (tests).
   std::size_t timers_scheduled() const { return timers_ ? timers_->scheduled() : 0; }
+  // The impairment stage, null without one (tests: held(), counters()).
+  const Impairment* impairment() const { return impair_.get(); }
 
  private:
   struct Slot {
@@ -164,6 +177,7 @@ class Worker {
   void note_state(Slot& s);
   void maybe_collect();
   void update_crypto_counters();
+  void update_impairment_counters();
 
   WorkerConfig config_;
   bool ready_ = false;
@@ -181,6 +195,7 @@ class Worker {
   std::unique_ptr<ConnectionTimers> timers_;
   std::unique_ptr<Endpoint> endpoint_;
   ConnectionIdGenerator* generator_ = nullptr;
+  std::unique_ptr<Impairment> impair_;
 
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
@@ -191,6 +206,7 @@ class Worker {
   Time next_collect_ = 0;
 
   std::vector<rte_mbuf*> rx_;
+  std::vector<rte_mbuf*> impaired_;  // what the impairment stage lets through
   std::array<rte_mbuf*, kSendChunk> out_{};
   std::array<Ecn, kSendChunk> out_ecn_{};
   std::array<NetworkPath, kSendChunk> out_path_{};

@@ -29,6 +29,13 @@ constexpr WorkerCounterField kFields[] = {
     {"stateless", "retry", "stateless_retry", &WorkerCounters::stateless_retry},
     {"stateless", "reset", "stateless_reset", &WorkerCounters::stateless_reset},
     {"stateless", "close", "stateless_close", &WorkerCounters::stateless_close},
+    {"impair", "dropped", "impair_dropped", &WorkerCounters::impair_dropped},
+    {"impair", "queue_full", "impair_queue_full", &WorkerCounters::impair_queue_full},
+    {"impair", "duplicated", "impair_duplicated", &WorkerCounters::impair_duplicated},
+    {"impair", "corrupted", "impair_corrupted", &WorkerCounters::impair_corrupted},
+    {"impair", "delayed", "impair_delayed", &WorkerCounters::impair_delayed},
+    {"impair", "reordered", "impair_reordered", &WorkerCounters::impair_reordered},
+    {"impair", "copy_failures", "impair_copy_failures", &WorkerCounters::impair_copy_failures},
 };
 static_assert(std::size(kFields) == kWorkerCounterFieldCount);
 // A counter added to the struct but not to kFields would be neither summed
@@ -183,12 +190,20 @@ void format_counters(const WorkerCounters& c, std::string_view prefix, std::stri
 }
 
 void format_summary(std::span<const WorkerCounters* const> blocks, std::string* out) {
+  format_summary(blocks, {}, out);
+}
+
+void format_summary(std::span<const WorkerCounters* const> blocks,
+                    std::span<const WorkerLoopCounters* const> loops, std::string* out) {
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     if (blocks[i] == nullptr) continue;
     const std::string prefix = "worker " + std::to_string(i) + " ";
     format_counters(snapshot(*blocks[i]), prefix, out);
+    if (i < loops.size() && loops[i] != nullptr)
+      format_loop_counters(snapshot(*loops[i]), prefix, out);
   }
   format_counters(sum(blocks), "total ", out);
+  if (!loops.empty()) format_loop_counters(sum_loops(loops), "total ", out);
 }
 
 const char* udp_drop_key(std::size_t reason) {

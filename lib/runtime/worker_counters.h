@@ -29,6 +29,7 @@
 #include "quic/endpoint.h"
 #include "runtime/control_context.h"
 #include "runtime/udp_frame.h"
+#include "runtime/worker_loop_counters.h"
 
 namespace dquic {
 
@@ -76,6 +77,18 @@ struct alignas(kCounterAlignment) WorkerCounters {
   std::uint64_t stateless_retry = 0;
   std::uint64_t stateless_reset = 0;
   std::uint64_t stateless_close = 0;
+
+  // The test-only impairment stage on received frames (runtime/impairment.h,
+  // WorkerConfig::impairment), copied from its ImpairmentCounters after each
+  // burst; all zero without one. Its deliberate drops are not in
+  // total_drops(): they are the test's, not the stack's.
+  std::uint64_t impair_dropped = 0;        // random drop
+  std::uint64_t impair_queue_full = 0;     // dropped: the holding queue was full
+  std::uint64_t impair_duplicated = 0;     // extra copies made
+  std::uint64_t impair_corrupted = 0;      // frames with one UDP payload byte changed
+  std::uint64_t impair_delayed = 0;        // held by the delay line
+  std::uint64_t impair_reordered = 0;      // held back by the reorder rule
+  std::uint64_t impair_copy_failures = 0;  // pool empty: not duplicated / not corrupted
 
   // Drops by reason, indexed by the enums' values (index 0, kNone, stays 0).
   // New scalar counters go above, and into worker_counters.cc's table.
@@ -136,7 +149,7 @@ struct WorkerCounterField {
   std::uint64_t WorkerCounters::*member;
 };
 std::span<const WorkerCounterField> worker_counter_fields();
-inline constexpr std::size_t kWorkerCounterFieldCount = 20;
+inline constexpr std::size_t kWorkerCounterFieldCount = 27;
 
 // A copy of `live` read with relaxed atomic loads, safe while its worker
 // writes it (see the file comment).
@@ -148,7 +161,7 @@ WorkerCounters sum(std::span<const WorkerCounters* const> blocks);
 
 // Appends the summary printed on exit: one line per group with a non-zero
 // counter, "<prefix><group> name=value name=value ...\n". Groups, in order:
-// rx, tx, redirects, crypto, connections, handshakes, stateless, and the drop
+// rx, tx, redirects, crypto, connections, handshakes, stateless, impair, and the drop
 // groups drop_udp, drop_control, drop_endpoint (these list only their
 // non-zero reasons, by the enums' to_string names). Nothing is appended when
 // every counter is zero. The names are stable: users grep them. `c` is read
@@ -162,6 +175,11 @@ inline void format_counters(const WorkerCounters& c, std::string* out) {
 // index in `blocks`; null entries skipped), then the totals prefixed
 // "total ". The blocks are read as snapshot() does.
 void format_summary(std::span<const WorkerCounters* const> blocks, std::string* out);
+// The same with each worker's loop counters (runtime/worker_loop_counters.h)
+// after its counters: loops[i] belongs to blocks[i] (missing or null: none),
+// and the totals' loop counters after the totals.
+void format_summary(std::span<const WorkerCounters* const> blocks,
+                    std::span<const WorkerLoopCounters* const> loops, std::string* out);
 
 // Calls fn(key, value) for every counter, scalars then drop reasons (keys
 // "drop_udp_<reason>", "drop_control_<reason>", "drop_endpoint_<reason>"),

@@ -1,10 +1,16 @@
 // What the poll loop counts that WorkerCounters (runtime/worker_counters.h)
 // has no field for yet: addressing drops on receive, and next-hop resolution
 // on transmit. Same threading rule: written by its worker only, plain
-// increments; read with a snapshot from elsewhere.
+// increments; read with a snapshot from elsewhere. Exposed like
+// WorkerCounters: by rte_telemetry next to them (runtime/telemetry.h) and in
+// the exit summary (format_summary with the loop blocks).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
 
 namespace dquic {
 
@@ -26,5 +32,35 @@ struct WorkerLoopCounters {
   std::uint64_t no_mbuf = 0;             // pool empty for a reply or solicitation
   std::uint64_t flush_deferred = 0;      // a connection hit the per-iteration send bound
 };
+
+// One counter: its stable name (telemetry key "<group>_<name>", summary
+// "<group> name=value") and where it lives. Groups: receive, next_hop, send.
+struct WorkerLoopCounterField {
+  const char* group;
+  const char* name;
+  const char* key;
+  std::uint64_t WorkerLoopCounters::*member;
+};
+std::span<const WorkerLoopCounterField> worker_loop_counter_fields();
+inline constexpr std::size_t kWorkerLoopCounterFieldCount = 14;
+
+// A copy read with relaxed atomic loads, safe while the worker writes `live`
+// (as snapshot(const WorkerCounters&) in runtime/worker_counters.h).
+WorkerLoopCounters snapshot(const WorkerLoopCounters& live);
+// The sum of the blocks, each read as snapshot() does; null entries skipped.
+// (Not an overload of sum(): `sum({})` would become ambiguous.)
+WorkerLoopCounters sum_loops(std::span<const WorkerLoopCounters* const> blocks);
+
+// Appends one line per group with a non-zero counter,
+// "<prefix><group> name=value ...\n"; nothing when all are zero. `c` is read
+// plainly: pass a snapshot() or sum_loops().
+void format_loop_counters(const WorkerLoopCounters& c, std::string_view prefix, std::string* out);
+
+// Calls fn(key, value) for every counter, zeros included, in table order.
+template <typename Fn>
+void for_each_loop_counter(const WorkerLoopCounters& c, Fn&& fn) {
+  for (const WorkerLoopCounterField& f : worker_loop_counter_fields())
+    fn(f.key, c.*f.member);
+}
 
 }  // namespace dquic

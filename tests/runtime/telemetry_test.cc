@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "runtime/worker_counters.h"
+#include "runtime/worker_loop_counters.h"
 
 namespace dquic {
 namespace {
@@ -86,8 +87,90 @@ TEST(WorkerCountersTest, FieldTableNamesAreStable) {
                         "stateless_version_negotiation",
                         "stateless_retry",
                         "stateless_reset",
-                        "stateless_close"})
+                        "stateless_close",
+                        "impair_dropped",
+                        "impair_queue_full",
+                        "impair_duplicated",
+                        "impair_corrupted",
+                        "impair_delayed",
+                        "impair_reordered",
+                        "impair_copy_failures"})
     EXPECT_TRUE(keys.count(k)) << k;
+}
+
+TEST(WorkerLoopCountersTest, FieldTableNamesAreStableAndDistinct) {
+  std::set<std::string> keys;
+  for (const WorkerLoopCounterField& f : worker_loop_counter_fields()) {
+    EXPECT_EQ(std::string(f.key), std::string(f.group) + "_" + f.name);
+    EXPECT_TRUE(keys.insert(f.key).second) << f.key;
+  }
+  EXPECT_EQ(keys.size(), kWorkerLoopCounterFieldCount);
+  for (const char* k : {"receive_udp_datagrams", "receive_not_local", "receive_not_listening",
+                        "receive_multi_segment", "receive_redirect_loops",
+                        "receive_zero_rtt_no_mbuf", "next_hop_solicitations_sent", "next_hop_held",
+                        "next_hop_released", "next_hop_hold_dropped", "next_hop_no_route",
+                        "send_build_failed", "send_no_mbuf", "send_flush_deferred"})
+    EXPECT_TRUE(keys.count(k)) << k;
+  // Telemetry puts both tables in one dict: no key may be in both.
+  for (const WorkerCounterField& f : worker_counter_fields())
+    EXPECT_FALSE(keys.count(f.key)) << f.key;
+}
+
+TEST(WorkerLoopCountersTest, EveryFieldMapsToItsOwnMember) {
+  WorkerLoopCounters c;
+  std::uint64_t v = 1;
+  for (const WorkerLoopCounterField& f : worker_loop_counter_fields())
+    c.*f.member = v++;
+  EXPECT_EQ(c.udp_datagrams, 1u);
+  EXPECT_EQ(c.zero_rtt_no_mbuf, 6u);
+  EXPECT_EQ(c.solicitations_sent, 7u);
+  EXPECT_EQ(c.held, 8u);
+  EXPECT_EQ(c.no_route, 11u);
+  EXPECT_EQ(c.build_failed, 12u);
+  EXPECT_EQ(c.flush_deferred, 14u);
+}
+
+// Worker w's loop field i holds (w + 1) * 10000 + i.
+WorkerLoopCounters known_loop_block(std::uint64_t w) {
+  WorkerLoopCounters c;
+  std::uint64_t i = 0;
+  for (const WorkerLoopCounterField& f : worker_loop_counter_fields())
+    c.*f.member = (w + 1) * 10000 + i++;
+  return c;
+}
+
+TEST(WorkerLoopCountersTest, SnapshotAndSum) {
+  const WorkerLoopCounters a = known_loop_block(0);
+  const WorkerLoopCounters b = known_loop_block(1);
+  const WorkerLoopCounters s = snapshot(a);
+  EXPECT_EQ(std::memcmp(&a, &s, sizeof(a)), 0);
+  const std::array<const WorkerLoopCounters*, 3> blocks = {&a, nullptr, &b};
+  const WorkerLoopCounters t = sum_loops(blocks);
+  for (const WorkerLoopCounterField& f : worker_loop_counter_fields())
+    EXPECT_EQ(t.*f.member, a.*f.member + b.*f.member) << f.key;
+  EXPECT_EQ(sum_loops({}).udp_datagrams, 0u);
+}
+
+TEST(WorkerLoopCountersTest, FormatOneLinePerNonZeroGroup) {
+  std::string out = "keep";
+  format_loop_counters(WorkerLoopCounters{}, "total ", &out);
+  EXPECT_EQ(out, "keep");
+  WorkerLoopCounters c;
+  c.udp_datagrams = 9;
+  c.not_listening = 2;
+  c.no_mbuf = 1;
+  out.clear();
+  format_loop_counters(c, "worker 1 ", &out);
+  EXPECT_EQ(out,
+            "worker 1 receive udp_datagrams=9 not_local=0 not_listening=2 multi_segment=0 "
+            "redirect_loops=0 zero_rtt_no_mbuf=0\n"
+            "worker 1 send build_failed=0 no_mbuf=1 flush_deferred=0\n");
+  WorkerLoopCounters d;
+  d.held = 3;
+  d.released = 3;
+  out.clear();
+  format_loop_counters(d, {}, &out);
+  EXPECT_EQ(out, "next_hop solicitations_sent=0 held=3 released=3 hold_dropped=0 no_route=0\n");
 }
 
 TEST(WorkerCountersTest, EveryFieldMapsToItsOwnMember) {
@@ -103,6 +186,9 @@ TEST(WorkerCountersTest, EveryFieldMapsToItsOwnMember) {
   EXPECT_EQ(c.redirects_ring_full, 8u);
   EXPECT_EQ(c.connections_active, 14u);
   EXPECT_EQ(c.stateless_close, 20u);
+  EXPECT_EQ(c.impair_dropped, 21u);
+  EXPECT_EQ(c.impair_corrupted, 24u);
+  EXPECT_EQ(c.impair_copy_failures, 27u);
 }
 
 TEST(WorkerCountersTest, Helpers) {
@@ -129,6 +215,9 @@ TEST(WorkerCountersTest, Helpers) {
   EXPECT_EQ(c.drops(EndpointDrop::kMalformed), 1u);
   c.tx_dropped = 3;
   c.redirects_ring_full = 4;
+  EXPECT_EQ(c.total_drops(), 2u + 1 + 1 + 3 + 4);
+  c.impair_dropped = 5;  // the test's drops, not the stack's
+  c.impair_queue_full = 6;
   EXPECT_EQ(c.total_drops(), 2u + 1 + 1 + 3 + 4);
 
   c.count_connection_opened();
@@ -252,12 +341,16 @@ TEST(WorkerCountersTest, FormatOneLinePerNonZeroGroup) {
   d.tx_dropped = 5;
   d.redirects_in = 7;
   d.count_connection_opened();
+  d.impair_dropped = 3;
+  d.impair_corrupted = 1;
   std::string out2;
   format_counters(d, &out2);
   EXPECT_EQ(out2,
             "tx packets=0 bytes=0 dropped=5\n"
             "redirects out=0 in=7 ring_full=0\n"
             "connections opened=1 closed=0 active=1\n"
+            "impair dropped=3 queue_full=0 duplicated=0 corrupted=1 delayed=0 reordered=0 "
+            "copy_failures=0\n"
             "drop_control bad_icmp_checksum=1\n");
 }
 
@@ -279,6 +372,41 @@ TEST(WorkerCountersTest, SummaryPerWorkerThenTotal) {
             "total drop_udp fragment=1\n");
 }
 
+TEST(WorkerCountersTest, SummaryWithLoopCounters) {
+  WorkerCounters a;
+  WorkerCounters b;
+  a.count_rx(100);
+  b.count_rx(200);
+  WorkerLoopCounters la;
+  WorkerLoopCounters lb;
+  la.udp_datagrams = 1;
+  lb.udp_datagrams = 1;
+  lb.solicitations_sent = 2;
+  // Worker 2 has no loop block; worker 1 has one but no counter block.
+  const std::array<const WorkerCounters*, 3> blocks = {&a, nullptr, &b};
+  const std::array<const WorkerLoopCounters*, 2> loops = {&la, &lb};
+  std::string out;
+  format_summary(blocks, loops, &out);
+  EXPECT_EQ(out,
+            "worker 0 rx packets=1 bytes=100\n"
+            "worker 0 receive udp_datagrams=1 not_local=0 not_listening=0 multi_segment=0 "
+            "redirect_loops=0 zero_rtt_no_mbuf=0\n"
+            "worker 2 rx packets=1 bytes=200\n"
+            "total rx packets=2 bytes=300\n"
+            "total receive udp_datagrams=2 not_local=0 not_listening=0 multi_segment=0 "
+            "redirect_loops=0 zero_rtt_no_mbuf=0\n"
+            "total next_hop solicitations_sent=2 held=0 released=0 hold_dropped=0 no_route=0\n");
+  // Without loop blocks: as the two-argument form.
+  std::string plain, empty_loops;
+  format_summary(blocks, &plain);
+  format_summary(blocks, {}, &empty_loops);
+  EXPECT_EQ(plain, empty_loops);
+  EXPECT_EQ(plain,
+            "worker 0 rx packets=1 bytes=100\n"
+            "worker 2 rx packets=1 bytes=200\n"
+            "total rx packets=2 bytes=300\n");
+}
+
 TEST(WorkerCountersTest, EveryCounterHasAUniqueTelemetryKey) {
   const WorkerCounters c = known_block(0);
   std::set<std::string> keys;
@@ -297,6 +425,18 @@ TEST(WorkerCountersTest, EveryCounterHasAUniqueTelemetryKey) {
   });
   EXPECT_EQ(n, kWorkerCounterFieldCount + (kUdpDropReasonCount - 1) +
                    (kControlDropReasonCount - 1) + kEndpointDropCount);
+  // The loop counters share the telemetry dict: their keys are new ones.
+  const WorkerLoopCounters l = known_loop_block(0);
+  std::size_t m = 0;
+  for_each_loop_counter(l, [&](const char* key, std::uint64_t v) {
+    ++m;
+    const std::string k = key;
+    EXPECT_TRUE(keys.insert(k).second) << k;
+    EXPECT_LT(k.size(), static_cast<std::size_t>(RTE_TEL_MAX_STRING_LEN));
+    EXPECT_EQ(k.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_"), std::string::npos) << k;
+    EXPECT_EQ(v, l.*worker_loop_counter_fields()[m - 1].member);
+  });
+  EXPECT_EQ(m, kWorkerLoopCounterFieldCount);
   EXPECT_TRUE(keys.count("drop_udp_bad_udp_checksum"));
   EXPECT_TRUE(keys.count("drop_control_not_for_us"));
   EXPECT_TRUE(keys.count("drop_endpoint_zero_rtt_not_buffered"));
@@ -428,14 +568,19 @@ class TelemetrySocketTest : public ::testing::Test {
     a_ = known_block(0);
     b_ = known_block(1);
     blocks_ = {&a_, &b_};
-    ASSERT_TRUE(telemetry_register(blocks_));
+    la_ = known_loop_block(0);
+    lb_ = known_loop_block(1);
+    loops_ = {&la_, &lb_};
+    ASSERT_TRUE(telemetry_register(blocks_, loops_));
     ASSERT_TRUE(client_.connect_to(socket_path())) << std::strerror(errno);
     info_ = client_.receive();
   }
   void TearDown() override { telemetry_unregister(); }
 
   WorkerCounters a_, b_;
+  WorkerLoopCounters la_, lb_;
   std::array<const WorkerCounters*, 2> blocks_{};
+  std::array<const WorkerLoopCounters*, 2> loops_{};
   TelemetryClient client_;
   std::string info_;
 };
@@ -461,6 +606,18 @@ TEST_F(TelemetrySocketTest, StatsAreTheTotals) {
   });
   EXPECT_EQ(checked, kWorkerCounterFieldCount + (kUdpDropReasonCount - 1) +
                          (kControlDropReasonCount - 1) + kEndpointDropCount);
+  const WorkerLoopCounters lt = sum_loops(loops_);
+  for_each_loop_counter(lt, [&](const char* key, std::uint64_t v) {
+    EXPECT_EQ(json_u64(reply, key), v) << key;
+    ++checked;
+  });
+  EXPECT_EQ(checked, kWorkerCounterFieldCount + (kUdpDropReasonCount - 1) +
+                         (kControlDropReasonCount - 1) + kEndpointDropCount +
+                         kWorkerLoopCounterFieldCount);
+  // Loop field 0 (receive_udp_datagrams) is 10000 + 20000; field 13
+  // (send_flush_deferred) 10013 + 20013.
+  EXPECT_EQ(json_u64(reply, "receive_udp_datagrams"), 30000u);
+  EXPECT_EQ(json_u64(reply, "send_flush_deferred"), 30026u);
   // Spot checks against hand-computed values: field 0 (rx_packets) is
   // 1000 + 2000; udp reason 1 is 100101 + 200101.
   EXPECT_EQ(json_u64(reply, "rx_packets"), 3000u);
@@ -476,6 +633,9 @@ TEST_F(TelemetrySocketTest, OneWorkerAndTheList) {
   EXPECT_EQ(json_u64(reply, "stateless_close"), 2019u);
   EXPECT_EQ(json_u64(reply, "drop_endpoint_reflection_port"), 200300u);
   EXPECT_EQ(json_u64(reply, "drops_total"), b_.total_drops());
+  EXPECT_EQ(json_u64(reply, "receive_udp_datagrams"), 20000u);
+  EXPECT_EQ(json_u64(reply, "next_hop_held"), 20007u);
+  EXPECT_EQ(json_u64(reply, "impair_dropped"), 2020u);
 
   const std::string zero = client_.request("/dquic/worker,0");
   EXPECT_EQ(json_u64(zero, "worker"), 0u) << zero;
@@ -496,12 +656,21 @@ TEST_F(TelemetrySocketTest, UnregisteredIsAnError) {
   telemetry_unregister();
   EXPECT_EQ(client_.request(kTelemetryStatsCmd), "{\"/dquic/stats\":null}");
   EXPECT_EQ(client_.request(kTelemetryWorkersCmd), "{\"/dquic/workers\":null}");
-  // Registering again (another set of blocks) serves the new ones.
+  // Registering again (another set of blocks) serves the new ones; without
+  // loop blocks their counters are present, as zeros.
   const std::array<const WorkerCounters*, 1> one = {&b_};
   ASSERT_TRUE(telemetry_register(one));
   const std::string reply = client_.request(kTelemetryStatsCmd);
   EXPECT_EQ(json_u64(reply, "workers"), 1u) << reply;
   EXPECT_EQ(json_u64(reply, "rx_packets"), 2000u) << reply;
+  EXPECT_EQ(json_u64(reply, "receive_udp_datagrams"), 0u) << reply;
+  const std::string worker = client_.request("/dquic/worker,0");
+  EXPECT_EQ(json_u64(worker, "next_hop_held"), 0u) << worker;
+  // More loop blocks than counter blocks: the extra ones are ignored.
+  const std::array<const WorkerLoopCounters*, 2> two_loops = {&lb_, &la_};
+  ASSERT_TRUE(telemetry_register(one, two_loops));
+  const std::string stats = client_.request(kTelemetryStatsCmd);
+  EXPECT_EQ(json_u64(stats, "receive_udp_datagrams"), 20000u) << stats;
 }
 
 TEST_F(TelemetrySocketTest, LiveWorkerIsReadWhileItCounts) {
@@ -563,6 +732,7 @@ TEST_F(TelemetrySocketTest, DpdkTelemetryScriptReadsOurCommands) {
   EXPECT_NE(stats.find("\"workers\": 2,"), std::string::npos) << out;
   EXPECT_EQ(worker.rfind("{\"/dquic/worker\": {\"worker\": 1,", 0), 0u) << out;
   EXPECT_NE(worker.find("\"rx_packets\": 2000,"), std::string::npos) << out;
+  EXPECT_NE(worker.find("\"next_hop_held\": 20007,"), std::string::npos) << out;
 }
 
 // Removes `dir` and the files in it (the telemetry socket; --no-shconf
