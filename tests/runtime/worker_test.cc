@@ -28,6 +28,7 @@
 #include "drivers/eth_port.h"
 #include "offload/aead_evp.h"
 #include "offload/hp_inline.h"
+#include "offload/test_backends.h"
 #include "quic/cid_generator.h"
 #include "quic/stateless_reset.h"
 #include "tests/support/test_certs.h"
@@ -290,12 +291,16 @@ class ClientHandler final : public ConnectionHandler {
 
 // ------------------------------------------------------------ fixture
 
-enum class Crypto { kInline, kNone };
+// A backend pairing of offload/test_backends.h by name, or no crypto.
+using Crypto = std::string;
+const Crypto kInlineCrypto = "inline";
+const Crypto kNoCrypto = "none";
 
 struct Side {
   std::unique_ptr<offload::AeadEngine> aead;
   std::unique_ptr<offload::HpEngine> hp;
   std::unique_ptr<offload::Protector> protector;
+  std::unique_ptr<offload::TestBackends> backends;  // a device pairing
   std::unique_ptr<Worker> worker;
 };
 
@@ -356,17 +361,20 @@ class WorkerTest : public ::testing::Test {
 
   // One worker; `server` listens on kServerPort, a client endpoint accepts
   // no connections.
-  Worker* add_worker(bool server, Crypto crypto, std::uint16_t port, std::uint16_t queue,
+  Worker* add_worker(bool server, const Crypto& crypto, std::uint16_t port, std::uint16_t queue,
                      std::uint16_t id, std::uint16_t count, ConnectionIdGenerator* gen,
                      RedirectRings* rings, WorkerApp* app,
                      std::optional<ImpairmentConfig> impairment = std::nullopt) {
     sides_.push_back(std::make_unique<Side>());
     Side& s = *sides_.back();
-    if (crypto == Crypto::kInline) {
+    if (crypto == kInlineCrypto) {
       s.aead = offload::make_evp_aead_engine();
       s.hp = offload::make_inline_hp_engine();
       s.protector =
           std::make_unique<offload::Protector>(s.aead.get(), s.hp.get(), s.aead.get(), s.hp.get());
+    } else if (crypto != kNoCrypto) {
+      s.backends = offload::make_test_backends(crypto);
+      EXPECT_NE(s.backends, nullptr) << crypto;
     }
     WorkerConfig wc;
     wc.port_id = port;
@@ -384,7 +392,7 @@ class WorkerTest : public ::testing::Test {
     wc.endpoint.reset_tokens = resets_.get();
     wc.endpoint.retry_policy = RetryPolicy::kNever;
     wc.endpoint.accept_connections = server;
-    wc.protector = s.protector.get();
+    wc.protector = s.backends ? &s.backends->protector() : s.protector.get();
     wc.redirect = rings;
     wc.steering_key = steering_key_;
     wc.app = app;
@@ -443,7 +451,7 @@ std::uint64_t total_udp_drops(const WorkerCounters& c) {
 // corruption (without an AEAD nothing could notice the damage: RFC 9001 §5.3
 // is what rejects it). Different seeds per direction; fixed, so a failure
 // reproduces with the same packet sequence.
-ImpairmentConfig transfer_impairment(Crypto crypto, std::uint64_t seed) {
+ImpairmentConfig transfer_impairment(const Crypto& crypto, std::uint64_t seed) {
   ImpairmentConfig c;
   c.drop_ppm = 30'000;       // 3%
   c.duplicate_ppm = 20'000;  // 2%
@@ -452,16 +460,31 @@ ImpairmentConfig transfer_impairment(Crypto crypto, std::uint64_t seed) {
   c.reorder_delay = 2 * kMillisecond;
   c.delay = 100 * kMicrosecond;
   c.jitter = 200 * kMicrosecond;
-  c.corrupt_ppm = crypto == Crypto::kInline ? 5'000 : 0;  // 0.5%
+  c.corrupt_ppm = crypto != kNoCrypto ? 5'000 : 0;  // 0.5%
   c.seed = seed;
   return c;
 }
+
+// Every AEAD/HP pairing this machine has (inline and, per software crypto
+// PMD, CPU crypto, async, async with device header protection), and none.
+std::vector<Crypto> transfer_backends() {
+  std::vector<Crypto> v = offload::test_backend_names();
+  v.push_back(kNoCrypto);
+  return v;
+}
+
+// The crypto devices outlive every test; closed before the EAL goes away.
+class CloseDevices : public ::testing::Environment {
+ public:
+  void TearDown() override { offload::close_test_devices(); }
+};
+const auto* const kCloseDevices = ::testing::AddGlobalTestEnvironment(new CloseDevices);
 
 // (crypto backend, impaired)
 class WorkerTransferTest : public WorkerTest,
                            public ::testing::WithParamInterface<std::tuple<Crypto, bool>> {
  protected:
-  Crypto crypto() const { return std::get<0>(GetParam()); }
+  const Crypto& crypto() const { return std::get<0>(GetParam()); }
   bool impaired() const { return std::get<1>(GetParam()); }
   std::optional<ImpairmentConfig> impairment(std::uint64_t seed) const {
     if (!impaired()) return std::nullopt;
@@ -523,7 +546,14 @@ TEST_P(WorkerTransferTest, HandshakeAndEchoOverRingPorts) {
     EXPECT_EQ(cc.total_drops() + sc.total_drops(), 0u);
   }
   const std::uint64_t corrupted = cc.impair_corrupted + sc.impair_corrupted;
-  if (crypto() == Crypto::kInline) {
+  // Zero-copy send: with a sealer, most stream bytes were sealed from the
+  // stream's own mbufs rather than copied into the packets first.
+  if (crypto() != kNoCrypto) {
+    EXPECT_GT(conn->stats().stream_bytes_gathered, kStreams * kBytes / 2);
+  } else {
+    EXPECT_EQ(conn->stats().stream_bytes_gathered, 0u);
+  }
+  if (crypto() != kNoCrypto) {
     EXPECT_GT(cc.crypto_completed, 0u);
     EXPECT_GT(sc.crypto_completed, 0u);
     if (!impaired()) {
@@ -548,7 +578,7 @@ TEST_P(WorkerTransferTest, HandshakeAndEchoOverRingPorts) {
       EXPECT_EQ(ic.received, w->counters().rx_packets);
       EXPECT_EQ(ic.dropped, w->counters().impair_dropped);
     }
-    if (crypto() == Crypto::kInline) {
+    if (crypto() != kNoCrypto) {
       // Each damaged datagram fails to open (RFC 9001 §5.3: the AEAD, or
       // header protection giving a wrong packet number) or is dropped by
       // the endpoint (a damaged DCID names no connection).
@@ -592,11 +622,11 @@ TEST_P(WorkerTransferTest, HandshakeAndEchoOverRingPorts) {
   EXPECT_EQ(server->endpoint().connection_count(), 0u);
   EXPECT_EQ(client->timers_scheduled() + server->timers_scheduled(), 0u);
   std::printf(
-      "[ info ] %s%s: %zu rounds, client tx %llu rx %llu packets, server tx %llu rx %llu; "
+      "[ info ] %s crypto%s: %zu rounds, client tx %llu rx %llu packets, server tx %llu rx %llu; "
       "impaired dropped %llu duplicated %llu reordered %llu delayed %llu corrupted %llu; "
       "crypto failed %llu, drops %llu\n",
-      crypto() == Crypto::kInline ? "inline crypto" : "no crypto", impaired() ? ", impaired" : "",
-      rounds, static_cast<unsigned long long>(cc.tx_packets),
+      crypto().c_str(), impaired() ? ", impaired" : "", rounds,
+      static_cast<unsigned long long>(cc.tx_packets),
       static_cast<unsigned long long>(cc.rx_packets),
       static_cast<unsigned long long>(sc.tx_packets),
       static_cast<unsigned long long>(sc.rx_packets),
@@ -610,12 +640,11 @@ TEST_P(WorkerTransferTest, HandshakeAndEchoOverRingPorts) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Crypto, WorkerTransferTest,
-                         ::testing::Combine(::testing::Values(Crypto::kInline, Crypto::kNone),
+                         ::testing::Combine(::testing::ValuesIn(transfer_backends()),
                                             ::testing::Bool()),
                          [](const auto& info) {
-                           std::string name =
-                               std::get<0>(info.param) == Crypto::kInline ? "Inline" : "NoCrypto";
-                           if (std::get<1>(info.param)) name += "Impaired";
+                           std::string name = std::get<0>(info.param);
+                           if (std::get<1>(info.param)) name += "_impaired";
                            return name;
                          });
 
@@ -632,9 +661,8 @@ TEST_F(WorkerTest, ImpairmentHoldsFramesAndFreesThemWithTheWorker) {
   slow.delay = 3600 * kSecond;  // nothing the server receives is released
   slow.duplicate_ppm = ImpairmentConfig::kMillion;
   Worker* server =
-      add_worker(true, Crypto::kNone, p.b(), 0, 0, 1, server_gen.get(), nullptr, &server_app, slow);
-  Worker* client =
-      add_worker(false, Crypto::kNone, p.a(), 0, 0, 1, client_gen.get(), nullptr, nullptr);
+      add_worker(true, kNoCrypto, p.b(), 0, 0, 1, server_gen.get(), nullptr, &server_app, slow);
+  Worker* client = add_worker(false, kNoCrypto, p.a(), 0, 0, 1, client_gen.get(), nullptr, nullptr);
   ASSERT_FALSE(HasFailure());
   ClientHandler handler(1, 5000);
   ASSERT_NE(connect(*client, handler), nullptr);
@@ -713,9 +741,8 @@ TEST_F(WorkerTest, ArpResolvesTheNextHopAndIcmpEchoIsAnswered) {
   auto server_gen = generator(1);
   EchoServerApp server_app;
   Worker* server =
-      add_worker(true, Crypto::kNone, p.b(), 0, 0, 1, server_gen.get(), nullptr, &server_app);
-  Worker* client =
-      add_worker(false, Crypto::kNone, p.a(), 0, 0, 1, client_gen.get(), nullptr, nullptr);
+      add_worker(true, kNoCrypto, p.b(), 0, 0, 1, server_gen.get(), nullptr, &server_app);
+  Worker* client = add_worker(false, kNoCrypto, p.a(), 0, 0, 1, client_gen.get(), nullptr, nullptr);
   ASSERT_FALSE(HasFailure());
   ClientHandler handler(1, 5000);
   ASSERT_NE(connect(*client, handler), nullptr);
@@ -799,9 +826,9 @@ TEST_F(WorkerTest, TwoWorkersPerPortRedirectEveryDatagramToItsOwner) {
   std::array<Worker*, 2> servers{}, clients{};
   for (std::uint16_t q = 0; q < 2; ++q) {
     servers[q] =
-        add_worker(true, Crypto::kInline, p.b(), q, q, 2, server_gen.get(), &server_rings, &app);
-    clients[q] = add_worker(false, Crypto::kInline, p.a(), q, q, 2, client_gen.get(), &client_rings,
-                            nullptr);
+        add_worker(true, kInlineCrypto, p.b(), q, q, 2, server_gen.get(), &server_rings, &app);
+    clients[q] =
+        add_worker(false, kInlineCrypto, p.a(), q, q, 2, client_gen.get(), &client_rings, nullptr);
   }
   ASSERT_FALSE(HasFailure());
 
