@@ -1,14 +1,18 @@
-// The worker's transmit path as a pure sink: 1350-byte QUIC datagrams (short
-// header, 8-byte DCID, 4-byte packet number) laid out in fresh mbufs, sealed
-// through the Protector (or not, in no-crypto mode), framed by the worker's
-// FrameSender (Ethernet/IPv4/UDP with the next-hop MAC from the neighbour
-// cache, software checksums unless the port offloads them) and handed to
-// rte_eth_tx_burst on a net_null port, which frees them. Prints packets per
-// second and TSC cycles per packet, the median of several runs.
+// The worker's transmit path as a pure sink: 1350-byte QUIC datagrams
+// (short header, 8-byte DCID, 4-byte packet number) laid out in fresh mbufs,
+// sealed through the Protector by every sealer this machine has (none,
+// inline, each software crypto PMD by CPU crypto and async), the payload
+// either copied into the packet or gathered from the application's buffer
+// (zero-copy), framed by the worker's FrameSender (Ethernet/IPv4/UDP with
+// the next-hop MAC from the neighbour cache, software checksums unless the
+// port offloads them) and handed to rte_eth_tx_burst on a net_null port,
+// which frees them. Prints packets per second and TSC cycles per packet,
+// the median of several runs.
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <unistd.h>
 
@@ -21,9 +25,8 @@
 #include <vector>
 
 #include "drivers/eth_port.h"
-#include "offload/aead_evp.h"
-#include "offload/hp_inline.h"
 #include "offload/protector.h"
+#include "offload/test_backends.h"
 #include "runtime/frame_sender.h"
 
 namespace dquic {
@@ -60,17 +63,24 @@ struct Figures {
   double cycles = 0;
 };
 
+// How the payload gets into the sealed packet.
+enum class Fill {
+  kCopy,    // the frames, stream bytes included, copied into the packet; sealed in place
+  kGather,  // a 20-byte frame header in the packet, the stream bytes sealed out
+            // of place from the application's buffer (the zero-copy path)
+};
+constexpr std::size_t kFrameHeader = 20;
+
 // One run: kBursts bursts of kBurst datagrams, start to tx_burst.
 Figures run_once(rte_mempool* pool, offload::Protector* protector, offload::KeyHandle* key,
-                 FrameSender& sender, const NetworkPath& path, std::uint64_t* pn) {
-  static const std::array<std::uint8_t, kPayload> payload = [] {
-    std::array<std::uint8_t, kPayload> p{};
-    for (std::size_t i = 0; i < p.size(); ++i)
-      p[i] = static_cast<std::uint8_t>(i);
-    return p;
-  }();
+                 FrameSender& sender, const NetworkPath& path, std::uint64_t* pn, Fill fill,
+                 const std::uint8_t* app_base, rte_iova_t app_base_iova, std::size_t app_size) {
+  // Each packet reads the next kPayload bytes of the application's region:
+  // one packet's worth (stays in L1) or 64 MB (out of cache, like file data).
+  std::size_t app_off = 0;
   std::array<rte_mbuf*, kBurst> ms{};
   std::array<offload::SealJob, kBurst> jobs{};
+  std::array<std::array<offload::ByteSegment, 2>, kBurst> segs{};
   const std::uint64_t c0 = rte_rdtsc_precise();
   std::size_t sent = 0;
   for (std::size_t b = 0; b < kBursts; ++b) {
@@ -83,9 +93,21 @@ Figures run_once(rte_mempool* pool, offload::Protector* protector, offload::KeyH
       const std::uint64_t n = (*pn)++;
       for (int k = 0; k < 4; ++k)
         d[9 + k] = static_cast<std::uint8_t>(n >> (8 * (3 - k)));
-      std::memcpy(d + kHeader, payload.data(), kPayload);  // the frames a connection writes
       offload::SealJob& j = jobs[i];
       j = offload::SealJob{};
+      const std::uint8_t* app = app_base + app_off;
+      const rte_iova_t app_iova = app_base_iova + app_off;
+      app_off += kPayload;
+      if (app_off + kPayload > app_size) app_off = 0;
+      if (fill == Fill::kCopy) {
+        std::memcpy(d + kHeader, app, kPayload);  // what a copying connection writes
+      } else {
+        std::memset(d + kHeader, 0x0a, kFrameHeader);  // the STREAM frame's header
+        segs[i][0] = {d + kHeader, rte_pktmbuf_iova_offset(m, kHeader), kFrameHeader};
+        segs[i][1] = {app + kFrameHeader, app_iova + kFrameHeader,
+                      static_cast<std::uint32_t>(kPayload - kFrameHeader)};
+        j.gather = segs[i];
+      }
       j.m = m;
       j.header_length = kHeader;
       j.pn_offset = 9;
@@ -155,40 +177,73 @@ int run_bench() {
   const NetworkPath path{PeerAddress::ipv4({10, 0, 0, 1}, 4433),
                          PeerAddress::ipv4({10, 0, 0, 2}, 50000)};
 
-  auto aead = offload::make_evp_aead_engine();
-  auto hp = offload::make_inline_hp_engine();
-  offload::Protector protector(aead.get(), hp.get(), aead.get(), hp.get());
-  offload::KeyHandle* key = protector.install(bench_keys());
-  if (key == nullptr) {
-    std::fprintf(stderr, "key install failed\n");
+  // The application's stream bytes, read (never written) by the packets.
+  constexpr std::size_t kColdBytes = 64u << 20;
+  auto* app = static_cast<std::uint8_t*>(rte_malloc("tx_bench_app", kColdBytes, 64));
+  if (app == nullptr) {
+    std::fprintf(stderr, "app buffer: %s\n", rte_strerror(rte_errno));
     return 1;
   }
+  for (std::size_t i = 0; i < kColdBytes; ++i)
+    app[i] = static_cast<std::uint8_t>(i);
+  const rte_iova_t app_iova = rte_malloc_virt2iova(app);
 
   std::printf("worker tx: %zu-byte datagrams, bursts of %zu, %s UDP checksum, median of %d runs\n",
               kDatagram, kBurst, fs.checksum_offload ? "offloaded" : "software", kRuns);
+  std::printf("%-34s %-5s %-7s %9s %9s %8s %s\n", "sealer", "data", "payload", "cycles/pkt", "Mpps",
+              "Gbit/s", "gather copies");
+  // No crypto, then every AEAD/HP pairing this machine has.
+  std::vector<std::string> backends = {"none"};
+  for (const std::string& name : offload::test_backend_names())
+    backends.push_back(name);
   std::uint64_t pn = 0;
-  for (const bool crypto : {false, true}) {
-    offload::Protector* p = crypto ? &protector : nullptr;
-    run_once(pool, p, key, sender, path, &pn);  // warm-up
-    std::vector<Figures> runs;
-    for (int r = 0; r < kRuns; ++r)
-      runs.push_back(run_once(pool, p, key, sender, path, &pn));
-    std::sort(runs.begin(), runs.end(),
-              [](const Figures& a, const Figures& b) { return a.cycles < b.cycles; });
-    const Figures& m = runs[runs.size() / 2];
-    std::printf("%-28s %8.1f cycles/packet %8.3f Mpps %7.2f Gbit/s (UDP payload)\n",
-                crypto ? "build+seal(inline)+frame+tx" : "build+frame+tx (no crypto)", m.cycles,
-                m.pps / 1e6, m.pps * kDatagram * 8 / 1e9);
+  bool clean = true;
+  for (const std::string& name : backends) {
+    std::unique_ptr<offload::TestBackends> b;
+    offload::Protector* p = nullptr;
+    offload::KeyHandle* key = nullptr;
+    if (name != "none") {
+      b = offload::make_test_backends(name);
+      if (b == nullptr) continue;
+      p = &b->protector();
+      key = p->install(bench_keys());
+      if (key == nullptr) {
+        std::fprintf(stderr, "%s: key install failed\n", name.c_str());
+        return 1;
+      }
+    }
+    for (const std::size_t region : {kPayload, kColdBytes})
+      for (const Fill fill : {Fill::kCopy, Fill::kGather}) {
+        if (p == nullptr && fill == Fill::kGather) continue;  // nothing would read the bytes
+        const std::uint64_t copies0 = p ? p->counters().gather_copies : 0;
+        auto once = [&] {
+          return run_once(pool, p, key, sender, path, &pn, fill, app, app_iova, region);
+        };
+        once();  // warm-up
+        std::vector<Figures> runs;
+        for (int r = 0; r < kRuns; ++r)
+          runs.push_back(once());
+        std::sort(runs.begin(), runs.end(),
+                  [](const Figures& x, const Figures& y) { return x.cycles < y.cycles; });
+        const Figures& m = runs[runs.size() / 2];
+        const std::uint64_t copies = p ? p->counters().gather_copies - copies0 : 0;
+        std::printf("%-34s %-5s %-7s %9.1f %9.3f %8.2f %s\n", name.c_str(),
+                    region == kPayload ? "hot" : "cold", fill == Fill::kCopy ? "copy" : "gather",
+                    m.cycles, m.pps / 1e6, m.pps * kDatagram * 8 / 1e9,
+                    fill == Fill::kCopy ? "-" : (copies > 0 ? "yes (engine copies)" : "no"));
+      }
+    if (p != nullptr) {
+      clean = clean && p->counters().seal_failures == 0;
+      p->release(key);
+    }
   }
-  std::printf("tx packets %llu dropped %llu, build failures %llu, sealed %llu failed %llu\n",
+  std::printf("tx packets %llu dropped %llu, build failures %llu\n",
               static_cast<unsigned long long>(counters.tx_packets),
               static_cast<unsigned long long>(counters.tx_dropped),
-              static_cast<unsigned long long>(loop.build_failed),
-              static_cast<unsigned long long>(protector.counters().sealed),
-              static_cast<unsigned long long>(protector.counters().seal_failures));
-  protector.release(key);
-  const bool clean =
-      counters.tx_dropped == 0 && loop.build_failed == 0 && protector.counters().seal_failures == 0;
+              static_cast<unsigned long long>(loop.build_failed));
+  clean = clean && counters.tx_dropped == 0 && loop.build_failed == 0;
+  rte_free(app);
+  offload::close_test_devices();
   port.close();
   rte_mempool_free(pool);
   return clean ? 0 : 1;
@@ -207,6 +262,14 @@ int main(int argc, char** argv) {
                                    "1024",
                                    "--vdev",
                                    "net_null0",
+                                   "--vdev",
+                                   "crypto_aesni_gcm0",
+                                   "--vdev",
+                                   "crypto_aesni_mb0",
+                                   "--vdev",
+                                   "crypto_chacha20_poly1305_0",
+                                   "--vdev",
+                                   "crypto_openssl0",
                                    "--no-telemetry",
                                    "--log-level",
                                    "error",
