@@ -353,9 +353,22 @@ class Connection final : public TlsSink, public LossListener {
   // (less than data.size() when the buffer limit is reached), or -1 for a
   // stream we cannot send on.
   std::int64_t write(std::uint64_t stream_id, ByteSpan data, bool fin);
-  // Zero-copy: the stream keeps a reference on `owner` until acknowledged.
+  // Zero-copy writes: the stream keeps the bytes by reference until the
+  // peer acknowledges them, and the sealer reads them where they are. All
+  // or nothing: the length, or 0 when the stream's buffer is at
+  // max_stream_send_buffer or has no chunk slot left (on_stream_writable
+  // follows), or -1 for a stream we cannot send on or bytes not accepted.
+  // `data` lies inside one segment of `owner`; that segment gets a reference.
   std::int64_t write_mbuf(std::uint64_t stream_id, rte_mbuf* owner, const std::uint8_t* data,
                           std::size_t length, bool fin);
+  // Every segment's data of `chain` (each segment gets a reference; segments
+  // attached to external buffers, rte_pktmbuf_attach_extbuf, included).
+  std::int64_t write_chain(std::uint64_t stream_id, rte_mbuf* chain, bool fin);
+  // Memory the application owns (a mapped file): release(ctx, data, length)
+  // is called exactly once when the bytes are no longer needed, unless the
+  // write did not take them (0 or -1: they stay the caller's).
+  std::int64_t write_external(std::uint64_t stream_id, const std::uint8_t* data, std::size_t length,
+                              ReleaseFn release, void* ctx, bool fin);
   // Copies out contiguous received data; *fin when the end was read.
   std::int64_t read(std::uint64_t stream_id, std::span<std::uint8_t> out, bool* fin);
   bool reset_stream(std::uint64_t stream_id, std::uint64_t app_error);
@@ -482,6 +495,12 @@ class Connection final : public TlsSink, public LossListener {
   // listed for gathering when allowed, else copied.
   bool place_stream_bytes(const Stream& st, std::uint64_t offset, std::size_t n, std::uint8_t* at);
   void release_deferred_resets();
+  bool stream_writable(const Stream& st) const;  // room for a write (on_stream_writable)
+  // The zero-copy writes' common part; `append(SendBuffer&)` takes the bytes
+  // (defined and used in connection_streams.cc only).
+  template <typename Append>
+  std::int64_t write_by_reference(std::uint64_t stream_id, std::size_t length, std::size_t chunks,
+                                  bool fin, const Append& append);
   ProtectionKey* write_key(PacketSpace s) const;
 
   ConnectionConfig config_;

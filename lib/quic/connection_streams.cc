@@ -425,7 +425,7 @@ void Connection::write_one_stream(Writer& f, Stream* st, SentPacket* rec) {
       (void)st->state.sending().on_data_sent();
     rec->add({SentFrame::Kind::kStream, fin, st->id, r->offset, n});
     rec->ack_eliciting = true;
-    if (st->writable_notify && st->send.buffered_bytes() < config_.max_stream_send_buffer) {
+    if (st->writable_notify && stream_writable(*st)) {
       st->writable_notify = false;
       if (config_.handler) config_.handler->on_stream_writable(st->id);
     }
@@ -451,7 +451,7 @@ void Connection::on_packet_acked(const SentPacket& p) {
         Stream* st = find_stream(fr.stream_id);
         if (st == nullptr) break;
         st->send.on_acked(fr.offset, fr.length, fr.fin);
-        if (st->writable_notify && st->send.buffered_bytes() < config_.max_stream_send_buffer) {
+        if (st->writable_notify && stream_writable(*st)) {
           st->writable_notify = false;
           if (config_.handler) config_.handler->on_stream_writable(st->id);
           st = find_stream(fr.stream_id);  // the callback may have reset it
@@ -621,18 +621,64 @@ std::int64_t Connection::write(std::uint64_t stream_id, ByteSpan data, bool fin)
   return static_cast<std::int64_t>(took);
 }
 
-std::int64_t Connection::write_mbuf(std::uint64_t stream_id, rte_mbuf* owner,
-                                    const std::uint8_t* data, std::size_t length, bool fin) {
+bool Connection::stream_writable(const Stream& st) const {
+  return st.send.buffered_bytes() < config_.max_stream_send_buffer && st.send.free_chunks() > 0;
+}
+
+template <typename Append>
+std::int64_t Connection::write_by_reference(std::uint64_t stream_id, std::size_t length,
+                                            std::size_t chunks, bool fin, const Append& append) {
   Stream* st = find_stream(stream_id);
   if (st == nullptr || !can_send(stream_id, role_) || st->fin_requested || st->reset_error)
     return -1;
-  if (length > 0 && !st->send.append(data, length, owner)) return -1;
+  if (length > 0) {
+    // All or nothing; a write may take the buffer past the limit once, so a
+    // chunk larger than the limit still goes.
+    if (st->send.buffered_bytes() >= config_.max_stream_send_buffer ||
+        st->send.free_chunks() < chunks) {
+      st->writable_notify = true;
+      return 0;
+    }
+    if (!append(st->send)) return -1;
+  }
   if (fin) {
     st->fin_requested = true;
     (void)st->send.finish();
   }
   queue_stream(st);
   return static_cast<std::int64_t>(length);
+}
+
+std::int64_t Connection::write_mbuf(std::uint64_t stream_id, rte_mbuf* owner,
+                                    const std::uint8_t* data, std::size_t length, bool fin) {
+  return write_by_reference(stream_id, length, 1, fin,
+                            [&](SendBuffer& sb) { return sb.append(data, length, owner); });
+}
+
+std::int64_t Connection::write_chain(std::uint64_t stream_id, rte_mbuf* chain, bool fin) {
+  if (chain == nullptr) return -1;
+  std::size_t chunks = 0;
+  for (const rte_mbuf* m = chain; m != nullptr; m = m->next)
+    chunks += rte_pktmbuf_data_len(m) > 0 ? 1 : 0;
+  return write_by_reference(
+      stream_id, rte_pktmbuf_pkt_len(chain), chunks, fin, [&](SendBuffer& sb) {
+        for (rte_mbuf* m = chain; m != nullptr; m = m->next) {
+          // free_chunks() was checked: appends of valid segments cannot fail.
+          if (rte_pktmbuf_data_len(m) > 0 &&
+              !sb.append(rte_pktmbuf_mtod(m, const std::uint8_t*), rte_pktmbuf_data_len(m), m))
+            return false;
+        }
+        return true;
+      });
+}
+
+std::int64_t Connection::write_external(std::uint64_t stream_id, const std::uint8_t* data,
+                                        std::size_t length, ReleaseFn release, void* ctx,
+                                        bool fin) {
+  if (release == nullptr) return -1;
+  return write_by_reference(stream_id, length, 1, fin, [&](SendBuffer& sb) {
+    return sb.append_external(data, length, release, ctx);
+  });
 }
 
 std::int64_t Connection::read(std::uint64_t stream_id, std::span<std::uint8_t> out, bool* fin) {

@@ -489,6 +489,110 @@ TEST_P(ConnectionIoTest, ResetBeforeTheSealKeepsGatheredBytesUntilEndGather) {
   rte_pktmbuf_free(m);
 }
 
+struct ReleaseLog {
+  int calls = 0;
+  std::size_t bytes = 0;
+};
+void log_release(void* ctx, const std::uint8_t*, std::size_t length) {
+  auto* log = static_cast<ReleaseLog*>(ctx);
+  ++log->calls;
+  log->bytes += length;
+}
+void log_extbuf_free(void* /*addr*/, void* ctx) {
+  ++static_cast<ReleaseLog*>(ctx)->calls;
+}
+
+// The other zero-copy writes: an mbuf chain (one segment attached to an
+// external buffer) and application memory with a release callback. The
+// peer gets the bytes in order; each external buffer is released exactly
+// once, after the peer acknowledged them. A write the stream has no room
+// for takes nothing and says 0 (not an error).
+TEST_P(ConnectionIoTest, ChainAndExternalWritesAreSentByReferenceAndReleasedOnce) {
+  Time now = handshake();
+  ASSERT_TRUE(client_->conn->handshake_confirmed());
+  const std::optional<std::uint64_t> id = client_->conn->open_stream(true);
+  ASSERT_TRUE(id);
+  std::vector<std::uint8_t> expect;
+
+  // A chain: two pool mbufs and, between them, one attached to an external buffer.
+  static std::array<std::uint8_t, 3000> ext_bytes;
+  for (std::size_t i = 0; i < ext_bytes.size(); ++i)
+    ext_bytes[i] = static_cast<std::uint8_t>(i * 13);
+  ReleaseLog ext_log;
+  rte_mbuf_ext_shared_info shinfo{};
+  shinfo.free_cb = log_extbuf_free;
+  shinfo.fcb_opaque = &ext_log;
+  rte_mbuf_ext_refcnt_set(&shinfo, 1);
+  rte_mbuf* seg[3] = {rte_pktmbuf_alloc(pool_), rte_pktmbuf_alloc(pool_), rte_pktmbuf_alloc(pool_)};
+  ASSERT_TRUE(seg[0] && seg[1] && seg[2]);
+  for (int k : {0, 2}) {
+    auto* d = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(seg[k], 900));
+    ASSERT_NE(d, nullptr);
+    std::memset(d, 0x30 + k, 900);
+  }
+  rte_pktmbuf_attach_extbuf(seg[1], ext_bytes.data(), RTE_BAD_IOVA, ext_bytes.size(), &shinfo);
+  seg[1]->data_len = static_cast<std::uint16_t>(ext_bytes.size());
+  seg[1]->pkt_len = seg[1]->data_len;
+  ASSERT_EQ(rte_pktmbuf_chain(seg[0], seg[1]), 0);
+  ASSERT_EQ(rte_pktmbuf_chain(seg[0], seg[2]), 0);
+  expect.insert(expect.end(), 900, 0x30);
+  expect.insert(expect.end(), ext_bytes.begin(), ext_bytes.end());
+  expect.insert(expect.end(), 900, 0x32);
+  ASSERT_EQ(client_->conn->write_chain(*id, seg[0], false), 900 + 3000 + 900);
+  rte_pktmbuf_free(seg[0]);  // ours; the stream holds its own references
+
+  // Application memory.
+  static std::array<std::uint8_t, 5000> app_bytes;
+  for (std::size_t i = 0; i < app_bytes.size(); ++i)
+    app_bytes[i] = static_cast<std::uint8_t>(i * 5 + 1);
+  ReleaseLog app_log;
+  ASSERT_EQ(client_->conn->write_external(*id, app_bytes.data(), app_bytes.size(), log_release,
+                                          &app_log, true),
+            5000);
+  expect.insert(expect.end(), app_bytes.begin(), app_bytes.end());
+  EXPECT_EQ(app_log.calls, 0);
+  EXPECT_EQ(ext_log.calls, 0);
+
+  std::vector<std::uint8_t> got;
+  bool fin = false;
+  for (int round = 0; round < 100 && !(fin && app_log.calls > 0 && ext_log.calls > 0); ++round) {
+    now += kMillisecond;
+    std::vector<rte_mbuf*> d = send_all(*client_, now);
+    deliver(*server_, d, now);
+    std::array<std::uint8_t, 4096> buf;
+    for (std::int64_t n; !fin && (n = server_->conn->read(*id, buf, &fin)) > 0;)
+      got.insert(got.end(), buf.begin(), buf.begin() + n);
+    std::vector<rte_mbuf*> back = send_all(*server_, now);
+    deliver(*client_, back, now);
+  }
+  EXPECT_TRUE(fin);
+  EXPECT_EQ(got, expect);
+  EXPECT_EQ(app_log.calls, 1);
+  EXPECT_EQ(app_log.bytes, app_bytes.size());
+  EXPECT_EQ(ext_log.calls, 1);  // the external buffer's last reference went
+  // Writes after FIN are refused.
+  EXPECT_EQ(client_->conn->write_external(*id, app_bytes.data(), 10, log_release, &app_log, false),
+            -1);
+  EXPECT_EQ(app_log.calls, 1);  // refused bytes stay the caller's
+
+  // No room: 0, nothing taken; the caller keeps the bytes.
+  const std::optional<std::uint64_t> id2 = client_->conn->open_stream(true);
+  ASSERT_TRUE(id2);
+  static std::array<std::uint8_t, 1 << 16> big;
+  ReleaseLog big_log;
+  std::size_t accepted = 0;
+  std::int64_t r = 0;
+  for (int i = 0; i < 64 && (r = client_->conn->write_external(*id2, big.data(), big.size(),
+                                                               log_release, &big_log, false)) > 0;
+       ++i)
+    accepted += static_cast<std::size_t>(r);
+  EXPECT_EQ(r, 0);
+  EXPECT_EQ(accepted, std::size_t{1} << 20);  // up to max_stream_send_buffer (1 MiB)
+  EXPECT_EQ(big_log.calls, 0);
+  ASSERT_TRUE(client_->conn->reset_stream(*id2, 1));
+  EXPECT_EQ(big_log.calls, 16);  // released once each by the reset
+}
+
 INSTANTIATE_TEST_SUITE_P(Crypto, ConnectionIoTest, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return std::string(i.param ? "inline" : "none");
