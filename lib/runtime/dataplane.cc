@@ -75,13 +75,27 @@ bool Dataplane::build(std::string* err) {
   // --- lcores ----------------------------------------------------------
   std::vector<unsigned> lcores;
   const unsigned main_lcore = rte_get_main_lcore();
-  if (config_.main_lcore_runs_worker) lcores.push_back(main_lcore);
-  unsigned lc = 0;
-  RTE_LCORE_FOREACH_WORKER(lc) {
-    lcores.push_back(lc);
+  if (!config_.lcores.empty()) {
+    for (unsigned l : config_.lcores) {
+      if (l >= RTE_MAX_LCORE || !rte_lcore_is_enabled(l)) {
+        *err = "lcores: lcore " + std::to_string(l) + " is not enabled (the EAL's -l)";
+        return false;
+      }
+      if (std::find(lcores.begin(), lcores.end(), l) != lcores.end()) {
+        *err = "lcores: lcore " + std::to_string(l) + " given twice";
+        return false;
+      }
+      lcores.push_back(l);
+    }
+  } else {
+    if (config_.main_lcore_runs_worker) lcores.push_back(main_lcore);
+    unsigned lc = 0;
+    RTE_LCORE_FOREACH_WORKER(lc) {
+      lcores.push_back(lc);
+    }
+    // No worker lcore at all: the main lcore is the only place to run one.
+    if (lcores.empty()) lcores.push_back(main_lcore);
   }
-  // No worker lcore at all: the main lcore is the only place to run one.
-  if (lcores.empty()) lcores.push_back(main_lcore);
   const std::uint16_t count =
       o.workers != 0
           ? o.workers
@@ -191,26 +205,38 @@ bool Dataplane::build(std::string* err) {
   say(steering);
 
   // --- packet protection -------------------------------------------------
-  offload::ProtectionOptions po;
-  po.aead = o.aead;
-  po.hp = o.hp;
-  po.device = o.crypto_device;
-  backends_ = offload::ProtectionBackends::create(po, count, &why);
-  if (backends_ == nullptr) {
-    *err = "--aead/--hp/--crypto-device: " + why;
-    return false;
-  }
-  say("crypto: " + backends_->describe());
-  for (std::uint16_t i = 0; i < count; ++i) {
-    protectors_.push_back(backends_->make_protector(i));
-    if (protectors_.back() == nullptr) {
-      *err = "crypto: no protector for worker " + std::to_string(i);
+  if (config_.no_encryption) {
+    say("crypto: NONE -- no-encryption diagnostic mode, packets are NOT protected");
+    protectors_.resize(count);
+  } else {
+    offload::ProtectionBackends* b = config_.backends;
+    if (b == nullptr) {
+      offload::ProtectionOptions po;
+      po.aead = o.aead;
+      po.hp = o.hp;
+      po.device = o.crypto_device;
+      backends_ = offload::ProtectionBackends::create(po, count, &why);
+      if (backends_ == nullptr) {
+        *err = "--aead/--hp/--crypto-device: " + why;
+        return false;
+      }
+      b = backends_.get();
+      say("crypto: " + b->describe());
+    } else if (config_.first_lane + count > b->lanes()) {
+      *err = "crypto: shared backends have " + std::to_string(b->lanes()) + " lanes, " +
+             std::to_string(config_.first_lane + count) + " needed";
       return false;
+    }
+    for (std::uint16_t i = 0; i < count; ++i) {
+      protectors_.push_back(b->make_protector(static_cast<std::uint16_t>(config_.first_lane + i)));
+      if (protectors_.back() == nullptr) {
+        *err = "crypto: no protector for worker " + std::to_string(i);
+        return false;
+      }
     }
   }
 
-  if (o.impairment)
-    say("impairment: parsed but not applied (the workers have no impairment stage yet)");
+  if (o.impairment) say("impairment: on every worker's receive path (test use only: --impair)");
 
   // --- workers -------------------------------------------------------------
   const Route route = o.route();
@@ -229,6 +255,11 @@ bool Dataplane::build(std::string* err) {
     wc.redirect = redirect_.get();
     wc.steering_key = steering_key_;
     wc.tx_checksum_offload = port_->tx_checksum_offload();
+    if (o.impairment) {
+      wc.impairment = o.impairment;
+      // Different seeds per worker, so that workers do not drop in lockstep.
+      wc.impairment->seed += p.index;
+    }
     if (!config_.configure_worker(p, wc, &why)) {
       *err = "worker " + std::to_string(p.index) + ": " + why;
       return false;
@@ -239,6 +270,7 @@ bool Dataplane::build(std::string* err) {
       return false;
     }
     counter_blocks_.push_back(&workers_.back()->counters());
+    loop_blocks_.push_back(&workers_.back()->loop_counters());
   }
   runs_.resize(count);
   std::string lcore_list;
@@ -248,8 +280,10 @@ bool Dataplane::build(std::string* err) {
       std::to_string(main_lcore) + ")");
 
   // Telemetry reads the blocks until telemetry_unregister() in shutdown().
-  telemetry_register(counter_blocks_);
-  telemetry_ = true;
+  if (config_.telemetry) {
+    telemetry_register(counter_blocks_, loop_blocks_);
+    telemetry_ = true;
+  }
   return true;
 }
 
@@ -269,12 +303,15 @@ int Dataplane::lcore_main(void* arg) {
 }
 
 void Dataplane::run(const std::atomic<bool>& stop, Duration max) {
+  launch(stop, max);
+  wait();
+}
+
+void Dataplane::launch(const std::atomic<bool>& stop, Duration max) {
   if (ran_ || torn_down_) return;
   ran_ = true;
   const unsigned main_lcore = rte_get_main_lcore();
   const Duration drain = static_cast<Duration>(config_.options.drain_ms) * kMillisecond;
-  Run* on_main = nullptr;
-  std::vector<unsigned> launched;
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     Run& r = runs_[i];
     r.worker = workers_[i].get();
@@ -283,24 +320,34 @@ void Dataplane::run(const std::atomic<bool>& stop, Duration max) {
     r.drain = drain;
     r.close_error = config_.close_error_code;
     if (placements_[i].lcore == main_lcore) {
-      on_main = &r;
+      on_main_ = &r;
       continue;
     }
     if (rte_eal_remote_launch(&Dataplane::lcore_main, &r, placements_[i].lcore) == 0) {
-      launched.push_back(placements_[i].lcore);
+      launched_.push_back(placements_[i].lcore);
     } else if (config_.log != nullptr) {
       std::fprintf(config_.log, "worker %zu: lcore %u busy, not started\n", i,
                    placements_[i].lcore);
     }
   }
-  if (on_main != nullptr) lcore_main(on_main);
-  for (unsigned l : launched)
+}
+
+void Dataplane::wait() {
+  if (on_main_ != nullptr) lcore_main(on_main_);
+  on_main_ = nullptr;
+  for (unsigned l : launched_)
     rte_eal_wait_lcore(l);
+  launched_.clear();
 }
 
 const DataplaneTeardown& Dataplane::shutdown() {
   if (torn_down_) return teardown_;
   torn_down_ = true;
+  // launch() without wait(): the lcores must be back before anything goes.
+  for (unsigned l : launched_)
+    rte_eal_wait_lcore(l);
+  launched_.clear();
+  on_main_ = nullptr;
   if (telemetry_) telemetry_unregister();
   telemetry_ = false;
 
@@ -314,7 +361,7 @@ const DataplaneTeardown& Dataplane::shutdown() {
     s = "summary: " + std::to_string(workers_.size()) + " workers, " + std::to_string(iterations) +
         " iterations, " + std::to_string(teardown_.connections_left) +
         " connections not closed after the drain\n";
-    format_summary(counter_blocks_, &s);
+    format_summary(counter_blocks_, loop_blocks_, &s);
     if (config_.log != nullptr) {
       std::fputs(s.c_str(), config_.log);
       std::fflush(config_.log);
@@ -324,6 +371,7 @@ const DataplaneTeardown& Dataplane::shutdown() {
   // Connections release their keys into the protectors' engines and hold
   // mbufs: workers first, then protection, then the port and the pools.
   counter_blocks_.clear();
+  loop_blocks_.clear();
   workers_.clear();
   protectors_.clear();
   backends_.reset();

@@ -11,7 +11,10 @@
 //              worker; Workers built and init()ed; telemetry_register
 //   run():     rte_eal_remote_launch of each worker until the stop flag
 //              (stop_signal.h), then on each lcore: close_all_connections,
-//              drain_worker (worker_shutdown.h); waits for every lcore
+//              drain_worker (worker_shutdown.h); waits for every lcore.
+//              launch() + wait() are the same in two steps, so that two
+//              Dataplanes (e.g. quic-perf loopback's client and server on
+//              a net_ring pair) run at once on disjoint lcore sets.
 //   shutdown(): telemetry_unregister, the summary printed, workers,
 //              protectors, crypto devices, flow rules, port (stopped and
 //              closed), rings, mempools freed (in-use count reported)
@@ -74,6 +77,22 @@ struct DataplaneConfig {
   std::uint32_t stream_mbufs_per_worker = 4096;  // MbufPoolSizing::stream_data
   unsigned redirect_ring_size = 4096;            // per worker, when more than one
   bool main_lcore_runs_worker = false;
+  // The lcores to run workers on, in order (the main lcore may be one);
+  // empty: the rule above. Each must be enabled in the EAL and not used by
+  // another running Dataplane.
+  std::vector<unsigned> lcores;
+  // Register the workers' counters with rte_telemetry (one Dataplane per
+  // process can: the registry is process-wide).
+  bool telemetry = true;
+  // Protection backends made by the caller and shared (a cryptodev is
+  // configured once per process): this Dataplane uses lanes
+  // [first_lane, first_lane + workers); the caller prints their choice.
+  // Null: its own, from the options, printed on the `crypto:` line.
+  offload::ProtectionBackends* backends = nullptr;
+  std::uint16_t first_lane = 0;
+  // DIAGNOSTIC ONLY: no packet protection at all (WorkerConfig::protector
+  // null; both ends must agree). Printed loudly; never a default.
+  bool no_encryption = false;
   // The application's NO_ERROR for the CONNECTION_CLOSE sent at shutdown
   // (0, or H3_NO_ERROR 0x100 for HTTP/3).
   std::uint64_t close_error_code = 0;
@@ -99,7 +118,12 @@ class Dataplane {
   // then has each close its connections and drain for options.drain_ms, and
   // returns once every lcore is back. Call once, from the main lcore.
   void run(const std::atomic<bool>& stop, Duration max);
-
+  // run() in two steps: launch() starts the workers on their non-main
+  // lcores and returns; wait() runs the main lcore's worker, if it has one,
+  // then waits for the others. `stop` must outlive wait(). Call each once,
+  // from the main lcore.
+  void launch(const std::atomic<bool>& stop, Duration max);
+  void wait();
   // See the file comment. Idempotent; the report of the first call is kept.
   const DataplaneTeardown& shutdown();
 
@@ -114,6 +138,11 @@ class Dataplane {
   // The start-up lines as printed (port, steering, crypto, workers).
   const std::vector<std::string>& startup_lines() const { return startup_; }
   std::uint64_t iterations(std::uint16_t i) const { return runs_[i].iterations; }
+  // The backends in use (own or shared); null in no-encryption mode
+  // without shared ones.
+  const offload::ProtectionBackends* backends() const {
+    return config_.backends != nullptr ? config_.backends : backends_.get();
+  }
 
  private:
   struct Run {
@@ -146,10 +175,13 @@ class Dataplane {
   std::vector<std::unique_ptr<offload::Protector>> protectors_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<const WorkerCounters*> counter_blocks_;
+  std::vector<const WorkerLoopCounters*> loop_blocks_;
   std::vector<Run> runs_;
   std::vector<std::string> startup_;
   bool telemetry_ = false;
   bool ran_ = false;
+  Run* on_main_ = nullptr;
+  std::vector<unsigned> launched_;
   bool torn_down_ = false;
   DataplaneTeardown teardown_;
 };

@@ -217,17 +217,12 @@ Options shared by the dquic programs (after --):
   --aead MODE           auto|inline|cryptodev|cpu (default auto)
   --hp MODE             header protection: auto|inline|cryptodev (default auto)
   --crypto-device NAME  the cryptodev to use (default: the first capable one)
-  --impair SPEC         test impairment, e.g. drop=1%,delay=5ms,seed=7
-                        (parsed and validated; not yet applied by the workers)
+  --impair SPEC         test impairment of what every worker receives, e.g.
+                        drop=1%,delay=5ms,seed=7 (never for real traffic)
   --mbufs N             mbufs per NUMA socket (default: computed from the
                         descriptors, queues and workers)
   --drain-ms N          on SIGINT/SIGTERM, time to send CONNECTION_CLOSE (default 200)
   --help                this text
-
-Not built yet: the quic-perf and h3-static application logic. This build
-starts the dataplane (port, queues, crypto backends, workers) and stops it
-cleanly on SIGINT/SIGTERM, closing connections with NO_ERROR, then prints the
-per-worker counters.
 )";
   return h;
 }

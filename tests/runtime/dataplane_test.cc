@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "drivers/eth_port.h"
+#include "offload/backends.h"
 #include "quic/cid_generator.h"
 #include "runtime/eal_args.h"
 #include "runtime/stop_signal.h"
@@ -232,6 +233,81 @@ TEST_F(DataplaneTest, CryptoChoiceUnsatisfiable) {
   EXPECT_EQ(err.find('\n'), std::string::npos);
   EXPECT_EQ(count_mempools(), pools);
   EXPECT_EQ(configured_, 0);
+}
+
+// Two Dataplanes at once on disjoint lcore sets (what quic-perf loopback
+// does): one launched on the second lcore, the other run on the main lcore;
+// sharing one set of protection backends, without telemetry; and an lcore
+// the EAL does not have is refused by name.
+TEST_F(DataplaneTest, TwoDataplanesOnExplicitLcores) {
+  ASSERT_EQ(rte_dev_probe("net_null3"), 0);
+  ASSERT_EQ(rte_dev_probe("net_null4"), 0);
+  const std::optional<std::uint16_t> p3 = drivers::find_port("net_null3");
+  const std::optional<std::uint16_t> p4 = drivers::find_port("net_null4");
+  ASSERT_TRUE(p3.has_value() && p4.has_value());
+  const unsigned main_lcore = rte_get_main_lcore();
+  std::string err;
+
+  DataplaneConfig bad = config({"--port", std::to_string(*p3), "--address", "10.0.0.1"});
+  bad.lcores = {RTE_MAX_LCORE - 1};
+  EXPECT_EQ(Dataplane::create(std::move(bad), &err), nullptr);
+  EXPECT_EQ(
+      err, "lcores: lcore " + std::to_string(RTE_MAX_LCORE - 1) + " is not enabled (the EAL's -l)");
+
+  unsigned other = main_lcore;
+  unsigned lc = 0;
+  RTE_LCORE_FOREACH_WORKER(lc) {
+    other = lc;
+    break;
+  }
+  offload::ProtectionOptions po;
+  std::unique_ptr<offload::ProtectionBackends> shared =
+      offload::ProtectionBackends::create(po, 2, &err);
+  ASSERT_NE(shared, nullptr) << err;
+
+  DataplaneConfig a =
+      config({"--port", std::to_string(*p3), "--address", "10.0.0.1", "--drain-ms", "0"});
+  a.lcores = {main_lcore};
+  a.telemetry = false;
+  a.backends = shared.get();
+  a.first_lane = 0;
+  std::unique_ptr<Dataplane> da = Dataplane::create(std::move(a), &err);
+  ASSERT_NE(da, nullptr) << err;
+  EXPECT_EQ(da->placement(0).lcore, main_lcore);
+  EXPECT_EQ(da->backends(), shared.get());
+
+  DataplaneConfig b =
+      config({"--port", std::to_string(*p4), "--address", "10.0.0.2", "--drain-ms", "0"});
+  b.lcores = {other};
+  b.telemetry = false;
+  b.no_encryption = other == main_lcore;  // one lcore: only check the label
+  b.backends = shared.get();
+  b.first_lane = 1;
+  if (other == main_lcore) {
+    std::unique_ptr<Dataplane> db = Dataplane::create(std::move(b), &err);
+    ASSERT_NE(db, nullptr) << err;
+    EXPECT_NE(log_text().find("crypto: NONE -- no-encryption diagnostic mode"), std::string::npos);
+    GTEST_SKIP() << "one lcore: cannot run two dataplanes at once";
+  }
+  std::unique_ptr<Dataplane> db = Dataplane::create(std::move(b), &err);
+  ASSERT_NE(db, nullptr) << err;
+  EXPECT_EQ(db->placement(0).lcore, other);
+
+  std::atomic<bool> stop_b{false};
+  std::atomic<bool> stop_a{false};
+  db->launch(stop_b, 60 * kSecond);
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop_a.store(true);
+  });
+  da->run(stop_a, 60 * kSecond);  // on the main lcore, while b runs on the other
+  stopper.join();
+  EXPECT_GT(da->iterations(0), 0u);
+  stop_b.store(true);
+  db->wait();
+  EXPECT_GT(db->iterations(0), 0u);
+  EXPECT_EQ(db->shutdown().mbufs_in_use_at_free, 0u);
+  EXPECT_EQ(da->shutdown().mbufs_in_use_at_free, 0u);
 }
 
 }  // namespace
