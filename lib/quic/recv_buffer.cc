@@ -43,12 +43,11 @@ RecvBuffer::RecvBuffer(const RecvBufferConfig& config) : config_(config) {
     // the bitmap whole 64-bit words and the data 8-byte aligned.
     block_size_ = usable * 8 / 9 / 64 * 64;
   }
-  if (block_size_ > 0) {
-    // Live blocks cover [read_offset, read_offset + max_span): at most
-    // max_span / B + 2 of them, so a window of that many slots never collides.
-    slots_.resize(config_.max_span / block_size_ + 2);
-    fresh_.resize(slots_.size());
-  }
+  // Live blocks cover [read_offset, read_offset + max_span): at most
+  // max_span / B + 2 of them, so a window of that many slots never collides.
+  // The index is built on the stream's first copied fragment, not here: with
+  // a 16 MiB window it is ~225 KB, and most streams never need it.
+  if (block_size_ > 0) index_slots_ = config_.max_span / block_size_ + 2;
 }
 
 RecvBuffer::~RecvBuffer() {
@@ -92,7 +91,11 @@ RecvInsertResult RecvBuffer::insert(std::uint64_t offset, const std::uint8_t* da
   plan.segment = segment;
   plan.records_free = config_.max_segments - records_.size();
   walk_holes(plan, first, end);
-  if (plan.failed || plan.new_blocks > fresh_.size()) return RecvInsertResult::kTooFragmented;
+  if (plan.failed || plan.new_blocks > index_slots_) return RecvInsertResult::kTooFragmented;
+  if (plan.new_blocks > 0 && slots_.empty()) {
+    slots_.resize(index_slots_);  // once per stream (see the constructor)
+    fresh_.resize(index_slots_);
+  }
   if (plan.new_blocks > 0 && rte_pktmbuf_alloc_bulk(config_.copy_pool, fresh_.data(),
                                                     static_cast<unsigned>(plan.new_blocks)) != 0)
     return RecvInsertResult::kNoMemory;

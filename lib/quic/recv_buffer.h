@@ -18,8 +18,9 @@
 //    cost max_span / 2 records). A block is freed once nothing unread is left
 //    in it.
 //
-// Worst case per buffer (no heap allocation after construction; the rest
-// comes from mempools, whose exhaustion insert() reports):
+// Worst case per buffer (heap: the records at construction and the block
+// index at the first copied fragment, once; the rest comes from mempools,
+// whose exhaustion insert() reports):
 //   max_segments pinned packet segments (one mbuf each)
 //   + (max_span / B + 2) copy-block mbufs
 //   + max_segments * sizeof(Record) + (max_span / B + 2) * 24 bytes of index,
@@ -172,7 +173,8 @@ class RecvBuffer {
   RecvBufferConfig config_;
   std::size_t block_size_ = 0;
   std::vector<Record> records_;   // ascending, disjoint; capacity max_segments
-  std::vector<BlockSlot> slots_;  // block k lives in slot k % size (a window)
+  std::size_t index_slots_ = 0;   // slots_'s size once built
+  std::vector<BlockSlot> slots_;  // block k lives in slot k % size (a window), built lazily
   std::vector<rte_mbuf*> fresh_;  // blocks allocated by one insert before it commits
   std::size_t block_count_ = 0;
   std::uint64_t read_offset_ = 0;
