@@ -54,6 +54,11 @@ class AeadEngine {
   // Whether gather seals run out-of-place on this engine; when false the
   // pipeline copies gathered payload into the packet first (and counts it).
   virtual bool supports_gather() const = 0;
+  // Whether a gather seal costs less CPU than copying the payload into the
+  // packet first, measured (tests/bench/worker_tx_bench): true for the
+  // inline engine; the device engines build an mbuf chain per op, which
+  // costs more than the copy on the software PMDs.
+  virtual bool gather_cheaper_than_copy() const { return false; }
   // nullptr when the backend cannot take another key (e.g. device sessions
   // exhausted): the pipeline then falls back to the inline engine for it.
   virtual AeadKey* create_key(const PacketKeys& keys) = 0;

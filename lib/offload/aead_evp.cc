@@ -127,6 +127,7 @@ class EvpAeadEngine final : public AeadEngine {
   }
 
   bool supports_gather() const override { return true; }
+  bool gather_cheaper_than_copy() const override { return true; }
 
   AeadKey* create_key(const PacketKeys& keys) override {
     if (!supports(keys.aead)) return nullptr;

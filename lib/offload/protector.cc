@@ -60,7 +60,9 @@ Protector::Protector(AeadEngine* aead, HpEngine* hp, AeadEngine* inline_aead, Hp
       hp_(hp),
       inline_aead_(inline_aead),
       inline_hp_(inline_hp),
-      scratch_(std::make_unique<Scratch>()) {}
+      scratch_(std::make_unique<Scratch>()),
+      gather_preferred_(aead != nullptr && aead->supports_gather() &&
+                        aead->gather_cheaper_than_copy()) {}
 
 Protector::~Protector() = default;
 

@@ -117,6 +117,13 @@ class Protector {
   // and decrypts in place. Sets each job's status.
   void open_burst(std::span<OpenJob> jobs);
 
+  // Whether the transport should leave stream bytes to be gathered by the
+  // seal (zero-copy) rather than copy them into packets: by default when
+  // the chosen AEAD engine gathers for less than a copy costs; a device
+  // whose DMA reads the gather list (hardware) may be set to gather always.
+  bool gather_preferred() const { return gather_preferred_; }
+  void set_gather_preferred(bool on) { gather_preferred_ = on; }
+
   const ProtectorCounters& counters() const { return counters_; }
   const char* aead_name() const;
   const char* hp_name() const;
@@ -138,6 +145,7 @@ class Protector {
   HpEngine* inline_hp_;
   std::unique_ptr<Scratch> scratch_;
   ProtectorCounters counters_;
+  bool gather_preferred_ = false;
 };
 
 }  // namespace dquic::offload

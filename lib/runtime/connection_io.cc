@@ -257,8 +257,9 @@ std::size_t send_datagrams(Connection& c, offload::Protector* p, rte_mempool* po
   static thread_local std::array<offload::ByteSegment, kMaxSealDatagrams * kGatherSegments>
       segments;
   std::array<std::uint8_t, kMaxSealDatagrams> job_count{};  // per datagram in the chunk
-  // No-crypto mode has no sealer to read gathered bytes: copy them.
-  const std::size_t gather_runs = p != nullptr ? kMaxGatheredRuns : 0;
+  // No-crypto mode has no sealer to read gathered bytes: copy them; so do
+  // sealers for which the gather costs more than the copy.
+  const std::size_t gather_runs = p != nullptr && p->gather_preferred() ? kMaxGatheredRuns : 0;
   bool gathered = false;
   std::size_t written = 0;  // datagrams kept in out[0..written)
   bool more = true;

@@ -109,6 +109,15 @@ Bytes a2_unprotected() {
   return b;
 }
 
+// Zero-copy policy (worker_tx_bench): the inline engine gathers for less
+// than a copy; the device engines' per-op mbuf chain costs more than the
+// copy on the software PMDs, and the CPU-crypto ones cannot gather.
+TEST_P(ProtectorTest, GatherIsPreferredWhereItCostsLessThanACopy) {
+  EXPECT_EQ(protector_->gather_preferred(), GetParam() == "inline");
+  protector_->set_gather_preferred(true);
+  EXPECT_TRUE(protector_->gather_preferred());
+}
+
 TEST_P(ProtectorTest, Rfc9001ClientInitialSealIsByteExact) {
   KeyHandle* key = protector_->install(client_initial_keys());
   ASSERT_NE(key, nullptr);

@@ -375,6 +375,9 @@ class WorkerTest : public ::testing::Test {
     } else if (crypto != kNoCrypto) {
       s.backends = offload::make_test_backends(crypto);
       EXPECT_NE(s.backends, nullptr) << crypto;
+      // Gather on every backend, not only where it is the default (inline),
+      // so that the device engines' gather paths run end to end too.
+      if (s.backends) s.backends->protector().set_gather_preferred(true);
     }
     WorkerConfig wc;
     wc.port_id = port;
