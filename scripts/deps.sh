@@ -4,7 +4,8 @@
 set -euo pipefail
 
 pkgs=(g++ meson ninja-build pkg-config dpdk-dev libdpdk-dev libssl-dev libgtest-dev clang
-  iproute2 iputils-ping)  # the last two: the net_tap namespace test
+  iproute2 iputils-ping  # the net_tap namespace test
+  ngtcp2-client ngtcp2-server)  # h3-static interop (gtlsclient; gtlsserver for the client role)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

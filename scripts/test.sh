@@ -14,7 +14,7 @@ step() { echo; echo "=== $* ==="; }
 step "release build and unit tests (build/release)"
 configure_build build/release --buildtype=release -Dtests=true -Dwerror=true || exit 2
 ninja -C build/release -j"$jobs" || exit 2
-meson test -C build/release --suite unit --print-errorlogs || failed+=("release")
+meson test -C build/release --suite unit --suite interop --print-errorlogs || failed+=("release")
 
 if command -v clang++ >/dev/null; then
   step "fuzz targets, ${FUZZ_SECONDS:-20} s each (build/fuzz, clang + ASan/UBSan)"
@@ -32,7 +32,7 @@ ninja -C build/asan -j"$jobs" || exit 2
 if [ ${#failed[@]} -gt 0 ]; then echo "failed so far: ${failed[*]} (see above)"; fi
 # The full simulator sweep (1000 seeds per profile) runs in the release step;
 # under the sanitizers 100 seeds per profile keep the run short.
-DQUIC_SIM_SEEDS="${DQUIC_SIM_SEEDS_ASAN:-100}" meson test -C build/asan --suite unit --print-errorlogs ||
+DQUIC_SIM_SEEDS="${DQUIC_SIM_SEEDS_ASAN:-100}" meson test -C build/asan --suite unit --suite interop --print-errorlogs ||
   failed+=("asan")
 
 [ ${#failed[@]} -eq 0 ]
