@@ -8,12 +8,10 @@
 // (runtime/runtime_options.h) apply, with issue 9's spellings mapped onto
 // them: --addr/--addr6 are --address/--address6, --port is the UDP port
 // (--udp-port) and the DPDK port id is --dpdk-port.
-#include <openssl/rand.h>
 #include <rte_eal.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -32,6 +30,7 @@
 #include "quic/tls_credentials.h"
 #include "runtime/dataplane.h"
 #include "runtime/eal_args.h"
+#include "runtime/program_util.h"
 #include "runtime/runtime_options.h"
 #include "runtime/steering.h"
 #include "runtime/stop_signal.h"
@@ -234,31 +233,6 @@ int parse_options(const std::vector<std::string>& app, Options* o, std::string* 
     return kUsageExitCode;
   }
   return 0;
-}
-
-void fill_random(std::span<std::uint8_t> out) {
-  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) std::abort();
-}
-
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string ip_text(const IpAddress& ip) {
-  char buf[64] = {};
-  if (ip.family == IpFamily::kIpv4) {
-    std::snprintf(buf, sizeof(buf), "%u.%u.%u.%u", ip.bytes[0], ip.bytes[1], ip.bytes[2],
-                  ip.bytes[3]);
-    return buf;
-  }
-  std::string s;
-  for (int i = 0; i < 16; i += 2) {
-    std::snprintf(buf, sizeof(buf), "%s%x", i ? ":" : "", (ip.bytes[i] << 8) | ip.bytes[i + 1]);
-    s += buf;
-  }
-  return s;
 }
 
 // Everything the workers point to: outlives the Dataplane's shutdown.

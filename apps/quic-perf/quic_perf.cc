@@ -7,7 +7,6 @@
 // net_ring port pair (rte_eth_from_rings) and runs two Dataplanes at once:
 // the client's on the first half of the lcores (the main lcore first, so
 // `-l 0,1` is one lcore per side) and the server's on the second half.
-#include <openssl/rand.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -18,7 +17,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -37,6 +35,7 @@
 #include "quic/tls_credentials.h"
 #include "runtime/dataplane.h"
 #include "runtime/eal_args.h"
+#include "runtime/program_util.h"
 #include "runtime/steering.h"
 #include "runtime/stop_signal.h"
 #include "runtime/worker_counters.h"
@@ -56,16 +55,6 @@ constexpr unsigned kLoopbackRingSize = 4096;
 constexpr std::uint64_t kSmallRequestBytes = 1 << 20;
 constexpr std::uint64_t kSmallStreamWindow = 1 << 20;
 
-void fill_random(std::span<std::uint8_t> out) {
-  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) std::abort();
-}
-
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 IpAddress ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
   IpAddress ip;
   ip.family = IpFamily::kIpv4;
@@ -80,21 +69,6 @@ PeerAddress peer_of(const IpAddress& ip, std::uint16_t port) {
   if (ip.family == IpFamily::kIpv4)
     return PeerAddress::ipv4({ip.bytes[0], ip.bytes[1], ip.bytes[2], ip.bytes[3]}, port);
   return PeerAddress::ipv6(ip.bytes, port);
-}
-
-std::string ip_text(const IpAddress& ip) {
-  char buf[64] = {};
-  if (ip.family == IpFamily::kIpv4) {
-    std::snprintf(buf, sizeof(buf), "%u.%u.%u.%u", ip.bytes[0], ip.bytes[1], ip.bytes[2],
-                  ip.bytes[3]);
-    return buf;
-  }
-  std::string s;
-  for (int i = 0; i < 16; i += 2) {
-    std::snprintf(buf, sizeof(buf), "%s%x", i ? ":" : "", (ip.bytes[i] << 8) | ip.bytes[i + 1]);
-    s += buf;
-  }
-  return s;
 }
 
 const char* suite_name(CipherSuite s) {
