@@ -49,18 +49,10 @@ constexpr std::size_t kCounterLines =
     (kCounterWords * sizeof(std::uint64_t) + kCounterAlignment - 1) / kCounterAlignment;
 static_assert(sizeof(WorkerCounters) == kCounterLines * kCounterAlignment);
 
-// See the file comment of worker_counters.h. The object is never const (its
-// worker writes it), so casting the const away for a load is defined.
-std::uint64_t load_relaxed(const std::uint64_t& v) {
-  static_assert(std::atomic_ref<std::uint64_t>::required_alignment <= alignof(std::uint64_t));
-  return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(v))
-      .load(std::memory_order_relaxed);
-}
-
 template <std::size_t N>
 void load_array(const std::array<std::uint64_t, N>& from, std::array<std::uint64_t, N>* to) {
   for (std::size_t i = 0; i < N; ++i)
-    (*to)[i] = load_relaxed(from[i]);
+    (*to)[i] = load_counter(from[i]);
 }
 
 template <std::size_t N>
@@ -79,19 +71,6 @@ std::array<std::string, N> make_keys(const char* prefix) {
   return keys;
 }
 
-void append_u64(std::uint64_t v, std::string* out) {
-  char buf[24];
-  const int n = std::snprintf(buf, sizeof(buf), "%llu", static_cast<unsigned long long>(v));
-  out->append(buf, static_cast<std::size_t>(n));
-}
-
-void append_pair(const char* name, std::uint64_t v, std::string* out) {
-  out->push_back(' ');
-  out->append(name);
-  out->push_back('=');
-  append_u64(v, out);
-}
-
 template <typename Reason, std::size_t N>
 void format_drops(std::string_view prefix, const char* group,
                   const std::array<std::uint64_t, N>& drops, std::size_t first, std::string* out) {
@@ -102,7 +81,7 @@ void format_drops(std::string_view prefix, const char* group,
   out->append(prefix);
   out->append(group);
   for (std::size_t i = first; i < N; ++i)
-    if (drops[i] != 0) append_pair(to_string(static_cast<Reason>(i)), drops[i], out);
+    if (drops[i] != 0) append_counter(to_string(static_cast<Reason>(i)), drops[i], out);
   out->push_back('\n');
 }
 
@@ -144,8 +123,7 @@ std::span<const WorkerCounterField> worker_counter_fields() {
 
 WorkerCounters snapshot(const WorkerCounters& live) {
   WorkerCounters s;
-  for (const WorkerCounterField& f : kFields)
-    s.*f.member = load_relaxed(live.*f.member);
+  load_fields<WorkerCounters>(live, kFields, &s);
   load_array(live.udp_drops, &s.udp_drops);
   load_array(live.control_drops, &s.control_drops);
   load_array(live.endpoint_drops, &s.endpoint_drops);
@@ -157,8 +135,7 @@ WorkerCounters sum(std::span<const WorkerCounters* const> blocks) {
   for (const WorkerCounters* b : blocks) {
     if (b == nullptr) continue;
     const WorkerCounters s = snapshot(*b);
-    for (const WorkerCounterField& f : kFields)
-      total.*f.member += s.*f.member;
+    add_fields<WorkerCounters>(s, kFields, &total);
     add_array(s.udp_drops, &total.udp_drops);
     add_array(s.control_drops, &total.control_drops);
     add_array(s.endpoint_drops, &total.endpoint_drops);
@@ -167,23 +144,7 @@ WorkerCounters sum(std::span<const WorkerCounters* const> blocks) {
 }
 
 void format_counters(const WorkerCounters& c, std::string_view prefix, std::string* out) {
-  // Scalar groups: the table keeps a group's fields together.
-  for (std::size_t i = 0; i < std::size(kFields);) {
-    std::size_t end = i;
-    bool any = false;
-    while (end < std::size(kFields) && std::string_view(kFields[end].group) == kFields[i].group) {
-      any = any || c.*kFields[end].member != 0;
-      ++end;
-    }
-    if (any) {
-      out->append(prefix);
-      out->append(kFields[i].group);
-      for (std::size_t j = i; j < end; ++j)
-        append_pair(kFields[j].name, c.*kFields[j].member, out);
-      out->push_back('\n');
-    }
-    i = end;
-  }
+  format_field_groups<WorkerCounters>(c, kFields, prefix, out);
   format_drops<UdpDropReason>(prefix, "drop_udp", c.udp_drops, 1, out);
   format_drops<ControlDropReason>(prefix, "drop_control", c.control_drops, 1, out);
   format_drops<EndpointDrop>(prefix, "drop_endpoint", c.endpoint_drops, 0, out);

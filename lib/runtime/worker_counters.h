@@ -28,6 +28,7 @@
 
 #include "quic/endpoint.h"
 #include "runtime/control_context.h"
+#include "runtime/counter_fields.h"
 #include "runtime/udp_frame.h"
 #include "runtime/worker_loop_counters.h"
 
@@ -142,12 +143,7 @@ struct alignas(kCounterAlignment) WorkerCounters {
 
 // One scalar counter: its stable name (telemetry key and summary name) and
 // where it lives. The drop arrays are described by the enums' to_string.
-struct WorkerCounterField {
-  const char* group;  // summary line it is printed on
-  const char* name;   // within the group
-  const char* key;    // telemetry key: "<group>_<name>"
-  std::uint64_t WorkerCounters::*member;
-};
+using WorkerCounterField = CounterField<WorkerCounters>;
 std::span<const WorkerCounterField> worker_counter_fields();
 inline constexpr std::size_t kWorkerCounterFieldCount = 27;
 

@@ -1,8 +1,5 @@
 #include "runtime/worker_loop_counters.h"
 
-#include <atomic>
-#include <cstdio>
-
 namespace dquic {
 namespace {
 
@@ -28,22 +25,6 @@ static_assert(std::size(kFields) == kWorkerLoopCounterFieldCount);
 // nor shown.
 static_assert(sizeof(WorkerLoopCounters) == kWorkerLoopCounterFieldCount * sizeof(std::uint64_t));
 
-// See runtime/worker_counters.h: the block is never const (its worker writes
-// it), so casting the const away for a relaxed load is defined.
-std::uint64_t load_relaxed(const std::uint64_t& v) {
-  return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(v))
-      .load(std::memory_order_relaxed);
-}
-
-void append_pair(const char* name, std::uint64_t v, std::string* out) {
-  char buf[24];
-  const int n = std::snprintf(buf, sizeof(buf), "%llu", static_cast<unsigned long long>(v));
-  out->push_back(' ');
-  out->append(name);
-  out->push_back('=');
-  out->append(buf, static_cast<std::size_t>(n));
-}
-
 }  // namespace
 
 std::span<const WorkerLoopCounterField> worker_loop_counter_fields() {
@@ -52,40 +33,19 @@ std::span<const WorkerLoopCounterField> worker_loop_counter_fields() {
 
 WorkerLoopCounters snapshot(const WorkerLoopCounters& live) {
   WorkerLoopCounters s;
-  for (const WorkerLoopCounterField& f : kFields)
-    s.*f.member = load_relaxed(live.*f.member);
+  load_fields<WorkerLoopCounters>(live, kFields, &s);
   return s;
 }
 
 WorkerLoopCounters sum_loops(std::span<const WorkerLoopCounters* const> blocks) {
   WorkerLoopCounters total;
-  for (const WorkerLoopCounters* b : blocks) {
-    if (b == nullptr) continue;
-    const WorkerLoopCounters s = snapshot(*b);
-    for (const WorkerLoopCounterField& f : kFields)
-      total.*f.member += s.*f.member;
-  }
+  for (const WorkerLoopCounters* b : blocks)
+    if (b != nullptr) add_fields<WorkerLoopCounters>(snapshot(*b), kFields, &total);
   return total;
 }
 
 void format_loop_counters(const WorkerLoopCounters& c, std::string_view prefix, std::string* out) {
-  // The table keeps a group's fields together.
-  for (std::size_t i = 0; i < std::size(kFields);) {
-    std::size_t end = i;
-    bool any = false;
-    while (end < std::size(kFields) && std::string_view(kFields[end].group) == kFields[i].group) {
-      any = any || c.*kFields[end].member != 0;
-      ++end;
-    }
-    if (any) {
-      out->append(prefix);
-      out->append(kFields[i].group);
-      for (std::size_t j = i; j < end; ++j)
-        append_pair(kFields[j].name, c.*kFields[j].member, out);
-      out->push_back('\n');
-    }
-    i = end;
-  }
+  format_field_groups<WorkerLoopCounters>(c, kFields, prefix, out);
 }
 
 }  // namespace dquic

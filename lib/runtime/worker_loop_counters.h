@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/counter_fields.h"
+
 namespace dquic {
 
 struct WorkerLoopCounters {
@@ -35,12 +37,7 @@ struct WorkerLoopCounters {
 
 // One counter: its stable name (telemetry key "<group>_<name>", summary
 // "<group> name=value") and where it lives. Groups: receive, next_hop, send.
-struct WorkerLoopCounterField {
-  const char* group;
-  const char* name;
-  const char* key;
-  std::uint64_t WorkerLoopCounters::*member;
-};
+using WorkerLoopCounterField = CounterField<WorkerLoopCounters>;
 std::span<const WorkerLoopCounterField> worker_loop_counter_fields();
 inline constexpr std::size_t kWorkerLoopCounterFieldCount = 14;
 
