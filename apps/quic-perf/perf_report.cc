@@ -84,11 +84,28 @@ std::string result_json(const PerfResult& r) {
                             ", \"max\": " + num(static_cast<double>(r.latency.max()) / us) +
                             ", \"count\": " + u64(r.latency.count()) + "}");
   }
-  std::string cpp =
-      "{\"client\": " + (r.client_cycles_per_packet ? num(*r.client_cycles_per_packet) : "null") +
-      ", \"server\": " + (r.server_cycles_per_packet ? num(*r.server_cycles_per_packet) : "null") +
-      "}";
-  field("cycles_per_packet", cpp);
+  auto side = [&](const std::optional<PerfResult::SideCycles>& c, auto get) -> std::string {
+    return c ? num(get(*c)) : "null";
+  };
+  auto pair = [&](auto get) {
+    return "{\"client\": " + side(r.client_cycles, get) +
+           ", \"server\": " + side(r.server_cycles, get) + "}";
+  };
+  using C = PerfResult::SideCycles;
+  field("cycles_per_packet", pair([](const C& c) { return c.per_packet; }));
+  field("receive_cycles_per_packet", pair([](const C& c) { return c.receive_per_rx_packet; }));
+  field("send_cycles_per_packet", pair([](const C& c) { return c.send_per_tx_packet; }));
+  field("busy_share", pair([](const C& c) { return c.busy_share; }));
+  if (r.handshakes_measured)
+    field("cycles_per_handshake", "{\"client\": " +
+                                      (r.client_cycles && r.client_cycles->per_handshake
+                                           ? num(*r.client_cycles->per_handshake)
+                                           : "null") +
+                                      ", \"server\": " +
+                                      (r.server_cycles && r.server_cycles->per_handshake
+                                           ? num(*r.server_cycles->per_handshake)
+                                           : "null") +
+                                      "}");
   field("crypto_backend", json_string(r.crypto_backend));
   field("cipher_suite", json_string(r.cipher_suite));
   field("congestion", json_string(r.congestion));
@@ -132,9 +149,24 @@ std::string result_table(const PerfResult& r) {
   if (r.server)
     row("server packets sent/lost",
         std::to_string(r.server->packets_sent) + " / " + std::to_string(r.server->packets_lost));
-  row("cycles/packet c / s",
-      (r.client_cycles_per_packet ? num(*r.client_cycles_per_packet) : "-") + " / " +
-          (r.server_cycles_per_packet ? num(*r.server_cycles_per_packet) : "-"));
+  auto cyc = [](const std::optional<PerfResult::SideCycles>& c, auto get) {
+    return c ? num(get(*c)) : std::string("-");
+  };
+  using C = PerfResult::SideCycles;
+  row("cycles/packet c / s", cyc(r.client_cycles, [](const C& c) { return c.per_packet; }) + " / " +
+                                 cyc(r.server_cycles, [](const C& c) { return c.per_packet; }));
+  row("  receive / send c",
+      cyc(r.client_cycles, [](const C& c) { return c.receive_per_rx_packet; }) + " / " +
+          cyc(r.client_cycles, [](const C& c) { return c.send_per_tx_packet; }));
+  row("  receive / send s",
+      cyc(r.server_cycles, [](const C& c) { return c.receive_per_rx_packet; }) + " / " +
+          cyc(r.server_cycles, [](const C& c) { return c.send_per_tx_packet; }));
+  row("busy share c / s", cyc(r.client_cycles, [](const C& c) { return c.busy_share; }) + " / " +
+                              cyc(r.server_cycles, [](const C& c) { return c.busy_share; }));
+  if (r.handshakes_measured)
+    row("cycles/handshake c / s",
+        cyc(r.client_cycles, [](const C& c) { return c.per_handshake.value_or(0); }) + " / " +
+            cyc(r.server_cycles, [](const C& c) { return c.per_handshake.value_or(0); }));
   row("crypto", r.crypto_backend);
   row("cipher suite", r.cipher_suite);
   row("congestion", r.congestion);

@@ -27,7 +27,16 @@ struct PerfResult {
   LatencyHistogram latency;
   ConnectionTotals client;
   std::optional<ConnectionTotals> server;  // loopback only
-  std::optional<double> client_cycles_per_packet, server_cycles_per_packet;
+  // Busy TSC cycles of one side's worker lcores (runtime/worker_loop_counters.h:
+  // iterations that moved no frame are idle and left out), per packet.
+  struct SideCycles {
+    double per_packet = 0;                // busy cycles / max(packets sent, received)
+    double receive_per_rx_packet = 0;     // receive phase / packets received
+    double send_per_tx_packet = 0;        // send phase / packets sent
+    double busy_share = 0;                // busy / all cycles of the loop (1: saturated)
+    std::optional<double> per_handshake;  // handshakes scenario: busy / handshakes completed
+  };
+  std::optional<SideCycles> client_cycles, server_cycles;
   std::string crypto_backend, cipher_suite, congestion;
   bool no_encryption = false;
   std::vector<unsigned> client_lcores, server_lcores;

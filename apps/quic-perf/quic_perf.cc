@@ -371,16 +371,36 @@ bool collect(RunContext& rc, Dataplane& client, Dataplane* server, PerfResult* r
   r->requests_measured = o.scenario != Scenario::kBulk;
   r->handshakes_measured = o.scenario == Scenario::kHandshakes;
   if (o.scenario != Scenario::kHandshakes) r->handshakes = r->client.handshakes;
-  // Busy-polling lcores spend every cycle of the interval: cycles per packet
-  // of the larger direction (the data packets of a bulk transfer), all in.
-  auto cpp = [&](Dataplane& d) -> std::optional<double> {
+  // Per side, from the workers' cycle accounting: a busy-polling lcore
+  // spends every cycle, so elapsed time would give both sides the same
+  // figure; busy cycles show which side is the bottleneck and what each
+  // costs. Counted over the whole run (handshake and close included).
+  auto side_cycles = [&](Dataplane& d) -> std::optional<PerfResult::SideCycles> {
     const WorkerCounters c = sum(counter_blocks(d));
+    WorkerLoopCounters l;
+    for (std::uint16_t i = 0; i < d.worker_count(); ++i) {
+      const WorkerLoopCounters w = snapshot(d.worker(i).loop_counters());
+      l.cycles_receive += w.cycles_receive;
+      l.cycles_timers += w.cycles_timers;
+      l.cycles_app += w.cycles_app;
+      l.cycles_send += w.cycles_send;
+      l.cycles_idle += w.cycles_idle;
+    }
     const std::uint64_t packets = std::max(c.tx_packets, c.rx_packets);
-    if (packets == 0 || r->seconds <= 0) return std::nullopt;
-    return r->seconds * hz * d.worker_count() / static_cast<double>(packets);
+    const double busy = static_cast<double>(busy_cycles(l));
+    if (packets == 0 || busy <= 0) return std::nullopt;
+    PerfResult::SideCycles s;
+    s.per_packet = busy / static_cast<double>(packets);
+    if (c.rx_packets != 0)
+      s.receive_per_rx_packet = static_cast<double>(l.cycles_receive) / c.rx_packets;
+    if (c.tx_packets != 0) s.send_per_tx_packet = static_cast<double>(l.cycles_send) / c.tx_packets;
+    s.busy_share = busy / (busy + static_cast<double>(l.cycles_idle));
+    if (o.scenario == Scenario::kHandshakes && c.handshakes_completed != 0)
+      s.per_handshake = busy / static_cast<double>(c.handshakes_completed);
+    return s;
   };
-  r->client_cycles_per_packet = cpp(client);
-  if (server != nullptr) r->server_cycles_per_packet = cpp(*server);
+  r->client_cycles = side_cycles(client);
+  if (server != nullptr) r->server_cycles = side_cycles(*server);
   if (!err->empty()) return false;
   if (stop_requested().load()) {
     *err = "interrupted";

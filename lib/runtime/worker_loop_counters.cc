@@ -19,6 +19,13 @@ constexpr WorkerLoopCounterField kFields[] = {
     {"send", "build_failed", "send_build_failed", &L::build_failed},
     {"send", "no_mbuf", "send_no_mbuf", &L::no_mbuf},
     {"send", "flush_deferred", "send_flush_deferred", &L::flush_deferred},
+    {"cycles", "receive", "cycles_receive", &L::cycles_receive},
+    {"cycles", "timers", "cycles_timers", &L::cycles_timers},
+    {"cycles", "app", "cycles_app", &L::cycles_app},
+    {"cycles", "send", "cycles_send", &L::cycles_send},
+    {"cycles", "idle", "cycles_idle", &L::cycles_idle},
+    {"polls", "busy", "polls_busy", &L::polls_busy},
+    {"polls", "idle", "polls_idle", &L::polls_idle},
 };
 static_assert(std::size(kFields) == kWorkerLoopCounterFieldCount);
 // A counter added to the struct but not to the table would be neither summed

@@ -33,13 +33,31 @@ struct WorkerLoopCounters {
   std::uint64_t build_failed = 0;        // build_udp_frame refused (headroom, family, size)
   std::uint64_t no_mbuf = 0;             // pool empty for a reply or solicitation
   std::uint64_t flush_deferred = 0;      // a connection hit the per-iteration send bound
+  // Where the lcore's TSC cycles go. A poll-mode lcore never sleeps, so its
+  // elapsed cycles say nothing about load: an iteration that neither
+  // received nor transmitted a frame counts whole as idle, the others by
+  // phase. Busy cycles per packet is then a per-side cost (what quic-perf
+  // reports), whatever the other side's speed.
+  std::uint64_t cycles_receive = 0;  // rx burst, impairment, parse, endpoint, connection receive
+  std::uint64_t cycles_timers = 0;   // due connection timers
+  std::uint64_t cycles_app = 0;      // the application's on_poll
+  std::uint64_t cycles_send = 0;     // flush: packet build, seal, framing, tx burst
+  std::uint64_t cycles_idle = 0;     // iterations with no frame in or out
+  std::uint64_t polls_busy = 0;
+  std::uint64_t polls_idle = 0;
 };
 
+// The busy share of the cycle counters above.
+inline std::uint64_t busy_cycles(const WorkerLoopCounters& c) {
+  return c.cycles_receive + c.cycles_timers + c.cycles_app + c.cycles_send;
+}
+
 // One counter: its stable name (telemetry key "<group>_<name>", summary
-// "<group> name=value") and where it lives. Groups: receive, next_hop, send.
+// "<group> name=value") and where it lives. Groups: receive, next_hop, send,
+// cycles, polls.
 using WorkerLoopCounterField = CounterField<WorkerLoopCounters>;
 std::span<const WorkerLoopCounterField> worker_loop_counter_fields();
-inline constexpr std::size_t kWorkerLoopCounterFieldCount = 14;
+inline constexpr std::size_t kWorkerLoopCounterFieldCount = 21;
 
 // A copy read with relaxed atomic loads, safe while the worker writes `live`
 // (as snapshot(const WorkerCounters&) in runtime/worker_counters.h).

@@ -151,6 +151,22 @@ TEST_F(QuicPerfRun, LoopbackDownloadWritesJson) {
   EXPECT_EQ(json_number(j, "requests_failed"), 0);
   EXPECT_GT(json_number(j, "client"), 0);  // cycles_per_packet.client
   EXPECT_NE(j.find("\"server\": "), std::string::npos);
+  // Busy cycles per side (idle polls left out): both sides did work, and the
+  // busy share of a lcore is a fraction.
+  for (const char* key :
+       {"cycles_per_packet", "receive_cycles_per_packet", "send_cycles_per_packet", "busy_share"}) {
+    const std::size_t at = j.find(std::string("\"") + key + "\": {");
+    ASSERT_NE(at, std::string::npos) << key << " in " << j;
+    const std::string obj = j.substr(at, j.find('}', at) - at + 1);
+    const double client = json_number(obj, "client");
+    const double server = json_number(obj, "server");
+    EXPECT_GT(client, 0) << obj;
+    EXPECT_GT(server, 0) << obj;
+    if (std::string(key) == "busy_share") {
+      EXPECT_LE(client, 1.0) << obj;
+      EXPECT_LE(server, 1.0) << obj;
+    }
+  }
   EXPECT_FALSE(json_value(j, "crypto_backend").empty());
   EXPECT_EQ(json_value(j, "cipher_suite"), "TLS_AES_128_GCM_SHA256");
   EXPECT_EQ(json_value(j, "no_encryption"), "false");

@@ -105,11 +105,27 @@ TEST(WorkerLoopCountersTest, FieldTableNamesAreStableAndDistinct) {
     EXPECT_TRUE(keys.insert(f.key).second) << f.key;
   }
   EXPECT_EQ(keys.size(), kWorkerLoopCounterFieldCount);
-  for (const char* k : {"receive_udp_datagrams", "receive_not_local", "receive_not_listening",
-                        "receive_multi_segment", "receive_redirect_loops",
-                        "receive_zero_rtt_no_mbuf", "next_hop_solicitations_sent", "next_hop_held",
-                        "next_hop_released", "next_hop_hold_dropped", "next_hop_no_route",
-                        "send_build_failed", "send_no_mbuf", "send_flush_deferred"})
+  for (const char* k : {"receive_udp_datagrams",
+                        "receive_not_local",
+                        "receive_not_listening",
+                        "receive_multi_segment",
+                        "receive_redirect_loops",
+                        "receive_zero_rtt_no_mbuf",
+                        "next_hop_solicitations_sent",
+                        "next_hop_held",
+                        "next_hop_released",
+                        "next_hop_hold_dropped",
+                        "next_hop_no_route",
+                        "send_build_failed",
+                        "send_no_mbuf",
+                        "send_flush_deferred",
+                        "cycles_receive",
+                        "cycles_timers",
+                        "cycles_app",
+                        "cycles_send",
+                        "cycles_idle",
+                        "polls_busy",
+                        "polls_idle"})
     EXPECT_TRUE(keys.count(k)) << k;
   // Telemetry puts both tables in one dict: no key may be in both.
   for (const WorkerCounterField& f : worker_counter_fields())
@@ -128,6 +144,9 @@ TEST(WorkerLoopCountersTest, EveryFieldMapsToItsOwnMember) {
   EXPECT_EQ(c.no_route, 11u);
   EXPECT_EQ(c.build_failed, 12u);
   EXPECT_EQ(c.flush_deferred, 14u);
+  EXPECT_EQ(c.cycles_receive, 15u);
+  EXPECT_EQ(c.cycles_send, 18u);
+  EXPECT_EQ(c.polls_idle, 21u);
 }
 
 // Worker w's loop field i holds (w + 1) * 10000 + i.

@@ -543,6 +543,19 @@ TEST_P(WorkerTransferTest, HandshakeAndEchoOverRingPorts) {
     EXPECT_LE(sc.rx_packets, cc.tx_packets);
     EXPECT_LE(cc.rx_packets, sc.tx_packets);
   }
+  // Cycle accounting: every poll is busy or idle; a busy one moved a frame
+  // (a held frame released by the impairment stage may make a second one).
+  for (const Worker* w : {client, server}) {
+    const WorkerLoopCounters& lc = w->loop_counters();
+    const WorkerCounters& wc = w->counters();
+    EXPECT_GE(lc.polls_busy + lc.polls_idle, rounds);
+    EXPECT_GT(lc.polls_busy, 0u);
+    EXPECT_LE(lc.polls_busy, wc.rx_packets * (impaired() ? 2 : 1) + wc.tx_packets);
+    EXPECT_GT(lc.cycles_receive, 0u);
+    EXPECT_GT(lc.cycles_send, 0u);
+    EXPECT_EQ(busy_cycles(lc),
+              lc.cycles_receive + lc.cycles_timers + lc.cycles_app + lc.cycles_send);
+  }
   // Corruption keeps the UDP checksum right: the damage reaches QUIC.
   EXPECT_EQ(total_udp_drops(cc) + total_udp_drops(sc), 0u);
   if (!impaired()) {
