@@ -257,6 +257,8 @@ PerfOptionsResult parse_perf_options(std::span<const std::string> args) {
                             : o.server_name) = v;
     } else if (name == "--insecure") {
       o.insecure = true;
+    } else if (name == "--insecure-no-verify") {
+      o.insecure_no_verify = true;
     } else if (name == "--server") {
       if (!need()) return fail(missing);
       IpAddress ip;
@@ -280,16 +282,25 @@ PerfOptionsResult parse_perf_options(std::span<const std::string> args) {
   if (o.mode == Mode::kServer) {
     if (o.cert.empty() || o.key.empty()) return fail("server: --cert and --key are required");
     if (r.runtime.addresses.empty()) return fail("server: --addr IP/PREFIX is required");
+    if (o.insecure_no_verify)
+      return fail("server: --insecure-no-verify is a client and loopback option");
   }
   if (o.mode == Mode::kClient) {
     if (!o.server) return fail("client: --server IP is required");
     if (r.runtime.addresses.empty()) return fail("client: --addr IP/PREFIX is required");
-    if (o.ca.empty() && !o.insecure)
-      return fail("client: give --ca FILE to verify the server, or --insecure (no verification)");
+    if (o.insecure && o.insecure_no_verify)
+      return fail("client: --insecure and --insecure-no-verify exclude each other");
+    if (!o.ca.empty() && o.insecure_no_verify)
+      return fail("client: --ca and --insecure-no-verify exclude each other");
+    if (o.ca.empty() && !o.insecure && !o.insecure_no_verify)
+      return fail(
+          "client: give --ca FILE to verify the server, or --insecure or --insecure-no-verify");
     if (!o.ca.empty() && o.insecure) return fail("client: --ca and --insecure exclude each other");
   }
   if (o.mode != Mode::kLoopback && o.no_encryption)
     return fail("--no-encryption-diagnostic: loopback only (both ends must agree)");
+  if (o.mode == Mode::kLoopback && o.insecure)
+    return fail("loopback: --insecure is for client mode (loopback: --insecure-no-verify)");
   if (o.mode == Mode::kLoopback && (!o.cert.empty() || !o.ca.empty() || o.server))
     return fail(
         "loopback: makes its own certificate and addresses; --cert/--ca/--server are for "
@@ -309,7 +320,8 @@ std::string perf_help(std::string_view program) {
          "  loopback   client and server in this process on a net_ring pair (no NIC,\n"
          "             no hugepages: EAL -l 0,1 --no-huge --no-shconf --no-pci -m 1024)\n"
          "  server     --addr IP/PREFIX [--port 443] --cert F --key F  (runs until SIGINT)\n"
-         "  client     --addr IP/PREFIX --server IP [--port 443] (--ca F | --insecure)\n"
+         "  client     --addr IP/PREFIX --server IP [--port 443]\n"
+         "             (--ca F | --insecure | --insecure-no-verify)\n"
          "\n"
          "scenario (client and loopback):\n"
          "  --scenario bulk|requests|handshakes   default bulk\n"
@@ -333,6 +345,13 @@ std::string perf_help(std::string_view program) {
          "                      diagnostic of the crypto cost, never a benchmark result\n"
          "  --keylog FILE       TLS key log (NSS format) for Wireshark\n"
          "  --server-name NAME  client: the name to verify (default: --server)\n"
+         "  --insecure          client: no chain or name check; CertificateVerify's\n"
+         "                      signature is still checked with the leaf's key\n"
+         "  --insecure-no-verify   client and loopback, LOAD GENERATOR ONLY: the server\n"
+         "                      is not authenticated at all (no chain, name or\n"
+         "                      CertificateVerify signature check; the server still\n"
+         "                      signs). Cheapens the client so the server is measured;\n"
+         "                      reported as \"client_verifies_certificate\": false\n"
          "\n"
          "output:\n"
          "  --json [FILE]       one JSON object to FILE (or stdout without FILE or with -)\n"

@@ -46,9 +46,13 @@ struct PerfOptions {
   bool json = false;
   std::string json_path;  // empty or "-": stdout
   // Server and client modes.
-  std::string cert, key;            // server
-  std::string ca;                   // client: trust anchors (PEM file)
-  bool insecure = false;            // client: skip certificate checks (labelled)
+  std::string cert, key;  // server
+  std::string ca;         // client: trust anchors (PEM file)
+  bool insecure = false;  // client: skip certificate checks (labelled)
+  // Client and loopback: load generator, no server authentication at all
+  // (no chain, name or CertificateVerify signature check; labelled in the
+  // summary and JSON). ServerAuthentication::kInsecureNoneForLoadGeneration.
+  bool insecure_no_verify = false;
   std::optional<IpAddress> server;  // client
   std::string server_name;          // client: name to verify; default: the --server literal
   std::string keylog;               // SSLKEYLOGFILE-style path; empty: off

@@ -106,6 +106,11 @@ std::string result_json(const PerfResult& r) {
                                            ? num(*r.server_cycles->per_handshake)
                                            : "null") +
                                       "}");
+  if (r.handshakes_measured && r.server_cycles && r.server_cycles->per_handshake)
+    field("server_handshakes_per_s_per_lcore_derived",
+          num(r.tsc_hz / *r.server_cycles->per_handshake));
+  field("client_verifies_certificate", r.client_verifies_certificate ? "true" : "false");
+  field("client_verifies_signature", r.client_verifies_signature ? "true" : "false");
   field("crypto_backend", json_string(r.crypto_backend));
   field("cipher_suite", json_string(r.cipher_suite));
   field("congestion", json_string(r.congestion));
@@ -125,6 +130,8 @@ std::string result_table(const PerfResult& r) {
   t += "quic-perf " + r.mode + " " + r.scenario + " results\n";
   if (r.no_encryption)
     t += "  *** NO ENCRYPTION (diagnostic mode): not a benchmark of the protocol ***\n";
+  if (!r.client_verifies_signature)
+    t += "  *** --insecure-no-verify: the client did NOT authenticate the server ***\n";
   row("connections x streams", std::to_string(r.conns) + " x " + std::to_string(r.streams));
   row("bytes down / up", std::to_string(r.bytes_down) + " / " + std::to_string(r.bytes_up));
   row("seconds", num(r.seconds));
@@ -139,6 +146,9 @@ std::string result_table(const PerfResult& r) {
                                          num(r.latency.percentile(99.9) / 1e3) + " us");
   }
   if (r.handshakes_measured) row("handshakes/s", num(r.seconds > 0 ? r.handshakes / r.seconds : 0));
+  row("client verifies",
+      std::string(r.client_verifies_certificate ? "chain+name" : "NO chain/name") + ", " +
+          (r.client_verifies_signature ? "CertificateVerify" : "NO CertificateVerify"));
   row("client packets sent/lost",
       std::to_string(r.client.packets_sent) + " / " + std::to_string(r.client.packets_lost));
   row("client PTOs / dropped",
@@ -163,6 +173,9 @@ std::string result_table(const PerfResult& r) {
           cyc(r.server_cycles, [](const C& c) { return c.send_per_tx_packet; }));
   row("busy share c / s", cyc(r.client_cycles, [](const C& c) { return c.busy_share; }) + " / " +
                               cyc(r.server_cycles, [](const C& c) { return c.busy_share; }));
+  if (r.handshakes_measured && r.server_cycles && r.server_cycles->per_handshake)
+    row("server hs/s per lcore", num(r.tsc_hz / *r.server_cycles->per_handshake) +
+                                     " (derived: TSC Hz / busy cycles per handshake)");
   if (r.handshakes_measured)
     row("cycles/handshake c / s",
         cyc(r.client_cycles, [](const C& c) { return c.per_handshake.value_or(0); }) + " / " +

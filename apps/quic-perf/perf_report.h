@@ -37,6 +37,12 @@ struct PerfResult {
     std::optional<double> per_handshake;  // handshakes scenario: busy / handshakes completed
   };
   std::optional<SideCycles> client_cycles, server_cycles;
+  double tsc_hz = 0;
+  // How the client authenticated the server: chain and name
+  // (--insecure and --insecure-no-verify turn it off), and CertificateVerify's
+  // signature (only --insecure-no-verify turns it off).
+  bool client_verifies_certificate = true;
+  bool client_verifies_signature = true;
   std::string crypto_backend, cipher_suite, congestion;
   bool no_encryption = false;
   std::vector<unsigned> client_lcores, server_lcores;

@@ -195,7 +195,7 @@ bool setup_tls(RunContext& rc, bool loopback, std::string* err, int* exit_code) 
   }
   if (o.mode == Mode::kClient) {
     TrustOptions t;
-    if (o.insecure) {
+    if (o.insecure || o.insecure_no_verify) {
       t.insecure_skip_verify = true;
     } else {
       if (access(o.ca.c_str(), R_OK) != 0) {
@@ -213,6 +213,9 @@ bool setup_tls(RunContext& rc, bool loopback, std::string* err, int* exit_code) 
   }
   rc.tls_server.credentials = rc.credentials.get();
   rc.tls_client.verifier = rc.verifier.get();
+  // Explicit, and only from the flag (tls_client.h).
+  if (o.insecure_no_verify)
+    rc.tls_client.server_authentication = ServerAuthentication::kInsecureNoneForLoadGeneration;
   std::array<std::uint8_t, 32> key;
   fill_random(key);
   rc.resets = std::make_unique<StatelessResetTokenGenerator>(ByteSpan(key.data(), key.size()));
@@ -399,8 +402,11 @@ bool collect(RunContext& rc, Dataplane& client, Dataplane* server, PerfResult* r
       s.per_handshake = busy / static_cast<double>(c.handshakes_completed);
     return s;
   };
+  r->tsc_hz = hz;
   r->client_cycles = side_cycles(client);
   if (server != nullptr) r->server_cycles = side_cycles(*server);
+  r->client_verifies_certificate = !o.insecure && !o.insecure_no_verify;
+  r->client_verifies_signature = !o.insecure_no_verify;
   if (!err->empty()) return false;
   if (stop_requested().load()) {
     *err = "interrupted";
@@ -517,6 +523,10 @@ int run_loopback(RunContext& rc) {
     std::fprintf(stderr, "%s: %s\n", kProgram, err.c_str());
     return code;
   }
+  if (rc.opts.insecure_no_verify)
+    std::fprintf(rc.log,
+                 "WARNING: --insecure-no-verify: load generator, the client does NOT "
+                 "authenticate the server\n");
   RingPair rings;
   if (!rings.make(static_cast<std::uint16_t>(per_side), &err)) {
     std::fprintf(stderr, "%s: %s\n", kProgram, err.c_str());
@@ -661,6 +671,10 @@ int run_client(RunContext& rc) {
   }
   if (rc.opts.insecure)
     std::fprintf(rc.log, "WARNING: --insecure: the server's certificate is NOT verified\n");
+  if (rc.opts.insecure_no_verify)
+    std::fprintf(rc.log,
+                 "WARNING: --insecure-no-verify: load generator, the server is NOT "
+                 "authenticated (no chain, name or CertificateVerify check)\n");
   const IpAddress server_ip = *rc.opts.server;
   const InterfaceAddress* local = nullptr;
   for (const InterfaceAddress& a : rc.runtime.addresses)

@@ -2,58 +2,76 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/kdf.h>
+#include <openssl/evp.h>
 #include <openssl/params.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <initializer_list>
 
 namespace dquic {
 namespace {
 
 constexpr std::string_view kTls13LabelPrefix = "tls13 ";  // RFC 8446 §7.1
 
-// Fetched once: a provider lookup per derivation would cost more than the
-// HMACs. EVP_KDF objects are immutable and safe to share across threads; the
-// reference is held for the life of the process.
-EVP_KDF* hkdf_kdf() {
-  static EVP_KDF* const kdf = EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr);
-  return kdf;
-}
-
 const char* digest_name(HashAlgorithm h) {
   return h == HashAlgorithm::kSha256 ? "SHA256" : "SHA384";
 }
 
-// OpenSSL rejects octet-string params with a null data pointer, which an
-// empty span may have.
-OSSL_PARAM octets(const char* key, ByteSpan b) {
-  static const std::uint8_t kEmpty = 0;
-  const void* p = b.empty() ? &kEmpty : b.data();
-  return OSSL_PARAM_construct_octet_string(key, const_cast<void*>(p), b.size());
-}
+// HMAC contexts, one per hash per thread, made once (the digest fetched by
+// name then) and re-keyed for each use. An EVP_KDF_CTX per derivation cost a
+// digest fetch by name and four allocations each time, as much as the two or
+// three SHA-256 blocks of the HMAC itself, and a handshake derives about
+// thirty secrets, keys and IVs per side. After each use the context is keyed
+// with a constant, so no secret's pads stay behind in it.
+class HmacContexts {
+ public:
+  HmacContexts() = default;
+  HmacContexts(const HmacContexts&) = delete;
+  HmacContexts& operator=(const HmacContexts&) = delete;
+  ~HmacContexts() {
+    for (EVP_MAC_CTX* c : ctx_)
+      EVP_MAC_CTX_free(c);
+  }
+  EVP_MAC_CTX* get(HashAlgorithm h) {
+    EVP_MAC_CTX*& c = ctx_[h == HashAlgorithm::kSha256 ? 0 : 1];
+    if (c != nullptr) return c;
+    static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
+    if (mac == nullptr) return nullptr;
+    EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
+    OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                             const_cast<char*>(digest_name(h)), 0),
+                            OSSL_PARAM_construct_end()};
+    if (ctx == nullptr || EVP_MAC_CTX_set_params(ctx, params) != 1) {
+      EVP_MAC_CTX_free(ctx);
+      return nullptr;
+    }
+    c = ctx;
+    return c;
+  }
 
-// Runs the HKDF provider in one mode. `salt` is set only for extract and
-// `info` only for expand, and only when non-empty.
-bool run_hkdf(int mode, HashAlgorithm hash, ByteSpan key, ByteSpan salt, ByteSpan info,
-              std::span<std::uint8_t> out) {
-  EVP_KDF* kdf = hkdf_kdf();
-  if (kdf == nullptr) return false;
-  EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
-  if (ctx == nullptr) return false;
+ private:
+  std::array<EVP_MAC_CTX*, 2> ctx_{};
+};
 
-  OSSL_PARAM params[6];
-  std::size_t n = 0;
-  params[n++] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
-  params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-                                                 const_cast<char*>(digest_name(hash)), 0);
-  params[n++] = octets(OSSL_KDF_PARAM_KEY, key);
-  if (!salt.empty()) params[n++] = octets(OSSL_KDF_PARAM_SALT, salt);
-  if (!info.empty()) params[n++] = octets(OSSL_KDF_PARAM_INFO, info);
-  params[n] = OSSL_PARAM_construct_end();
-
-  const bool ok = EVP_KDF_derive(ctx, out.data(), out.size(), params) == 1;
-  EVP_KDF_CTX_free(ctx);
+// HMAC-Hash(key, parts...) into out (hash_length(h) bytes, RFC 2104).
+bool hmac(HashAlgorithm h, ByteSpan key, std::initializer_list<ByteSpan> parts,
+          std::span<std::uint8_t> out) {
+  thread_local HmacContexts contexts;
+  EVP_MAC_CTX* ctx = contexts.get(h);
+  if (ctx == nullptr || out.size() < hash_length(h)) return false;
+  // HMAC pads a short key with zeros (RFC 2104 §2): an empty key is one
+  // zero byte (OpenSSL takes a null key as "keep the previous one").
+  static const std::uint8_t kZero = 0;
+  if (key.empty()) key = ByteSpan(&kZero, 1);
+  bool ok = EVP_MAC_init(ctx, key.data(), key.size(), nullptr) == 1;
+  for (ByteSpan p : parts)
+    ok = ok && (p.empty() || EVP_MAC_update(ctx, p.data(), p.size()) == 1);
+  std::size_t len = 0;
+  ok = ok && EVP_MAC_final(ctx, out.data(), &len, out.size()) == 1 && len == hash_length(h);
+  // Replace the key-derived state (see HmacContexts).
+  if (EVP_MAC_init(ctx, &kZero, 1, nullptr) != 1) ok = false;
   return ok;
 }
 
@@ -77,8 +95,8 @@ bool hkdf_extract(HashAlgorithm hash, ByteSpan salt, ByteSpan ikm, Secret* prk) 
   Secret s;
   s.hash = hash;
   s.length = static_cast<std::uint8_t>(len);
-  const bool ok =
-      run_hkdf(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, hash, ikm, salt, {}, {s.bytes.data(), len});
+  // RFC 5869 §2.2: PRK = HMAC-Hash(salt, IKM).
+  const bool ok = hmac(hash, salt, {ikm}, {s.bytes.data(), len});
   if (ok) *prk = s;
   OPENSSL_cleanse(s.bytes.data(), s.bytes.size());  // the copy on the stack
   return ok;
@@ -88,7 +106,20 @@ bool hkdf_expand(HashAlgorithm hash, ByteSpan prk, ByteSpan info, std::span<std:
   const std::size_t len = hash_length(hash);
   // RFC 5869 §2.3: L <= 255 * HashLen; PRK is at least HashLen octets.
   if (out.empty() || out.size() > 255 * len || prk.size() < len) return false;
-  return run_hkdf(EVP_KDF_HKDF_MODE_EXPAND_ONLY, hash, prk, {}, info, out);
+  // RFC 5869 §2.3: T(i) = HMAC-Hash(PRK, T(i-1) | info | i), OKM the first
+  // L octets of T(1) | T(2) | ...
+  std::array<std::uint8_t, kMaxHashLength> t{};
+  std::size_t t_len = 0, done = 0;
+  bool ok = true;
+  for (std::uint8_t i = 1; ok && done < out.size(); ++i) {
+    ok = hmac(hash, prk, {ByteSpan(t.data(), t_len), info, ByteSpan(&i, 1)}, t);
+    t_len = len;
+    const std::size_t n = std::min(len, out.size() - done);
+    if (ok) std::memcpy(out.data() + done, t.data(), n);
+    done += n;
+  }
+  OPENSSL_cleanse(t.data(), t.size());
+  return ok;
 }
 
 std::size_t encode_hkdf_label(std::size_t length, std::string_view label, ByteSpan context,

@@ -149,8 +149,9 @@ std::optional<TlsError> TlsClient::handle(EncryptionLevel, const HandshakeMessag
 
 std::optional<TlsError> TlsClient::start() {
   if (state_ != State::kIdle || error_) return fail(TlsAlert::kInternalError);
-  if (config_.verifier == nullptr || config_.alpn.empty() || config_.cipher_suites.empty() ||
-      config_.groups.empty())
+  const bool verifies = config_.server_authentication == ServerAuthentication::kVerify;
+  if ((verifies && config_.verifier == nullptr) || config_.alpn.empty() ||
+      config_.cipher_suites.empty() || config_.groups.empty())
     return fail(TlsAlert::kInternalError);
   for (CipherSuite s : config_.cipher_suites)
     suites_wire_.push_back(static_cast<std::uint16_t>(s));
@@ -408,9 +409,12 @@ std::optional<TlsError> TlsClient::on_certificate(const HandshakeMessage& m, std
     chain[n++] = e.cert_data;
   }
   const std::int64_t now_s = now_ms >= 0 ? now_ms / 1000 : -((-now_ms + 999) / 1000);
-  if (std::optional<TlsAlert> a = config_.verifier->verify(
-          std::span<const ByteSpan>(chain.data(), n), config_.server_name, now_s, &leaf_))
-    return *a;
+  // Load generation: the chain is neither decoded nor checked (tls_client.h).
+  if (config_.server_authentication == ServerAuthentication::kVerify) {
+    if (std::optional<TlsAlert> a = config_.verifier->verify(
+            std::span<const ByteSpan>(chain.data(), n), config_.server_name, now_s, &leaf_))
+      return *a;
+  }
   if (!transcript_.update(m.bytes)) return TlsAlert::kInternalError;
   state_ = State::kWaitCertificateVerify;
   return std::nullopt;
@@ -421,9 +425,15 @@ std::optional<TlsError> TlsClient::on_certificate_verify(const HandshakeMessage&
   if (std::optional<TlsAlert> a = parse_certificate_verify(m.body, &cv)) return *a;
   HashValue th;  // RFC 8446 §4.4.3: ClientHello..Certificate
   if (!transcript_.digest(&th)) return TlsAlert::kInternalError;
-  if (std::optional<TlsAlert> a = verify_certificate_verify(
-          leaf_, cv.algorithm, kSchemes, th.span(), /*is_server=*/true, cv.signature))
-    return *a;
+  if (config_.server_authentication == ServerAuthentication::kVerify) {
+    if (std::optional<TlsAlert> a = verify_certificate_verify(
+            leaf_, cv.algorithm, kSchemes, th.span(), /*is_server=*/true, cv.signature))
+      return *a;
+  } else if (std::find(kSchemes.begin(), kSchemes.end(),
+                       static_cast<SignatureScheme>(cv.algorithm)) == kSchemes.end()) {
+    // RFC 8446 §4.4.3: a scheme we did not offer is still refused.
+    return TlsAlert::kIllegalParameter;
+  }
   if (!transcript_.update(m.bytes)) return TlsAlert::kInternalError;
   state_ = State::kWaitFinished;
   return std::nullopt;

@@ -22,6 +22,22 @@
 
 namespace dquic {
 
+// How the client authenticates the server (RFC 8446 §4.4.2-4.4.3).
+enum class ServerAuthentication : std::uint8_t {
+  // The default and the only mode for real traffic: the verifier checks the
+  // chain and the name, and CertificateVerify's signature is checked with
+  // the leaf's key.
+  kVerify,
+  // LOAD GENERATORS ONLY (quic-perf --insecure-no-verify): no chain, name or
+  // CertificateVerify signature check; the leaf is not even decoded. The
+  // messages are still parsed and the server's Finished is still checked,
+  // which proves only that the peer ran this key exchange: anyone can
+  // impersonate the server. Makes the client cheap so that a benchmark
+  // measures the server. Must be set explicitly; no default or profile
+  // selects it.
+  kInsecureNoneForLoadGeneration,
+};
+
 // Must outlive the clients that use it.
 struct TlsClientConfig {
   // DNS name or IPv4/IPv6 literal the certificate must match. A DNS name is
@@ -34,9 +50,11 @@ struct TlsClientConfig {
   // Groups offered, preferred first; the first gets a key share and
   // the server may ask for another with HelloRetryRequest.
   std::vector<NamedGroup> groups{kDefaultGroups.begin(), kDefaultGroups.end()};
-  // Required. Its TrustOptions::insecure_skip_verify skips chain and name
+  // Required (except with kInsecureNoneForLoadGeneration, which does not
+  // use it). Its TrustOptions::insecure_skip_verify skips chain and name
   // checks (CertificateVerify is still checked against the leaf's key).
   const CertificateVerifier* verifier = nullptr;
+  ServerAuthentication server_authentication = ServerAuthentication::kVerify;
   KeylogSink keylog;  // off when empty
   // Receives each session the server's NewSessionTicket makes resumable
   // (RFC 8446 §4.6.1), for the application to persist and give to

@@ -309,8 +309,26 @@ std::unique_ptr<ServerCredentials> ServerCredentials::load_bios(BIO* chain_bio, 
   c->leaf_ = std::move(certs[0]);
   c->key_ = std::move(key);
   c->key_type_ = type;
+  const std::span<const SignatureScheme> schemes = schemes_for_key(type);
+  for (std::size_t i = 0; i < schemes.size() && i < c->sign_templates_.size(); ++i)
+    c->sign_templates_[i] = c->make_sign_template(schemes[i]);
   ERR_clear_error();
   return c;
+}
+
+std::unique_ptr<EVP_MD_CTX, OpensslFree<&EVP_MD_CTX_free>> ServerCredentials::make_sign_template(
+    SignatureScheme scheme) const {
+  const char* digest = scheme_digest(scheme);
+  if (digest == nullptr) return nullptr;  // Ed25519: one-shot, not copyable mid-way
+  MdCtxPtr md(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by md
+  if (md == nullptr ||
+      EVP_DigestSignInit_ex(md.get(), &pctx, digest, nullptr, nullptr, key_.get(), nullptr) != 1 ||
+      (is_rsa_pss(scheme) && !set_pss(pctx, digest))) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return md;
 }
 
 std::optional<TlsAlert> ServerCredentials::sign_certificate_verify(SignatureScheme scheme,
@@ -327,11 +345,19 @@ std::optional<TlsAlert> ServerCredentials::sign_certificate_verify(SignatureSche
 
   MdCtxPtr md(EVP_MD_CTX_new());
   if (md == nullptr) return fail(TlsAlert::kInternalError);
-  const char* digest = scheme_digest(scheme);
-  EVP_PKEY_CTX* pctx = nullptr;  // owned by md
-  if (EVP_DigestSignInit_ex(md.get(), &pctx, digest, nullptr, nullptr, key_.get(), nullptr) != 1)
-    return fail(TlsAlert::kInternalError);
-  if (is_rsa_pss(scheme) && !set_pss(pctx, digest)) return fail(TlsAlert::kInternalError);
+  const EVP_MD_CTX* tmpl = nullptr;
+  const std::span<const SignatureScheme> ours = schemes();
+  for (std::size_t i = 0; i < ours.size() && i < sign_templates_.size(); ++i)
+    if (ours[i] == scheme) tmpl = sign_templates_[i].get();
+  if (tmpl != nullptr) {
+    if (EVP_MD_CTX_copy_ex(md.get(), tmpl) != 1) return fail(TlsAlert::kInternalError);
+  } else {
+    const char* digest = scheme_digest(scheme);
+    EVP_PKEY_CTX* pctx = nullptr;  // owned by md
+    if (EVP_DigestSignInit_ex(md.get(), &pctx, digest, nullptr, nullptr, key_.get(), nullptr) != 1)
+      return fail(TlsAlert::kInternalError);
+    if (is_rsa_pss(scheme) && !set_pss(pctx, digest)) return fail(TlsAlert::kInternalError);
+  }
 
   // Ed25519 signs in one shot only, so EVP_DigestSign for every key type.
   std::size_t sig_len = 0;

@@ -15,6 +15,7 @@
 
 #include <openssl/x509.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -126,11 +127,18 @@ class ServerCredentials {
   ServerCredentials() = default;
   static std::unique_ptr<ServerCredentials> load_bios(BIO* chain_bio, BIO* key_bio,
                                                       std::string* err);
+  std::unique_ptr<EVP_MD_CTX, OpensslFree<&EVP_MD_CTX_free>> make_sign_template(
+      SignatureScheme scheme) const;
 
   std::vector<std::vector<std::uint8_t>> chain_der_;
   X509Ptr leaf_;
   EvpPkeyPtr key_;
   KeyType key_type_ = KeyType::kUnsupported;
+  // Per scheme of schemes(), a DigestSign context initialized at load and
+  // only copied from afterwards (EVP_MD_CTX_copy_ex reads it), so a
+  // signature costs no signature or digest fetch by name. Null for Ed25519
+  // (one-shot signing) or when initialization failed: then the slow path.
+  std::array<std::unique_ptr<EVP_MD_CTX, OpensslFree<&EVP_MD_CTX_free>>, 3> sign_templates_;
 };
 
 // A decoded peer certificate (the leaf of a Certificate message) and its

@@ -5,6 +5,8 @@
 #include <openssl/err.h>
 #include <openssl/params.h>
 
+#include <array>
+
 namespace dquic {
 namespace {
 
@@ -21,14 +23,55 @@ std::optional<TlsAlert> fail(TlsAlert a) {
   return a;
 }
 
+// Per-thread contexts, made once per group: EVP_PKEY_CTX_new_from_name
+// fetches the key manager by name (a provider-store search under a lock) and
+// allocates, which cost a few microseconds per handshake and side on top of
+// the scalar multiplications. A keygen or fromdata context holds no key
+// material of its own and may be used again (OpenSSL 3.0 EVP_PKEY_keygen(3),
+// EVP_PKEY_fromdata(3)); each worker lcore is one thread, so no sharing.
+class GroupContexts {
+ public:
+  GroupContexts() = default;
+  GroupContexts(const GroupContexts&) = delete;
+  GroupContexts& operator=(const GroupContexts&) = delete;
+
+  EVP_PKEY_CTX* keygen(NamedGroup group) {
+    PkeyCtxPtr& c = keygen_[slot(group)];
+    if (c == nullptr) {
+      PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(
+          nullptr, group == NamedGroup::kX25519 ? "X25519" : "EC", nullptr));
+      if (ctx == nullptr || EVP_PKEY_keygen_init(ctx.get()) != 1) return nullptr;
+      if (group == NamedGroup::kSecp256r1 && EVP_PKEY_CTX_set_group_name(ctx.get(), kP256Name) != 1)
+        return nullptr;
+      c = std::move(ctx);
+    }
+    return c.get();
+  }
+  EVP_PKEY_CTX* fromdata(NamedGroup group) {
+    PkeyCtxPtr& c = fromdata_[slot(group)];
+    if (c == nullptr) {
+      PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(
+          nullptr, group == NamedGroup::kX25519 ? "X25519" : "EC", nullptr));
+      if (ctx == nullptr || EVP_PKEY_fromdata_init(ctx.get()) != 1) return nullptr;
+      c = std::move(ctx);
+    }
+    return c.get();
+  }
+
+ private:
+  static std::size_t slot(NamedGroup g) { return g == NamedGroup::kX25519 ? 0 : 1; }
+  std::array<PkeyCtxPtr, 2> keygen_, fromdata_;
+};
+
+GroupContexts& contexts() {
+  thread_local GroupContexts c;
+  return c;
+}
+
 EvpPkeyPtr generate_key(NamedGroup group) {
-  PkeyCtxPtr ctx(
-      EVP_PKEY_CTX_new_from_name(nullptr, group == NamedGroup::kX25519 ? "X25519" : "EC", nullptr));
-  if (ctx == nullptr || EVP_PKEY_keygen_init(ctx.get()) != 1) return nullptr;
-  if (group == NamedGroup::kSecp256r1 && EVP_PKEY_CTX_set_group_name(ctx.get(), kP256Name) != 1)
-    return nullptr;
+  EVP_PKEY_CTX* ctx = contexts().keygen(group);
   EVP_PKEY* key = nullptr;
-  if (EVP_PKEY_keygen(ctx.get(), &key) != 1) return nullptr;
+  if (ctx == nullptr || EVP_PKEY_keygen(ctx, &key) != 1) return nullptr;
   return EvpPkeyPtr(key);
 }
 
@@ -37,20 +80,23 @@ EvpPkeyPtr generate_key(NamedGroup group) {
 // 0x00) and compressed forms never get here because of the length and
 // format-byte checks in derive().
 EvpPkeyPtr peer_key(NamedGroup group, ByteSpan pub) {
-  if (group == NamedGroup::kX25519) {
-    return EvpPkeyPtr(
-        EVP_PKEY_new_raw_public_key_ex(nullptr, "X25519", nullptr, pub.data(), pub.size()));
-  }
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  if (ctx == nullptr || EVP_PKEY_fromdata_init(ctx.get()) != 1) return nullptr;
-  OSSL_PARAM params[] = {
+  EVP_PKEY_CTX* ctx = contexts().fromdata(group);
+  if (ctx == nullptr) return nullptr;
+  OSSL_PARAM x25519[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+                                        const_cast<std::uint8_t*>(pub.data()), pub.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  OSSL_PARAM p256[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(kP256Name), 0),
       OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
                                         const_cast<std::uint8_t*>(pub.data()), pub.size()),
       OSSL_PARAM_construct_end(),
   };
   EVP_PKEY* key = nullptr;
-  if (EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params) != 1) return nullptr;
+  if (EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY,
+                        group == NamedGroup::kX25519 ? x25519 : p256) != 1)
+    return nullptr;
   return EvpPkeyPtr(key);
 }
 

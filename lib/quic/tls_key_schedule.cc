@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <array>
 #include <utility>
 
 namespace dquic {
@@ -63,20 +64,50 @@ bool feed_message_hash(EVP_MD_CTX* ctx, HashAlgorithm h, ByteSpan client_hello1_
   return feed(ctx, header) && feed(ctx, client_hello1_hash);
 }
 
+// One HMAC context per hash per thread, made once (the digest fetched by
+// name then) and re-keyed per use, as hkdf.cc does: a new EVP_MAC_CTX with a
+// digest parameter per Finished costs a fetch by name and allocations. After
+// each use it is keyed with a constant, so no secret's pads stay behind.
+class HmacContexts {
+ public:
+  HmacContexts() = default;
+  HmacContexts(const HmacContexts&) = delete;
+  HmacContexts& operator=(const HmacContexts&) = delete;
+  ~HmacContexts() {
+    for (EVP_MAC_CTX* c : ctx_)
+      EVP_MAC_CTX_free(c);
+  }
+  EVP_MAC_CTX* get(HashAlgorithm h) {
+    EVP_MAC_CTX*& c = ctx_[h == HashAlgorithm::kSha256 ? 0 : 1];
+    if (c != nullptr) return c;
+    EVP_MAC* mac = hmac_mac();
+    EVP_MAC_CTX* ctx = mac != nullptr ? EVP_MAC_CTX_new(mac) : nullptr;
+    OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                             const_cast<char*>(digest_name(h)), 0),
+                            OSSL_PARAM_construct_end()};
+    if (ctx == nullptr || EVP_MAC_CTX_set_params(ctx, params) != 1) {
+      EVP_MAC_CTX_free(ctx);
+      return nullptr;
+    }
+    c = ctx;
+    return c;
+  }
+
+ private:
+  std::array<EVP_MAC_CTX*, 2> ctx_{};
+};
+
 bool hmac(HashAlgorithm h, ByteSpan key, ByteSpan data, HashValue* out) {
-  EVP_MAC* mac = hmac_mac();
-  if (mac == nullptr) return false;
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
-  if (ctx == nullptr) return false;
-  OSSL_PARAM params[2] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest_name(h)), 0),
-      OSSL_PARAM_construct_end()};
+  thread_local HmacContexts contexts;
+  EVP_MAC_CTX* ctx = contexts.get(h);
+  if (ctx == nullptr || key.empty()) return false;  // our keys are secrets, never empty
   std::size_t len = 0;
-  const bool ok = EVP_MAC_init(ctx, key.data(), key.size(), params) == 1 &&
-                  (data.empty() || EVP_MAC_update(ctx, data.data(), data.size()) == 1) &&
-                  EVP_MAC_final(ctx, out->bytes.data(), &len, out->bytes.size()) == 1 &&
-                  len == hash_length(h);
-  EVP_MAC_CTX_free(ctx);  // the HMAC provider cleanses its key copy
+  bool ok = EVP_MAC_init(ctx, key.data(), key.size(), nullptr) == 1 &&
+            (data.empty() || EVP_MAC_update(ctx, data.data(), data.size()) == 1) &&
+            EVP_MAC_final(ctx, out->bytes.data(), &len, out->bytes.size()) == 1 &&
+            len == hash_length(h);
+  static const std::uint8_t kZero = 0;
+  if (EVP_MAC_init(ctx, &kZero, 1, nullptr) != 1) ok = false;  // see HmacContexts
   if (!ok) return false;
   out->hash = h;
   out->length = static_cast<std::uint8_t>(len);
@@ -200,7 +231,9 @@ bool TranscriptHash::restart_from_client_hello_hash(HashAlgorithm hash,
 // ---------------------------------------------------------------------------
 // Derivations
 
-bool empty_hash(HashAlgorithm hash, HashValue* out) {
+namespace {
+
+bool compute_empty_hash(HashAlgorithm hash, HashValue* out) {
   const EVP_MD* md = message_digest(hash);
   if (md == nullptr) return false;
   static const std::uint8_t kNothing = 0;
@@ -211,6 +244,27 @@ bool empty_hash(HashAlgorithm hash, HashValue* out) {
   }
   out->hash = hash;
   out->length = static_cast<std::uint8_t>(len);
+  return true;
+}
+
+}  // namespace
+
+bool empty_hash(HashAlgorithm hash, HashValue* out) {
+  // Two constants (Hash("") for SHA-256 and SHA-384), needed twice per
+  // handshake: computed once (thread-safe static initialization).
+  struct Empty {
+    HashValue value[2];
+    bool ok[2];
+  };
+  static const Empty kEmpty = [] {
+    Empty e{};
+    e.ok[0] = compute_empty_hash(HashAlgorithm::kSha256, &e.value[0]);
+    e.ok[1] = compute_empty_hash(HashAlgorithm::kSha384, &e.value[1]);
+    return e;
+  }();
+  const int i = hash == HashAlgorithm::kSha256 ? 0 : 1;
+  if (!kEmpty.ok[i]) return false;
+  *out = kEmpty.value[i];
   return true;
 }
 

@@ -125,6 +125,40 @@ TEST(PerfOptions, RejectionsAreOneLineExit2) {
                "--no-encryption-diagnostic: loopback only");
 }
 
+TEST(PerfOptions, InsecureNoVerifyIsExplicitAndClientSideOnly) {
+  // Never the default.
+  EXPECT_FALSE(parse({"loopback"}).options.insecure_no_verify);
+  EXPECT_FALSE(parse({"client", "--addr", "198.18.0.2/24", "--server", "198.18.0.1", "--insecure"})
+                   .options.insecure_no_verify);
+
+  PerfOptionsResult r = parse({"loopback", "--handshakes", "100", "--insecure-no-verify"});
+  ASSERT_EQ(r.exit_code, 0) << r.error;
+  EXPECT_TRUE(r.options.insecure_no_verify);
+  EXPECT_FALSE(r.options.insecure);
+
+  // Stands in for --ca in client mode.
+  r = parse(
+      {"client", "--addr", "198.18.0.2/24", "--server", "198.18.0.1", "--insecure-no-verify"});
+  ASSERT_EQ(r.exit_code, 0) << r.error;
+  EXPECT_TRUE(r.options.insecure_no_verify);
+
+  expect_error({"client", "--addr", "198.18.0.2/24", "--server", "198.18.0.1", "--ca", "ca.pem",
+                "--insecure-no-verify"},
+               "client: --ca and --insecure-no-verify exclude each other");
+  expect_error({"client", "--addr", "198.18.0.2/24", "--server", "198.18.0.1", "--insecure",
+                "--insecure-no-verify"},
+               "client: --insecure and --insecure-no-verify exclude each other");
+  expect_error(
+      {"server", "--addr", "198.18.0.1/24", "--cert", "c", "--key", "k", "--insecure-no-verify"},
+      "server: --insecure-no-verify is a client and loopback option");
+  expect_error({"loopback", "--insecure"}, "loopback: --insecure is for client mode");
+
+  const std::string h = perf_help("quic-perf");
+  EXPECT_NE(h.find("--insecure-no-verify"), std::string::npos);
+  EXPECT_NE(h.find("LOAD GENERATOR ONLY"), std::string::npos);
+  EXPECT_NE(h.find("client_verifies_certificate"), std::string::npos);
+}
+
 TEST(PerfOptions, HelpStatesWhatIsAbsent) {
   const PerfOptionsResult r = parse({"--help"});
   EXPECT_TRUE(r.help);

@@ -204,6 +204,34 @@ TEST_F(QuicPerfRun, LoopbackRequestsAndHandshakesToStdout) {
   EXPECT_EQ(json_value(j, "scenario"), "handshakes");
   EXPECT_EQ(json_number(j, "handshakes"), 40);
   EXPECT_GT(json_number(j, "handshakes_per_s"), 0);
+  // The default client authenticates the server, and says so.
+  EXPECT_EQ(json_value(j, "client_verifies_certificate"), "true");
+  EXPECT_EQ(json_value(j, "client_verifies_signature"), "true");
+  EXPECT_EQ(r.err.find("--insecure-no-verify"), std::string::npos) << r.err;
+  // The busy cycles per handshake of each side, and the server lcore's
+  // derived capacity, are reported.
+  {
+    const std::size_t at = j.find("\"cycles_per_handshake\": {");
+    ASSERT_NE(at, std::string::npos) << j;
+    const std::string obj = j.substr(at, j.find('}', at) - at + 1);
+    EXPECT_GT(json_number(obj, "client"), 0) << obj;
+    EXPECT_GT(json_number(obj, "server"), 0) << obj;
+  }
+  EXPECT_GT(json_number(j, "server_handshakes_per_s_per_lcore_derived"), 0);
+
+  // The load-generator client: labelled in the JSON and on stderr.
+  a = eal(lcores_, "hn");
+  for (const char* s : {"--", "loopback", "--handshakes", "40", "--conns", "4", "--quiet",
+                        "--insecure-no-verify", "--max-seconds", "120", "--json", "-"})
+    a.push_back(s);
+  r = run(a);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = r.out;
+  EXPECT_EQ(json_number(j, "handshakes"), 40);
+  EXPECT_EQ(json_value(j, "client_verifies_certificate"), "false");
+  EXPECT_EQ(json_value(j, "client_verifies_signature"), "false");
+  EXPECT_NE(r.err.find("WARNING: --insecure-no-verify"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("client did NOT authenticate the server"), std::string::npos) << r.err;
 }
 
 // server and client modes in two processes joined by a net_memif pair (the

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -178,12 +179,13 @@ Figures run_case(KeyType key) {
 
 // The public-key work inside one handshake, timed alone (median of kReps
 // batches), in microseconds per operation.
-void component_table() {
+void component_table(bool p256_only) {
   std::printf("\nPublic-key operations of one handshake (us/op, median of %d):\n", kReps);
   std::printf("%-40s %10s %10s %12s\n", "certificate", "sign (S)", "CV verify", "chain verify");
 
   std::uint8_t hash[32] = {1, 2, 3};
   for (const CertCase& c : kCases) {
+    if (p256_only && c.key != KeyType::kEcdsaP256) continue;
     Setup s(c.key);
     const SignatureScheme scheme = s.creds->schemes()[0];
     std::uint8_t sig[kMaxSignatureLength];
@@ -237,20 +239,24 @@ void component_table() {
 }  // namespace
 }  // namespace dquic
 
-int main() {
+// Arguments: "p256" runs the ECDSA P-256 case only (with its part of the
+// component table), for quick before/after comparisons.
+int main(int argc, char** argv) {
   using namespace dquic;
+  const bool p256_only = argc > 1 && std::string_view(argv[1]) == "p256";
   test::test_pki();  // RSA key generation happens here, outside the timings
   std::printf("TLS 1.3 full handshakes in memory, x25519, TLS_AES_128_GCM_SHA256; median of %d\n",
               kReps);
   std::printf("%-40s %6s %12s %12s %12s %12s\n", "certificate", "N", "both us/hs", "both hs/s",
               "server us/hs", "server hs/s");
   for (const CertCase& c : kCases) {
+    if (p256_only && c.key != KeyType::kEcdsaP256) continue;
     const Figures f = run_case(c.key);
     std::printf("%-40s %6llu %12.1f %12.0f %12.1f %12.0f\n", c.name,
                 static_cast<unsigned long long>(f.handshakes), f.both_us, 1e6 / f.both_us,
                 f.server_us, 1e6 / f.server_us);
     std::fflush(stdout);
   }
-  component_table();
+  component_table(p256_only);
   return 0;
 }

@@ -402,6 +402,51 @@ TEST(TlsHandshake, InsecureVerifierAcceptsUnknownCa) {
   EXPECT_TRUE(p.ok());
 }
 
+TEST(TlsHandshake, ServerAuthenticationDefaultsToVerify) {
+  EXPECT_EQ(TlsClientConfig{}.server_authentication, ServerAuthentication::kVerify);
+}
+
+// The load-generator mode: an untrusted root and a wrong name pass, and no
+// verifier is needed; the same handshakes fail with the default.
+TEST(TlsHandshake, LoadGeneratorModeSkipsServerAuthentication) {
+  {
+    Pair p(test_pki().foreign);  // another root: unknown_ca by default
+    p.run();
+    ASSERT_TRUE(p.client->error());
+    EXPECT_EQ(p.client->error()->alert, TlsAlert::kUnknownCa);
+  }
+  {
+    Pair p(test_pki().foreign);
+    p.ccfg.server_authentication = ServerAuthentication::kInsecureNoneForLoadGeneration;
+    p.ccfg.server_name = "wrong.example";
+    p.ccfg.verifier = nullptr;  // not consulted
+    p.run();
+    EXPECT_TRUE(p.ok());
+    expect_matching_secrets(p, CipherSuite::kAes128GcmSha256);
+  }
+  {
+    Pair p;  // trusted root, wrong name: bad_certificate by default
+    p.ccfg.server_name = "wrong.example";
+    p.run();
+    ASSERT_TRUE(p.client->error());
+    EXPECT_EQ(p.client->error()->alert, TlsAlert::kBadCertificate);
+  }
+  {
+    Pair p;
+    p.ccfg.server_name = "wrong.example";
+    p.ccfg.server_authentication = ServerAuthentication::kInsecureNoneForLoadGeneration;
+    p.run();
+    EXPECT_TRUE(p.ok());
+  }
+  {
+    // The default still needs a verifier.
+    Pair p;
+    p.ccfg.verifier = nullptr;
+    p.make();
+    EXPECT_TRUE(p.client->start());
+  }
+}
+
 TEST(TlsHandshake, KeylogOffByDefault) {
   Pair p;
   p.ccfg.keylog = nullptr;
