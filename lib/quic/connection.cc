@@ -424,7 +424,19 @@ void Connection::discard_space(PacketSpace s) {
   release_key(sp.write_key);
   if (s == PacketSpace::kInitial) release_key(other_initial_read_key_);
   sp.crypto = CryptoSpace();
+  // Its packets are neither processed nor acknowledged again (RFC 9001
+  // §4.9): the ACK ranges' storage goes too (quic-perf issue 8).
+  AckTracker::Config ac;
+  ac.max_ranges = 1;
+  sp.acks = AckTracker(ac);
   if (config_.observer) config_.observer->on_keys_discarded(s, last_activity_);
+}
+
+void Connection::release_handshake_memory() {
+  if (tls_) tls_->release_handshake_state();
+  // Only the TLS engine read these, at start().
+  local_params_encoded_ = {};
+  retry_token_ = {};  // sent in Initials only, discarded by now
 }
 
 // ---------------------------------------------------------------- receive
@@ -725,6 +737,7 @@ TransportError Connection::on_frame(const Frame& f, const ReceivedPacket& p, Pac
       // discard Handshake keys.
       handshake_confirmed_ = true;
       discard_space(PacketSpace::kHandshake);
+      release_handshake_memory();
       update_recovery_state();
       maybe_use_preferred_address(now);
     }
@@ -834,6 +847,8 @@ TransportError Connection::on_crypto(const CryptoFrame& f, PacketSpace s, Time n
     issue_local_cids();
     if (config_.handler) config_.handler->on_handshake_complete();
   }
+  // Server: confirmed at completion (RFC 9001 §4.1.2), the ticket sent.
+  if (handshake_confirmed_ && role_ == EndpointRole::kServer) release_handshake_memory();
   return TransportError::kNoError;
 }
 

@@ -450,6 +450,9 @@ class Connection final : public TlsSink, public LossListener {
   void enter_closing(CloseInfo ci, Time now);
   void enter_draining(Time now);
   void discard_space(PacketSpace s);
+  // Handshake confirmed: frees what only the handshake needed (quic-perf
+  // issue 8). Outside TLS callbacks.
+  void release_handshake_memory();
   void apply_deferred_discards();
   void release_all();
   void update_recovery_state();

@@ -27,15 +27,17 @@ inline std::uint64_t initial_send_limit(const TransportParameters& peer, std::ui
 
 // The CRYPTO stream of one encryption level (RFC 9000 §19.6): bytes TLS
 // produced (owned: TLS output is short-lived) and bytes received, reassembled.
+// The range sets grow on demand: most levels see a few ranges, and a
+// discarded level's fresh CryptoSpace then holds nothing (quic-perf issue 8).
 struct Connection::CryptoSpace {
   std::vector<std::uint8_t> send_data;  // every byte produced at this level
-  RangeSet acked{16};
-  RangeSet lost{16};
+  RangeSet acked{16, RangeSet::Storage::kOnDemand};
+  RangeSet lost{16, RangeSet::Storage::kOnDemand};
   std::uint64_t sent_up_to = 0;
   // Received: out-of-order CRYPTO data is held up to the TLS bound.
   std::uint64_t recv_offset = 0;
   std::vector<std::uint8_t> recv_data;  // bytes [recv_offset, recv_offset + size) slots
-  RangeSet received{32};
+  RangeSet received{32, RangeSet::Storage::kOnDemand};
 };
 
 struct Connection::Space {

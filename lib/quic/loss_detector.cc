@@ -49,8 +49,14 @@ void LossDetector::Ring::reset(std::size_t capacity) {
   head_ = size_ = 0;
 }
 
+void LossDetector::Ring::release() {
+  buf_.reset();
+  mask_ = 0;
+  head_ = size_ = 0;
+}
+
 void LossDetector::Ring::grow() {
-  const std::size_t cap = capacity() * 2;
+  const std::size_t cap = std::max<std::size_t>(capacity() * 2, 2);
   auto bigger = std::make_unique_for_overwrite<Record[]>(cap);
   for (std::size_t i = 0; i < size_; ++i)
     bigger[i] = (*this)[i];
@@ -104,9 +110,15 @@ void LossDetector::FrameRing::prefetch_front() const {
     __builtin_prefetch(&at(head_ + i));
 }
 
+void LossDetector::FrameRing::release() {
+  buf_.reset();
+  mask_ = 0;
+  head_ = tail_;
+}
+
 bool LossDetector::FrameRing::reserve(std::size_t n) {
   if (size() + n <= capacity()) return true;
-  std::size_t cap = capacity();
+  std::size_t cap = std::max(capacity(), round_up_pow2(SentPacket::kMaxFrames));
   while (cap < size() + n && cap < kMaxFrameCapacity)
     cap *= 2;
   if (cap < size() + n) return false;
@@ -543,8 +555,8 @@ void LossDetector::discard_space(PacketSpace sp, Time now) {
   // RFC 9002 §A.11 OnPacketNumberSpaceDiscarded.
   Space& s = space(sp);
   const std::uint64_t bytes = s.in_flight_bytes - drop_old_path_bytes(s);
-  s.sent.clear();
-  s.frames.clear();
+  s.sent.release();  // nothing is sent in it again: its memory goes too
+  s.frames.release();
   s.outstanding = s.ack_eliciting_in_flight = 0;
   s.ack_eliciting_bytes = s.in_flight_bytes = 0;
   s.last_ack_eliciting = kNever;

@@ -8,8 +8,9 @@
 // largest sent one still has a record (or was never sent). A record is 32
 // bytes; the frames live in a second ring per space, in the same order, so a
 // packet costs 32 bytes per frame it carries rather than SentPacket's 12
-// slots. Rings are allocated at construction and grow by doubling up to a
-// configured maximum: amortized, never per packet in steady state.
+// slots. Rings start small (an idle connection holds little, quic-perf
+// issue 8) and grow by doubling up to a configured maximum: amortized,
+// never per packet in steady state. A discarded space's rings are freed.
 #pragma once
 
 #include <array>
@@ -44,11 +45,13 @@ struct LossDetectorConfig {
   EndpointRole role = EndpointRole::kClient;
   // Used by on_retry() to reset the RTT estimator (RFC 9002 §6.3).
   Duration initial_rtt = kInitialRtt;
-  // Sent-packet records for the application space, allocated at construction.
-  std::size_t initial_capacity = 1024;
+  // Sent-packet records for the application space, allocated at construction:
+  // enough for a request/response exchange; bulk transfer grows the ring in
+  // a few doublings.
+  std::size_t initial_capacity = 16;
   // Initial and Handshake carry a few flights only: a small ring each keeps a
   // connection's footprint down.
-  std::size_t handshake_capacity = 32;
+  std::size_t handshake_capacity = 16;
   // Rings double up to this many records per space. At the limit the oldest
   // record is given up (see on_packet_sent); the congestion window keeps
   // in-flight packets far below it.
@@ -212,12 +215,14 @@ class LossDetector {
   };
   static_assert(sizeof(Record) == 32);
 
-  // Fixed-capacity ring of records, capacity a power of two.
+  // Ring of records, capacity a power of two (0 once released).
   class Ring {
    public:
     void reset(std::size_t capacity);
+    // Frees the storage: capacity() is 0 and the next push needs grow().
+    void release();
     std::size_t size() const { return size_; }
-    std::size_t capacity() const { return mask_ + 1; }
+    std::size_t capacity() const { return buf_ ? mask_ + 1 : 0; }
     Record& operator[](std::size_t i) { return buf_[(head_ + i) & mask_]; }
     const Record& operator[](std::size_t i) const { return buf_[(head_ + i) & mask_]; }
     Record& push_back() {
@@ -262,8 +267,10 @@ class LossDetector {
       std::uint64_t length;
     };
     void reset(std::size_t capacity);
+    // Frees the storage (positions carry on): capacity() is 0 until reserve().
+    void release();
     std::size_t size() const { return static_cast<std::uint32_t>(tail_ - head_); }
-    std::size_t capacity() const { return std::size_t{mask_} + 1; }
+    std::size_t capacity() const { return buf_ ? std::size_t{mask_} + 1 : 0; }
     std::uint32_t tail() const { return tail_; }
     const Slot& at(std::uint32_t pos) const { return buf_[pos & mask_]; }
     // Needs size() + n <= capacity().

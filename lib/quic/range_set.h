@@ -1,7 +1,10 @@
 // A set of disjoint, non-adjacent closed integer ranges with a fixed capacity
 // chosen at construction, so that a peer cannot make it grow: ACK ranges
 // received (RFC 9000 §13.2.3 lets a receiver bound them), stream bytes
-// received or acknowledged. Storage is allocated once; insert never allocates.
+// received or acknowledged. Storage is allocated once and insert never
+// allocates, or, for sets most connections leave (nearly) empty, it grows on
+// demand up to the capacity (quic-perf issue 8: an idle connection holds
+// little), and a set that stays at its size never allocates again.
 #pragma once
 
 #include <algorithm>
@@ -21,8 +24,13 @@ struct Interval {
 
 class RangeSet {
  public:
-  explicit RangeSet(std::size_t capacity) : capacity_(capacity > 0 ? capacity : 1) {
-    ranges_.reserve(capacity_);
+  enum class Storage : std::uint8_t {
+    kReserved,  // all of it at construction
+    kOnDemand,  // amortized doubling as ranges are added
+  };
+  explicit RangeSet(std::size_t capacity, Storage storage = Storage::kReserved)
+      : capacity_(capacity > 0 ? capacity : 1) {
+    if (storage == Storage::kReserved) ranges_.reserve(capacity_);
   }
 
   // Adds [first, last] (first <= last). When the result would need more than
@@ -48,6 +56,12 @@ class RangeSet {
         it = ranges_.begin() + (pos - 1);
         ++evicted_;
         kept_all = false;
+      }
+      if (ranges_.size() == ranges_.capacity()) {
+        // Storage::kOnDemand: grow within the capacity (`it` moves along).
+        const auto pos = it - ranges_.begin();
+        ranges_.reserve(std::min(capacity_, std::max<std::size_t>(4, 2 * ranges_.size())));
+        it = ranges_.begin() + pos;
       }
       ranges_.insert(it, Interval{first, last});
       return kept_all;

@@ -520,4 +520,26 @@ std::optional<TlsError> TlsClient::on_new_session_ticket(const HandshakeMessage&
   return std::nullopt;
 }
 
+// Only NewSessionTicket may come now (expects()): it needs the resumption
+// secret, the suite, the ALPN and, for the session store, the server's
+// transport parameters.
+void TlsClient::release_handshake_state() {
+  TlsEngine::release_handshake_state();
+  if (state_ != State::kConnected) return;
+  { TranscriptHash released = std::move(transcript_); }
+  schedule_.reset();
+  wipe_secret(&client_handshake_secret_);
+  wipe_secret(&server_handshake_secret_);
+  leaf_ = PeerCertificate();
+  key_share_ = KeyShare();
+  transport_parameters_ = {};
+  suites_wire_ = {};
+  groups_wire_ = {};
+  alpn_wire_ = {};
+  cookie_ = {};
+  certificate_request_context_ = {};
+  session_.reset();
+  if (!config_.session_store) peer_transport_parameters_ = {};
+}
+
 }  // namespace dquic

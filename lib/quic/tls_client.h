@@ -89,6 +89,8 @@ class TlsClient final : public TlsEngine {
     return session_ ? ByteSpan(session_->transport_parameters) : ByteSpan();
   }
 
+  void release_handshake_state() override;
+
   // The schemes we accept in CertificateVerify (signature_algorithms).
   static std::span<const SignatureScheme> offered_signature_schemes();
 

@@ -8,6 +8,15 @@ namespace dquic {
 
 TlsEngine::~TlsEngine() = default;
 
+void TlsEngine::release_handshake_state() {
+  if (!complete_) return;
+  for (std::size_t i = 0; i < kEncryptionLevelCount; ++i) {
+    // A partial post-handshake message (1-RTT level) stays.
+    if (static_cast<EncryptionLevel>(i) != EncryptionLevel::kApplication || buffers_[i].empty())
+      buffers_[i] = {};
+  }
+}
+
 void wipe_secret(Secret* s) {
   OPENSSL_cleanse(s->bytes.data(), s->bytes.size());
   s->length = 0;

@@ -166,6 +166,17 @@ class TlsEngine {
   // for decode_transport_parameters(); empty until received.
   ByteSpan peer_transport_parameters() const { return peer_transport_parameters_; }
 
+  // Once the handshake is confirmed (RFC 9001 §4.1.2) the transport calls
+  // this, outside receive(), so that an idle connection holds little
+  // (quic-perf issue 8): what only the handshake needed goes (transcript,
+  // key schedule, peer certificate, ephemeral key, buffers of the Initial
+  // and Handshake levels, RFC 9001 §4.9). What later messages need stays: a
+  // client's resumption secret for NewSessionTicket (RFC 8446 §4.6.1), the
+  // negotiated values. Key updates (RFC 9001 §6) need only the 1-RTT
+  // traffic secrets, which the transport holds. Does nothing before the
+  // handshake completes; repeating it is harmless.
+  virtual void release_handshake_state();
+
   // Handshake bytes held for an incomplete message at `level` (at most
   // kMaxBufferedHandshakeBytes).
   std::size_t buffered_bytes(EncryptionLevel level) const {

@@ -480,4 +480,19 @@ std::optional<TlsError> TlsServer::send_ticket(std::int64_t now_ms) {
   return std::nullopt;
 }
 
+// The ticket went with our reply to the client's Finished; nothing more
+// comes (expects() refuses every message in kConnected).
+void TlsServer::release_handshake_state() {
+  TlsEngine::release_handshake_state();
+  if (state_ != State::kConnected) return;
+  { TranscriptHash released = std::move(transcript_); }
+  schedule_.reset();
+  wipe_secret(&client_handshake_secret_);
+  wipe_secret(&client_application_secret_);
+  if (psk_) wipe_secret(&psk_->psk);
+  psk_.reset();
+  transport_parameters_ = {};
+  peer_transport_parameters_ = {};
+}
+
 }  // namespace dquic

@@ -61,6 +61,8 @@ class TlsServer final : public TlsEngine {
   TlsServer(const TlsServerConfig& config, ByteSpan transport_parameters, TlsSink* sink);
   ~TlsServer() override;
 
+  void release_handshake_state() override;
+
  private:
   enum class State : std::uint8_t {
     kWaitClientHello,
