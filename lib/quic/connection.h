@@ -87,6 +87,36 @@ class LocalCidListener {
   virtual void on_local_cid_retired(const ConnectionId& cid, std::uint64_t sequence) = 0;
 };
 
+// The max_ack_delay we advertise (RFC 9000 §18.2) unless
+// ConnectionConfig::transport sets another; in milliseconds, the parameter's
+// unit. The peer's PTO adds it to every probe timeout (RFC 9002 §6.2.1), so
+// it is what a lost ACK of a whole flight costs once nothing is left in
+// flight to trigger packet- or time-threshold detection (§6.1). RFC 9000's
+// 25 ms suits a receiver that sleeps on coarse timers; ours is polled and
+// sends an owed ACK at its next send opportunity, at once when it is not
+// congestion-limited itself, and its ACK timer has microsecond resolution
+// (runtime/connection_timers.h). 1 ms, the smallest nonzero value, still
+// covers alarms firing late (§18.2 asks that it include them); 0 would
+// promise never to delay at all. The cost (§13.2.1): when our own sending is
+// congestion- or pacing-limited, a lone ack-eliciting packet is acknowledged
+// by an ACK-only packet after 1 ms instead of waiting up to 25 ms for a
+// second packet or for data to ride on, so app-limited peers that send a
+// packet every few milliseconds get up to one ACK per packet instead of one
+// per two. And where polling threads lose their core for milliseconds
+// (shared, non-isolated cores) the peer's shorter PTO fires spuriously: two
+// probe packets each time, no window reduction (RFC 9002 §6.2). Set
+// transport.max_ack_delay = kDefaultMaxAckDelayMs (25) to trade loss
+// recovery speed back for fewer ACKs and probes.
+inline constexpr std::uint64_t kDefaultLocalMaxAckDelayMs = 1;
+
+// Our transport parameters before the application sets any: the RFC 9000
+// §18.2 defaults (what an absent parameter means), except max_ack_delay.
+inline TransportParameters default_local_transport_parameters() {
+  TransportParameters t;
+  t.max_ack_delay = kDefaultLocalMaxAckDelayMs;
+  return t;
+}
+
 struct ConnectionConfig {
   EndpointRole role = EndpointRole::kClient;
   std::uint32_t version = kVersion1;
@@ -99,8 +129,9 @@ struct ConnectionConfig {
   const TlsClientConfig* tls_client = nullptr;  // client
   const TlsServerConfig* tls_server = nullptr;  // server
   // Our transport parameters; the connection fills in the connection-ID
-  // parameters (RFC 9000 §7.3) and validates the rest.
-  TransportParameters transport;
+  // parameters (RFC 9000 §7.3) and validates the rest. max_ack_delay starts
+  // at kDefaultLocalMaxAckDelayMs, not the RFC's 25 ms.
+  TransportParameters transport = default_local_transport_parameters();
   CongestionAlgorithm congestion = CongestionAlgorithm::kCubic;
   // UDP payload size of the datagrams we send (no PMTU discovery yet):
   // 1200 is always safe (RFC 9000 §14); never above the peer's

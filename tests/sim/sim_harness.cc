@@ -544,6 +544,7 @@ std::unique_ptr<SimHarness::Endpoint> SimHarness::make_endpoint(std::size_t flow
   tp.initial_max_stream_data_uni = config_.stream_window;
   tp.initial_max_streams_bidi = 100;
   tp.initial_max_streams_uni = 3;
+  if (config_.max_ack_delay_ms) tp.max_ack_delay = *config_.max_ack_delay_ms;
   if (addressing()) {
     RandomCidGeneratorSettings gs;
     gs.cid_length = 8;  // the client's own CID and kServerCidLength

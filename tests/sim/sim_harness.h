@@ -75,6 +75,9 @@ struct SimConfig {
   bool poll_streams = false;
   std::size_t max_stream_send_buffer = 1 << 20;  // ConnectionConfig's
   std::uint64_t key_update_interval = 0;         // ConnectionConfig's, both sides
+  // transport.max_ack_delay (ms) of both sides; unset: ConnectionConfig's
+  // default (kDefaultLocalMaxAckDelayMs).
+  std::optional<std::uint64_t> max_ack_delay_ms;
   // ConnectionConfig::version / versions: the client starts with
   // client_version; the server takes the version of the client's Initial.
   std::uint32_t client_version = kVersion1;
