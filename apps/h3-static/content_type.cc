@@ -25,6 +25,7 @@ constexpr Mapping kTypes[] = {
     {"jpeg", "image/jpeg"},
     {"gif", "image/gif"},
     {"webp", "image/webp"},
+    {"bmp", "image/bmp"},  // IANA media type registry (image/bmp)
     {"ico", "image/vnd.microsoft.icon"},
     {"wasm", "application/wasm"},
     {"woff", "font/woff"},    // RFC 8081

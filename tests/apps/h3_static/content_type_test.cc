@@ -20,6 +20,7 @@ TEST(ContentType, KnownExtensions) {
       {"a.jpeg", "image/jpeg"},
       {"a.gif", "image/gif"},
       {"a.webp", "image/webp"},
+      {"noise.bmp", "image/bmp"},
       {"favicon.ico", "image/vnd.microsoft.icon"},
       {"m.wasm", "application/wasm"},
       {"f.woff", "font/woff"},

@@ -1,0 +1,218 @@
+#include "apps/h3-get/h3_get_options.h"
+
+#include <cstring>
+#include <set>
+#include <utility>
+
+namespace dquic::h3get {
+namespace {
+
+constexpr std::size_t kMaxPaths = 1000;  // requests in one run (one stream each)
+constexpr std::size_t kMaxPathLength = 8000;
+
+bool parse_u32(const std::string& s, std::uint32_t lo, std::uint32_t hi, std::uint32_t* out) {
+  if (s.empty() || s.size() > 10) return false;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (v < lo || v > hi) return false;
+  *out = static_cast<std::uint32_t>(v);
+  return true;
+}
+
+// RFC 9114 §4.3.1: :path is an origin-form request target (RFC 9110
+// §7.1): it starts with '/', and a field value has no CTL or space here.
+bool valid_path(const std::string& p) {
+  if (p.empty() || p[0] != '/' || p.size() > kMaxPathLength) return false;
+  for (unsigned char c : p)
+    if (c <= 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string output_name(const std::string& path) {
+  std::string p = path.substr(0, path.find_first_of("?#"));
+  if (p.empty() || p.back() == '/') return "index.html";
+  std::string name = p.substr(p.rfind('/') + 1);
+  if (name == "." || name == "..") return "";
+  return name;
+}
+
+H3GetOptionsResult parse_h3_get_options(std::span<const std::string> args) {
+  H3GetOptionsResult res;
+  auto fail = [&res](std::string why) {
+    res.exit_code = kUsageExitCode;
+    res.error = std::move(why);
+    return res;
+  };
+  // Our spellings onto the shared parser's; everything after a lone "--"
+  // is a PATH.
+  std::vector<std::string> mapped;
+  std::vector<std::string> positional_tail;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      positional_tail.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+      break;
+    }
+    const std::size_t eq = a.find('=');
+    const std::string name = a.substr(0, eq);
+    const std::string tail = eq == std::string::npos ? "" : a.substr(eq);
+    if (name == "--addr")
+      mapped.push_back("--address" + tail);
+    else if (name == "--addr6")
+      mapped.push_back("--address6" + tail);
+    else if (name == "--port")
+      mapped.push_back("--udp-port" + tail);
+    else if (name == "--dpdk-port")
+      mapped.push_back("--port" + tail);
+    else
+      mapped.push_back(a);
+  }
+  RuntimeOptionsResult r = parse_runtime_options(mapped);
+  if (r.exit_code != 0) {
+    std::string e = r.error;
+    for (const auto& [shared, ours] :
+         {std::pair{"--udp-port:", "--port:"}, std::pair{"--address6:", "--addr6:"},
+          std::pair{"--address:", "--addr:"}, std::pair{"--port:", "--dpdk-port:"}})
+      if (e.starts_with(shared)) {
+        e = std::string(ours).append(e.substr(std::strlen(shared)));
+        break;
+      }
+    return fail(e);
+  }
+  if (r.options.help) {
+    res.help = true;
+    return res;
+  }
+  H3GetOptions& o = res.options;
+  o.runtime = r.options;
+  bool have_server = false;
+  const std::vector<std::string>& rest = r.rest;
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    std::string name = rest[i], value;
+    if (!name.starts_with("--")) {
+      o.paths.push_back(name);
+      continue;
+    }
+    bool has_value = false;
+    if (const std::size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    auto need = [&]() {
+      if (has_value) return true;
+      if (i + 1 >= rest.size()) return false;
+      value = rest[++i];
+      return true;
+    };
+    if (name == "--insecure-no-verify" || name == "--verbose") {
+      if (has_value) return fail(name + ": takes no value");
+      (name == "--verbose" ? o.verbose : o.insecure) = true;
+      continue;
+    }
+    if (name == "--server" || name == "--ca" || name == "--sni" || name == "--out" ||
+        name == "--keylog" || name == "--timeout-ms" || name == "--handshake-timeout-ms") {
+      if (!need()) return fail(name + ": missing value");
+      if (value.empty()) return fail(name + ": empty");
+    } else if (name == "--insecure") {
+      return fail("--insecure: spelled --insecure-no-verify here (see --help)");
+    } else if (name == "--early-data" || name == "--method" || name == "--data" ||
+               name == "--header") {
+      return fail(name + ": not supported (GET only; see --help)");
+    } else {
+      return fail("unknown option \"" + rest[i] + "\" (see --help)");
+    }
+    if (name == "--server") {
+      if (!parse_ip_address(value, &o.server))
+        return fail("--server: \"" + value + "\" is not an IPv4 or IPv6 address");
+      have_server = true;
+    } else if (name == "--ca") {
+      o.ca = value;
+    } else if (name == "--sni") {
+      o.sni = value;
+    } else if (name == "--out") {
+      o.out_dir = value;
+    } else if (name == "--keylog") {
+      o.keylog = value;
+    } else if (name == "--timeout-ms") {
+      if (!parse_u32(value, 100, 3'600'000, &o.timeout_ms))
+        return fail("--timeout-ms: expected 100..3600000, got \"" + value + "\"");
+    } else {
+      if (!parse_u32(value, 100, 600'000, &o.handshake_timeout_ms))
+        return fail("--handshake-timeout-ms: expected 100..600000, got \"" + value + "\"");
+    }
+  }
+  o.paths.insert(o.paths.end(), positional_tail.begin(), positional_tail.end());
+  if (!have_server) return fail("--server: required");
+  if (o.runtime.addresses.empty()) return fail("--addr: at least one address is required");
+  bool family_ok = false;
+  for (const InterfaceAddress& a : o.runtime.addresses)
+    family_ok = family_ok || a.address.family == o.server.family;
+  if (!family_ok) return fail("--server: none of our --addr addresses is of its family");
+  if (o.insecure == !o.ca.empty())
+    return fail(o.insecure ? "--ca: not with --insecure-no-verify"
+                           : "--ca: required (or --insecure-no-verify)");
+  if (o.paths.empty()) return fail("PATH: at least one is required");
+  if (o.paths.size() > kMaxPaths)
+    return fail("PATH: at most " + std::to_string(kMaxPaths) + " in one run");
+  std::set<std::string> names;
+  for (const std::string& p : o.paths) {
+    if (!valid_path(p))
+      return fail("PATH: \"" + p + "\" is not an absolute path (starts with '/', no spaces)");
+    std::string n = output_name(p);
+    if (n.empty()) return fail("PATH: \"" + p + "\" has no file name to write");
+    if (!o.out_dir.empty() && !names.insert(n).second)
+      return fail("PATH: \"" + p + "\" would overwrite " + n + " of an earlier PATH");
+    o.out_names.push_back(std::move(n));
+  }
+  return res;
+}
+
+std::string h3_get_help() {
+  std::string h = R"(usage: h3-get [EAL options] -- --addr IP/PREFIX --server IP [options] PATH...
+
+Fetches each PATH with GET over one HTTP/3 connection (ALPN h3; one
+request stream each, all in parallel) and prints one line per response:
+status, body bytes, time from request to end of response.
+
+  --addr IPv4/PREFIX       our address (= --address), repeatable
+  --addr6 IPv6/PREFIX      our IPv6 address (= --address6)
+  --server IP              the server's address (required)
+  --port N                 the server's UDP port (default 443)
+  --gateway IP             default gateway (the server is off-link)
+  --dpdk-port N            DPDK port id (the shared options' --port; default 0)
+  --ca FILE                trust anchors (PEM) for the server's certificate
+  --insecure-no-verify     do NOT verify the certificate (labs only; printed)
+  --sni NAME               name to verify and send as SNI (default: the
+                           --server address, checked against IP SANs)
+  --out DIR                write each body to DIR/<last path segment>
+                           (index.html for a path ending in '/'); without
+                           it, only sizes are reported
+  --keylog FILE            append TLS secrets (NSS key log format) to FILE
+  --timeout-ms N           bound on the whole run (default 60000)
+  --handshake-timeout-ms N bound on the handshake (default 10000)
+  --verbose                the dataplane's start-up lines and summary (stderr)
+  --help                   this text
+
+Exit status: 0 when every response is 2xx and complete; 1 on a handshake
+failure or timeout, a connection error, a reset stream or a non-2xx
+status; 2 on a bad option or an unreadable/unwritable file.
+
+Supported: GET, HTTP/3 (RFC 9114) with QPACK, TLS 1.3 (AES-GCM, ChaCha20),
+IPv4 and IPv6, a default gateway. Not supported: other methods, request
+bodies or extra headers, redirects, 0-RTT / session resumption, Alt-Svc
+discovery, HTTP/1.1 or HTTP/2 fallback, connection migration.
+
+)";
+  h += runtime_options_help("h3-get");
+  h +=
+      "(In h3-get the shared --port is spelled --dpdk-port and --udp-port is the server's port.)\n";
+  return h;
+}
+
+}  // namespace dquic::h3get

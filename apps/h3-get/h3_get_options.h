@@ -1,0 +1,54 @@
+// h3-get's command line after DPDK's `--` (runtime/eal_args.h):
+//
+//   --addr IP/PREFIX --server IP [--port N] [--gateway IP]
+//   [--ca FILE | --insecure-no-verify] [--sni NAME] [--out DIR] PATH...
+//
+// The shared options (runtime/runtime_options.h) go through their own
+// parser first, with h3-static's spellings: `--addr` is `--address`
+// (`--addr6`: `--address6`), `--port N` is the server's UDP port and the
+// DPDK port id is `--dpdk-port`. A pure function of the strings (files are
+// checked by the program before the EAL starts): unit-tested without DPDK.
+// Errors are one line and exit code 2 (kUsageExitCode).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "runtime/runtime_options.h"
+
+namespace dquic::h3get {
+
+struct H3GetOptions {
+  RuntimeOptions runtime;  // runtime.udp_port: the server's UDP port
+  IpAddress server;
+  std::string ca;
+  bool insecure = false;
+  std::string sni;      // empty: the --server literal (checked against IP SANs, no SNI sent)
+  std::string out_dir;  // empty: sizes only
+  std::vector<std::string> paths;
+  std::vector<std::string> out_names;  // per path: the basename written under out_dir
+  std::uint32_t timeout_ms = 60'000;   // the whole run
+  std::uint32_t handshake_timeout_ms = 10'000;
+  std::string keylog;    // NSS key log file; empty: off
+  bool verbose = false;  // the Dataplane's start-up lines and summary on stderr
+};
+
+struct H3GetOptionsResult {
+  int exit_code = 0;  // 0, or kUsageExitCode with `error`
+  std::string error;
+  bool help = false;
+  H3GetOptions options;
+};
+
+H3GetOptionsResult parse_h3_get_options(std::span<const std::string> args);
+
+// The file name a response to `path` is written to: its last segment
+// without query or fragment; "index.html" for a path ending in '/'.
+// Empty if that name cannot be a file name ("." or "..").
+std::string output_name(const std::string& path);
+
+std::string h3_get_help();
+
+}  // namespace dquic::h3get
