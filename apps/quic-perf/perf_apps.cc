@@ -1,47 +1,15 @@
 #include "perf_apps.h"
 
-#include <arpa/inet.h>
 #include <rte_cycles.h>
 
 #include <algorithm>
-#include <cinttypes>
 #include <cstdio>
 
+#include "runtime/client_program.h"
 #include "runtime/stop_signal.h"
 #include "runtime/worker_counters.h"
 
 namespace dquic::perf {
-
-namespace {
-
-std::string address_text(const PeerAddress& a) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (a.family == PeerAddress::Family::kIpv4) {
-    inet_ntop(AF_INET, a.address.data(), buf, sizeof(buf));
-    return std::string(buf) + ":" + std::to_string(a.port);
-  }
-  inet_ntop(AF_INET6, a.address.data(), buf, sizeof(buf));
-  std::string s = "[";
-  s += buf;
-  s += "]:";
-  s += std::to_string(a.port);
-  return s;
-}
-
-std::string describe_close(const Connection& c) {
-  const std::optional<CloseInfo>& ci = c.close_info();
-  if (!ci) return "closed without a reason";
-  char code[32];
-  std::snprintf(code, sizeof(code), "0x%" PRIx64, ci->error_code);
-  std::string s = ci->local ? "closed by us" : "closed by the peer";
-  s += ci->application ? " (application error " : " (transport error ";
-  s += code;
-  s += ")";
-  if (!ci->reason.empty()) s += ": " + ci->reason;
-  return s;
-}
-
-}  // namespace
 
 void ConnectionTotals::add(const ConnectionStats& s, bool handshake_done) {
   ++connections;
@@ -226,13 +194,15 @@ void PerfClientApp::on_closed(Worker&, Connection& c) {
   if (!finished_ && !it->handler->done()) {
     if (!it->handler->handshake_done()) {
       if (ci && ci->reason == "handshake timeout") {
-        fail("handshake timeout: no answer from " + address_text(plan_.path.peer) + " within " +
-             std::to_string(plan_.connection.handshake_timeout / kMillisecond) + " ms");
+        fail("handshake timeout: no answer from " + peer_address_text(plan_.path.peer) +
+             " within " + std::to_string(plan_.connection.handshake_timeout / kMillisecond) +
+             " ms");
       } else {
-        fail("handshake with " + address_text(plan_.path.peer) + " failed: " + describe_close(c));
+        fail("handshake with " + peer_address_text(plan_.path.peer) +
+             " failed: " + describe_close(c));
       }
     } else {
-      fail("connection to " + address_text(plan_.path.peer) + " " + describe_close(c) +
+      fail("connection to " + peer_address_text(plan_.path.peer) + " " + describe_close(c) +
            " with requests unfinished");
     }
   }

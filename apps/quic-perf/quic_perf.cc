@@ -33,6 +33,7 @@
 #include "quic/self_signed_cert.h"
 #include "quic/stateless_reset.h"
 #include "quic/tls_credentials.h"
+#include "runtime/client_program.h"
 #include "runtime/dataplane.h"
 #include "runtime/eal_args.h"
 #include "runtime/program_util.h"
@@ -63,12 +64,6 @@ IpAddress ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
   ip.bytes[2] = c;
   ip.bytes[3] = d;
   return ip;
-}
-
-PeerAddress peer_of(const IpAddress& ip, std::uint16_t port) {
-  if (ip.family == IpFamily::kIpv4)
-    return PeerAddress::ipv4({ip.bytes[0], ip.bytes[1], ip.bytes[2], ip.bytes[3]}, port);
-  return PeerAddress::ipv6(ip.bytes, port);
 }
 
 const char* suite_name(CipherSuite s) {
@@ -135,10 +130,9 @@ ConnectionConfig connection_config(const RunContext& rc, EndpointRole role) {
   // The server's stream table (PerfServerContext::max_streams) matches.
   tp.initial_max_streams_bidi = std::max<std::uint64_t>(256, 2ull * o.streams);
   tp.initial_max_streams_uni = 0;  // the unidirectional variant is not implemented
-  // Each stream's receive buffer sizes its reassembly index for the largest
-  // window at stream open (RecvBuffer max_span: about 225 KB for the 16 MiB
-  // default, allocated and zeroed per stream), which costs 0.4-0.8 ms per
-  // new stream. Bulk transfers need the window; small requests do not.
+  // Small requests need no large window, and a smaller one bounds what a
+  // stream's RecvBuffer allocates for its reassembly index should data
+  // arrive out of order (sized for the largest window: ~225 KB at 16 MiB).
   if (o.scenario != Scenario::kBulk || o.download + o.upload <= kSmallRequestBytes) {
     c.max_stream_window = kSmallStreamWindow;
     tp.initial_max_stream_data_bidi_local = kSmallStreamWindow;
@@ -194,22 +188,10 @@ bool setup_tls(RunContext& rc, bool loopback, std::string* err, int* exit_code) 
     }
   }
   if (o.mode == Mode::kClient) {
-    TrustOptions t;
-    if (o.insecure || o.insecure_no_verify) {
-      t.insecure_skip_verify = true;
-    } else {
-      if (access(o.ca.c_str(), R_OK) != 0) {
-        *err = "--ca: cannot read " + o.ca + ": " + std::strerror(errno);
-        return false;
-      }
-      t.ca_file = o.ca;
-    }
-    rc.verifier = CertificateVerifier::create(t, err);
-    if (rc.verifier == nullptr) {
-      *err = "--ca: " + *err;
-      return false;
-    }
-    rc.tls_client.server_name = o.server_name.empty() ? ip_text(*o.server) : o.server_name;
+    const ClientTrustOptions t{o.ca, o.insecure || o.insecure_no_verify, o.server_name};
+    rc.verifier = make_client_verifier(t, err);
+    if (rc.verifier == nullptr) return false;
+    rc.tls_client.server_name = client_server_name(t, *o.server);
   }
   rc.tls_server.credentials = rc.credentials.get();
   rc.tls_client.verifier = rc.verifier.get();
@@ -289,7 +271,8 @@ DataplaneConfig client_dataplane(RunContext& rc, RuntimeOptions opts, const IpAd
     plan.connections = static_cast<std::uint32_t>(share(rc.opts.conns, where.index, where.count));
     plan.total = share(rc.opts.requests, where.index, active);
     plan.connection = connection_config(rc, EndpointRole::kClient);
-    plan.path.local = peer_of(local, static_cast<std::uint16_t>(kClientPortBase + where.index));
+    plan.path.local =
+        peer_address_of(local, static_cast<std::uint16_t>(kClientPortBase + where.index));
     plan.path.peer = server;
     plan.progress = rc.opts.progress && where.index == 0;
     rc.client_apps.push_back(std::make_unique<PerfClientApp>(plan, pattern, &rc.control));
@@ -572,7 +555,7 @@ int run_loopback(RunContext& rc) {
   co.addresses = {{client_ip, 24}};
   co.workers = static_cast<std::uint16_t>(per_side);
   DataplaneConfig cdc =
-      client_dataplane(rc, co, client_ip, peer_of(server_ip, rc.runtime.udp_port));
+      client_dataplane(rc, co, client_ip, peer_address_of(server_ip, rc.runtime.udp_port));
   cdc.lcores = rc.client_lcores;
   cdc.backends = backends.get();
   cdc.first_lane = 0;
@@ -676,18 +659,13 @@ int run_client(RunContext& rc) {
                  "WARNING: --insecure-no-verify: load generator, the server is NOT "
                  "authenticated (no chain, name or CertificateVerify check)\n");
   const IpAddress server_ip = *rc.opts.server;
-  const InterfaceAddress* local = nullptr;
-  for (const InterfaceAddress& a : rc.runtime.addresses)
-    if (a.address.family == server_ip.family) {
-      local = &a;
-      break;
-    }
+  const InterfaceAddress* local = local_address_for(rc.runtime, server_ip.family);
   if (local == nullptr) {
     std::fprintf(stderr, "%s: --addr: no address of the --server's family\n", kProgram);
     return kUsageExitCode;
   }
-  DataplaneConfig dc =
-      client_dataplane(rc, rc.runtime, local->address, peer_of(server_ip, rc.runtime.udp_port));
+  DataplaneConfig dc = client_dataplane(rc, rc.runtime, local->address,
+                                        peer_address_of(server_ip, rc.runtime.udp_port));
   dc.main_lcore_runs_worker = true;  // -l 0 is enough for one client worker
   std::unique_ptr<Dataplane> d = Dataplane::create(std::move(dc), &err);
   if (d == nullptr) {
@@ -764,9 +742,7 @@ int perf_main(int argc, char** argv) {
       restore_stop_signals();
     }
   }
-  const std::string runtime_dir = rte_eal_get_runtime_dir();
-  rte_eal_cleanup();
-  (void)rmdir(runtime_dir.c_str());  // the EAL leaves it behind, even with --no-shconf
+  cleanup_eal();
   return rc_code;
 }
 
