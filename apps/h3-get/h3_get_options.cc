@@ -50,40 +50,17 @@ H3GetOptionsResult parse_h3_get_options(std::span<const std::string> args) {
   };
   // Our spellings onto the shared parser's; everything after a lone "--"
   // is a PATH.
-  std::vector<std::string> mapped;
+  std::vector<std::string> head;
   std::vector<std::string> positional_tail;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--") {
+    if (args[i] == "--") {
       positional_tail.assign(args.begin() + static_cast<long>(i) + 1, args.end());
       break;
     }
-    const std::size_t eq = a.find('=');
-    const std::string name = a.substr(0, eq);
-    const std::string tail = eq == std::string::npos ? "" : a.substr(eq);
-    if (name == "--addr")
-      mapped.push_back("--address" + tail);
-    else if (name == "--addr6")
-      mapped.push_back("--address6" + tail);
-    else if (name == "--port")
-      mapped.push_back("--udp-port" + tail);
-    else if (name == "--dpdk-port")
-      mapped.push_back("--port" + tail);
-    else
-      mapped.push_back(a);
+    head.push_back(args[i]);
   }
-  RuntimeOptionsResult r = parse_runtime_options(mapped);
-  if (r.exit_code != 0) {
-    std::string e = r.error;
-    for (const auto& [shared, ours] :
-         {std::pair{"--udp-port:", "--port:"}, std::pair{"--address6:", "--addr6:"},
-          std::pair{"--address:", "--addr:"}, std::pair{"--port:", "--dpdk-port:"}})
-      if (e.starts_with(shared)) {
-        e = std::string(ours).append(e.substr(std::strlen(shared)));
-        break;
-      }
-    return fail(e);
-  }
+  RuntimeOptionsResult r = parse_program_runtime_options(head);
+  if (r.exit_code != 0) return fail(r.error);
   if (r.options.help) {
     res.help = true;
     return res;

@@ -108,33 +108,9 @@ bool parse_u32(const std::string& s, std::uint32_t lo, std::uint32_t hi, std::ui
 // 0: parsed; 1: --help; kUsageExitCode with *err.
 int parse_options(const std::vector<std::string>& app, Options* o, std::string* err) {
   // Issue 9's names for the shared options.
-  std::vector<std::string> mapped;
-  for (const std::string& a : app) {
-    const std::size_t eq = a.find('=');
-    const std::string name = a.substr(0, eq);
-    const std::string tail = eq == std::string::npos ? "" : a.substr(eq);
-    if (name == "--addr")
-      mapped.push_back("--address" + tail);
-    else if (name == "--addr6")
-      mapped.push_back("--address6" + tail);
-    else if (name == "--port")
-      mapped.push_back("--udp-port" + tail);
-    else if (name == "--dpdk-port")
-      mapped.push_back("--port" + tail);
-    else
-      mapped.push_back(a);
-  }
-  RuntimeOptionsResult r = parse_runtime_options(mapped);
+  RuntimeOptionsResult r = parse_program_runtime_options(app);
   if (r.exit_code != 0) {
-    // Name the option as the user spelled it.
     *err = r.error;
-    for (const auto& [shared, ours] :
-         {std::pair{"--udp-port:", "--port:"}, std::pair{"--address6:", "--addr6:"},
-          std::pair{"--address:", "--addr:"}, std::pair{"--port:", "--dpdk-port:"}})
-      if (err->starts_with(shared)) {
-        *err = std::string(ours).append(err->substr(std::strlen(shared)));
-        break;
-      }
     return kUsageExitCode;
   }
   if (r.options.help) return 1;

@@ -55,9 +55,10 @@ class HmacContexts {
   std::array<EVP_MAC_CTX*, 2> ctx_{};
 };
 
-// HMAC-Hash(key, parts...) into out (hash_length(h) bytes, RFC 2104).
-bool hmac(HashAlgorithm h, ByteSpan key, std::initializer_list<ByteSpan> parts,
-          std::span<std::uint8_t> out) {
+}  // namespace
+
+bool hmac_hash(HashAlgorithm h, ByteSpan key, std::initializer_list<ByteSpan> parts,
+               std::span<std::uint8_t> out) {
   thread_local HmacContexts contexts;
   EVP_MAC_CTX* ctx = contexts.get(h);
   if (ctx == nullptr || out.size() < hash_length(h)) return false;
@@ -74,8 +75,6 @@ bool hmac(HashAlgorithm h, ByteSpan key, std::initializer_list<ByteSpan> parts,
   if (EVP_MAC_init(ctx, &kZero, 1, nullptr) != 1) ok = false;
   return ok;
 }
-
-}  // namespace
 
 bool Secret::from(HashAlgorithm h, ByteSpan b, Secret* out) {
   if (b.size() != hash_length(h)) return false;
@@ -96,7 +95,7 @@ bool hkdf_extract(HashAlgorithm hash, ByteSpan salt, ByteSpan ikm, Secret* prk) 
   s.hash = hash;
   s.length = static_cast<std::uint8_t>(len);
   // RFC 5869 §2.2: PRK = HMAC-Hash(salt, IKM).
-  const bool ok = hmac(hash, salt, {ikm}, {s.bytes.data(), len});
+  const bool ok = hmac_hash(hash, salt, {ikm}, {s.bytes.data(), len});
   if (ok) *prk = s;
   OPENSSL_cleanse(s.bytes.data(), s.bytes.size());  // the copy on the stack
   return ok;
@@ -112,7 +111,7 @@ bool hkdf_expand(HashAlgorithm hash, ByteSpan prk, ByteSpan info, std::span<std:
   std::size_t t_len = 0, done = 0;
   bool ok = true;
   for (std::uint8_t i = 1; ok && done < out.size(); ++i) {
-    ok = hmac(hash, prk, {ByteSpan(t.data(), t_len), info, ByteSpan(&i, 1)}, t);
+    ok = hmac_hash(hash, prk, {ByteSpan(t.data(), t_len), info, ByteSpan(&i, 1)}, t);
     t_len = len;
     const std::size_t n = std::min(len, out.size() - done);
     if (ok) std::memcpy(out.data() + done, t.data(), n);

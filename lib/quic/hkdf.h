@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string_view>
 
@@ -39,6 +40,13 @@ struct Secret {
 // RFC 5869 §2.2: PRK = HMAC-Hash(salt, IKM). An empty salt means HashLen
 // zero bytes.
 [[nodiscard]] bool hkdf_extract(HashAlgorithm hash, ByteSpan salt, ByteSpan ikm, Secret* prk);
+
+// RFC 2104: HMAC-Hash(key, the parts concatenated) into the first HashLen
+// bytes of `out` (at least that long). An empty key is the all-zero key.
+// One reusable context per hash per thread (hkdf.cc): no allocation after
+// the first call on a thread.
+[[nodiscard]] bool hmac_hash(HashAlgorithm hash, ByteSpan key,
+                             std::initializer_list<ByteSpan> parts, std::span<std::uint8_t> out);
 
 // RFC 5869 §2.3: fills all of `out` (at most 255 * HashLen bytes). `prk` must
 // be at least HashLen bytes.

@@ -1,19 +1,13 @@
 #include "quic/tls_key_schedule.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include <array>
 #include <utility>
 
 namespace dquic {
 namespace {
-
-const char* digest_name(HashAlgorithm h) {
-  return h == HashAlgorithm::kSha256 ? "SHA256" : "SHA384";
-}
 
 // Fetched once, like the HKDF in hkdf.cc: a provider lookup per hash or MAC
 // would cost more than the work. Immutable and shared across threads; held
@@ -22,11 +16,6 @@ const EVP_MD* message_digest(HashAlgorithm h) {
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   static EVP_MD* const sha384 = EVP_MD_fetch(nullptr, "SHA384", nullptr);
   return h == HashAlgorithm::kSha256 ? sha256 : sha384;
-}
-
-EVP_MAC* hmac_mac() {
-  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
-  return mac;
 }
 
 void wipe(Secret* s) {
@@ -64,53 +53,12 @@ bool feed_message_hash(EVP_MD_CTX* ctx, HashAlgorithm h, ByteSpan client_hello1_
   return feed(ctx, header) && feed(ctx, client_hello1_hash);
 }
 
-// One HMAC context per hash per thread, made once (the digest fetched by
-// name then) and re-keyed per use, as hkdf.cc does: a new EVP_MAC_CTX with a
-// digest parameter per Finished costs a fetch by name and allocations. After
-// each use it is keyed with a constant, so no secret's pads stay behind.
-class HmacContexts {
- public:
-  HmacContexts() = default;
-  HmacContexts(const HmacContexts&) = delete;
-  HmacContexts& operator=(const HmacContexts&) = delete;
-  ~HmacContexts() {
-    for (EVP_MAC_CTX* c : ctx_)
-      EVP_MAC_CTX_free(c);
-  }
-  EVP_MAC_CTX* get(HashAlgorithm h) {
-    EVP_MAC_CTX*& c = ctx_[h == HashAlgorithm::kSha256 ? 0 : 1];
-    if (c != nullptr) return c;
-    EVP_MAC* mac = hmac_mac();
-    EVP_MAC_CTX* ctx = mac != nullptr ? EVP_MAC_CTX_new(mac) : nullptr;
-    OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                             const_cast<char*>(digest_name(h)), 0),
-                            OSSL_PARAM_construct_end()};
-    if (ctx == nullptr || EVP_MAC_CTX_set_params(ctx, params) != 1) {
-      EVP_MAC_CTX_free(ctx);
-      return nullptr;
-    }
-    c = ctx;
-    return c;
-  }
-
- private:
-  std::array<EVP_MAC_CTX*, 2> ctx_{};
-};
-
+// HMAC for Finished (RFC 8446 §4.4.4) through hkdf.h's reusable contexts.
 bool hmac(HashAlgorithm h, ByteSpan key, ByteSpan data, HashValue* out) {
-  thread_local HmacContexts contexts;
-  EVP_MAC_CTX* ctx = contexts.get(h);
-  if (ctx == nullptr || key.empty()) return false;  // our keys are secrets, never empty
-  std::size_t len = 0;
-  bool ok = EVP_MAC_init(ctx, key.data(), key.size(), nullptr) == 1 &&
-            (data.empty() || EVP_MAC_update(ctx, data.data(), data.size()) == 1) &&
-            EVP_MAC_final(ctx, out->bytes.data(), &len, out->bytes.size()) == 1 &&
-            len == hash_length(h);
-  static const std::uint8_t kZero = 0;
-  if (EVP_MAC_init(ctx, &kZero, 1, nullptr) != 1) ok = false;  // see HmacContexts
-  if (!ok) return false;
+  if (key.empty()) return false;  // our keys are secrets, never empty
+  if (!hmac_hash(h, key, {data}, out->bytes)) return false;
   out->hash = h;
-  out->length = static_cast<std::uint8_t>(len);
+  out->length = static_cast<std::uint8_t>(hash_length(h));
   return true;
 }
 

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 namespace dquic {
 namespace {
@@ -225,6 +226,47 @@ Options shared by the dquic programs (after --):
   --help                this text
 )";
   return h;
+}
+
+RuntimeOptionsResult parse_program_runtime_options(std::span<const std::string> args) {
+  // Program spelling -> shared spelling; the error prefixes map back.
+  static constexpr std::pair<std::string_view, std::string_view> kNames[] = {
+      {"--addr", "--address"},
+      {"--addr6", "--address6"},
+      {"--port", "--udp-port"},
+      {"--dpdk-port", "--port"},
+  };
+  std::vector<std::string> mapped;
+  mapped.reserve(args.size());
+  for (const std::string& a : args) {
+    const std::size_t eq = a.find('=');
+    const std::string_view name = std::string_view(a).substr(0, eq);
+    const std::string_view tail = eq == std::string::npos ? "" : std::string_view(a).substr(eq);
+    std::string m = a;
+    for (const auto& [ours, shared] : kNames)
+      if (name == ours) {
+        m = std::string(shared).append(tail);
+        break;
+      }
+    mapped.push_back(std::move(m));
+  }
+  RuntimeOptionsResult r = parse_runtime_options(mapped);
+  if (r.exit_code != 0) {
+    // Longest shared names first: "--address6:" before "--address:", and
+    // "--udp-port:" and "--port:" are distinct prefixes.
+    static constexpr std::pair<std::string_view, std::string_view> kBack[] = {
+        {"--udp-port:", "--port:"},
+        {"--address6:", "--addr6:"},
+        {"--address:", "--addr:"},
+        {"--port:", "--dpdk-port:"},
+    };
+    for (const auto& [shared, ours] : kBack)
+      if (r.error.starts_with(shared)) {
+        r.error = std::string(ours).append(r.error.substr(shared.size()));
+        break;
+      }
+  }
+  return r;
 }
 
 }  // namespace dquic

@@ -68,6 +68,12 @@ struct RuntimeOptionsResult {
 // Parses `args` (no program name). Stops at the first error.
 RuntimeOptionsResult parse_runtime_options(std::span<const std::string> args);
 
+// The same with the programs' spellings (h3-static, h3-get: the issues'
+// names): --addr, --addr6 and --port for --address, --address6 and
+// --udp-port, and --dpdk-port for the shared --port (the DPDK port id).
+// Errors name the option as the user spelled it.
+RuntimeOptionsResult parse_program_runtime_options(std::span<const std::string> args);
+
 // `IPv4[/len]` or `IPv6[/len]` of the given family; false on anything else
 // (a trailing character, a prefix longer than the address, a bad family).
 bool parse_interface_address(std::string_view text, IpFamily family, InterfaceAddress* out);

@@ -124,6 +124,32 @@ TEST(RuntimeOptions, EveryOption) {
   EXPECT_TRUE(route.gateway(IpFamily::kIpv6));
 }
 
+// The programs' spellings (h3-static, h3-get): mapped onto the shared
+// parser, and errors name the option as the user wrote it.
+TEST(ProgramRuntimeOptions, SpellingsMapAndErrorsNameTheUsersOption) {
+  const std::vector<std::string> ok = {
+      "--addr", "198.18.0.2/24", "--addr6=fd00::2/64", "--port", "4433", "--dpdk-port=1", "--own",
+      "x"};
+  RuntimeOptionsResult r = parse_program_runtime_options(ok);
+  ASSERT_EQ(r.exit_code, 0) << r.error;
+  ASSERT_EQ(r.options.addresses.size(), 2u);
+  EXPECT_EQ(r.options.addresses[0].address, v4(198, 18, 0, 2));
+  EXPECT_EQ(r.options.udp_port, 4433);
+  EXPECT_EQ(r.options.port, 1);
+  EXPECT_EQ(r.rest, (std::vector<std::string>{"--own", "x"}));
+  struct Case {
+    std::vector<std::string> args;
+    const char* prefix;
+  };
+  for (const Case& c :
+       {Case{{"--addr", "nope"}, "--addr:"}, Case{{"--addr6=1.2.3.4"}, "--addr6:"},
+        Case{{"--port", "70000"}, "--port:"}, Case{{"--dpdk-port", "x"}, "--dpdk-port:"}}) {
+    RuntimeOptionsResult e = parse_program_runtime_options(c.args);
+    EXPECT_EQ(e.exit_code, kUsageExitCode) << c.prefix;
+    EXPECT_TRUE(e.error.starts_with(c.prefix)) << e.error;
+  }
+}
+
 TEST(RuntimeOptions, EqualsForm) {
   const RuntimeOptionsResult r = parse({"--port=2", "--workers=3", "--aead=inline", "--hp=inline",
                                         "--address=10.1.2.3/8", "--impair=drop=2%"});
