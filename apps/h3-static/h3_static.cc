@@ -28,6 +28,8 @@
 #include "quic/self_signed_cert.h"
 #include "quic/stateless_reset.h"
 #include "quic/tls_credentials.h"
+#include "quic/tls_server.h"
+#include "quic/tls_ticket.h"
 #include "runtime/dataplane.h"
 #include "runtime/eal_args.h"
 #include "runtime/program_util.h"
@@ -53,6 +55,7 @@ struct Options {
   std::string access_log, keylog;
   bool alt_svc = false;
   bool allow_hidden = false;
+  bool early_data = false;
   RetryPolicy retry = RetryPolicy::kAutomatic;
   std::uint32_t shutdown_wait_ms = 5000;
   std::uint32_t datagram_size = 1200;
@@ -80,12 +83,23 @@ Serves DIR over HTTP/3 (ALPN h3) on UDP port --port of the DPDK port.
   --retry MODE           auto|always|never: Retry for address validation
                          (default auto: only under load)
   --allow-hidden         serve names starting with '.'
+  --early-data           accept 0-RTT requests from resumed clients. Early data
+                         can be replayed (RFC 8446 §8); h3-static serves only
+                         GET and HEAD, safe methods whose replay changes
+                         nothing (RFC 9114 §10.9, RFC 8470 §2.1), and each
+                         worker rejects a ClientHello it already accepted 0-RTT
+                         for. Without it session tickets still let clients
+                         resume, but say no early data
   --shutdown-wait-ms N   on SIGINT/SIGTERM, wait for in-flight requests after
                          GOAWAY at most N ms (default 5000)
   --max-datagram N       our UDP payload size, 1200..1472 (default 1200)
   --help                 this text
 
-Not available yet: --early-data (0-RTT), --preferred-address, --qlog.
+Session tickets (resumption, RFC 8446 §4.6.1) are always issued, valid 24 h,
+sealed with a key drawn at start-up: they do not survive a restart and are
+not shared between processes (a client then makes a full handshake).
+
+Not available yet: --preferred-address, --qlog.
 
 )";
   h += runtime_options_help(kProgram);
@@ -137,12 +151,14 @@ int parse_options(const std::vector<std::string>& app, Options* o, std::string* 
     };
     std::string v;
     if (name == "--help" || name == "-h") return 1;
-    if (name == "--alt-svc" || name == "--allow-hidden") {
+    if (name == "--alt-svc" || name == "--allow-hidden" || name == "--early-data") {
       if (has_value) {
         *err = name + ": takes no value";
         return kUsageExitCode;
       }
-      (name == "--alt-svc" ? o->alt_svc : o->allow_hidden) = true;
+      (name == "--alt-svc"        ? o->alt_svc
+       : name == "--allow-hidden" ? o->allow_hidden
+                                  : o->early_data) = true;
       continue;
     }
     if (name == "--root" || name == "--cert" || name == "--key" || name == "--write-cert" ||
@@ -184,7 +200,7 @@ int parse_options(const std::vector<std::string>& app, Options* o, std::string* 
         *err = "--max-datagram: expected 1200..1472, got \"" + v + "\"";
         return kUsageExitCode;
       }
-    } else if (name == "--early-data" || name == "--preferred-address" || name == "--qlog") {
+    } else if (name == "--preferred-address" || name == "--qlog") {
       *err = name + ": not available yet (see --help)";
       return kUsageExitCode;
     } else {
@@ -216,7 +232,12 @@ struct ServerContext {
   Options opts;
   FileResolver resolver;
   std::unique_ptr<ServerCredentials> credentials;
-  TlsServerConfig tls;
+  // Shared read-only by every worker's TlsServerConfig: rotated once, here,
+  // before the workers start (seal/open keep no state).
+  TicketKeys ticket_keys;
+  TlsServerConfig tls;  // the template; each worker gets a copy
+  std::vector<std::unique_ptr<StrikeRegister>> anti_replay;  // one per worker
+  std::vector<std::unique_ptr<TlsServerConfig>> worker_tls;
   std::unique_ptr<StatelessResetTokenGenerator> resets;
   std::array<std::uint8_t, 32> token_secret{};
   std::vector<std::unique_ptr<AddressTokenCodec>> token_codecs;  // one per worker (EVP state)
@@ -302,6 +323,19 @@ bool prepare(ServerContext& sc, std::string* err) {
   }
   sc.tls.alpn = {kH3Alpn};
   sc.tls.credentials = sc.credentials.get();
+  // RFC 8446 §4.6.1, RFC 9001 §4.6: tickets for resumption, always. The key
+  // lives and dies with the process (never written anywhere).
+  if (!sc.ticket_keys.rotate()) {
+    *err = "session ticket key: OpenSSL failure";
+    return false;
+  }
+  sc.tls.ticket_keys = &sc.ticket_keys;
+  sc.tls.ticket_lifetime_s = 86400;
+  // RFC 9001 §4.6.1: tickets allow 0-RTT only with --early-data. The
+  // transport parameters a 0-RTT client remembers are checked by TlsServer
+  // against ours (RFC 9000 §7.4.1); ours are fixed (connection_config), so a
+  // ticket of this process never finds them reduced.
+  sc.tls.enable_early_data = o.early_data;
   std::array<std::uint8_t, 32> key;
   fill_random(key);
   sc.resets = std::make_unique<StatelessResetTokenGenerator>(ByteSpan(key.data(), key.size()));
@@ -313,10 +347,10 @@ bool prepare(ServerContext& sc, std::string* err) {
   return true;
 }
 
-ConnectionConfig connection_config(const ServerContext& sc) {
+ConnectionConfig connection_config(const ServerContext& sc, const TlsServerConfig* tls) {
   ConnectionConfig c;
   c.role = EndpointRole::kServer;
-  c.tls_server = &sc.tls;
+  c.tls_server = tls;
   c.max_datagram_size = sc.opts.datagram_size;
   c.wall_clock_ms_at_zero = unix_ms_now();
   c.random = fill_random;
@@ -352,7 +386,17 @@ DataplaneConfig server_dataplane(ServerContext& sc) {
       *why = "address token key: OpenSSL failure";
       return false;
     }
-    wc.endpoint.connection = connection_config(sc);
+    // RFC 8446 §8.2: a strike register per worker (it is not thread-safe).
+    // A replayed 0-RTT flight must keep its original DCID (the 0-RTT
+    // packets authenticate their header) and Initials and 0-RTT are steered
+    // by a hash of that DCID (runtime/steering.h), so a replay reaches the
+    // worker that accepted the original and is refused there.
+    sc.worker_tls.push_back(std::make_unique<TlsServerConfig>(sc.tls));
+    if (sc.opts.early_data) {
+      sc.anti_replay.push_back(std::make_unique<StrikeRegister>());
+      sc.worker_tls.back()->anti_replay = sc.anti_replay.back().get();
+    }
+    wc.endpoint.connection = connection_config(sc, sc.worker_tls.back().get());
     wc.endpoint.cid_generator = sc.generators.back().get();
     wc.endpoint.reset_tokens = sc.resets.get();
     wc.endpoint.address_tokens = sc.token_codecs.back().get();
@@ -405,13 +449,17 @@ int run(ServerContext& sc) {
     t.responses_aborted += x.responses_aborted;
     t.body_bytes += x.body_bytes;
     t.refused += x.refused;
+    t.resumed += x.resumed;
+    t.early_data_accepted += x.early_data_accepted;
+    t.requests_early += x.requests_early;
   }
   d->shutdown();
-  std::printf("h3-static: %" PRIu64 " connections (%" PRIu64 " refused), %" PRIu64
-              " requests, %" PRIu64 " responses completed, %" PRIu64 " aborted, %" PRIu64
+  std::printf("h3-static: %" PRIu64 " connections (%" PRIu64 " refused, %" PRIu64
+              " resumed, %" PRIu64 " with 0-RTT accepted), %" PRIu64 " requests (%" PRIu64
+              " in 0-RTT), %" PRIu64 " responses completed, %" PRIu64 " aborted, %" PRIu64
               " body bytes\n",
-              t.connections, t.refused, t.requests, t.responses_finished, t.responses_aborted,
-              t.body_bytes);
+              t.connections, t.refused, t.resumed, t.early_data_accepted, t.requests,
+              t.requests_early, t.responses_finished, t.responses_aborted, t.body_bytes);
   return 0;
 }
 

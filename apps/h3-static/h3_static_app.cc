@@ -105,6 +105,9 @@ void H3StaticConnection::on_request(std::uint64_t stream, const H3RequestHead& h
                                     std::span<const QpackField> fields) {
   H3StaticApp& app = *app_;
   ++app.stats_.requests;
+  // The server completes its handshake on the client's Finished, which
+  // precedes any 1-RTT data: a request seen before that came in 0-RTT.
+  if (conn_ != nullptr && !conn_->handshake_complete()) ++app.stats_.requests_early;
   StaticRequest req;
   req.method = head.method;
   req.path = head.path;
@@ -255,6 +258,8 @@ void H3StaticApp::on_accepted(Worker&, Connection& c) {
 void H3StaticApp::on_closed(Worker&, Connection& c) {
   auto it = live_.find(&c);
   if (it == live_.end()) return;
+  if (c.resumed()) ++stats_.resumed;
+  if (c.early_data_accepted()) ++stats_.early_data_accepted;
   it->second->detach();
   std::erase(starved_, it->second.get());
   dead_.push_back(std::move(it->second));

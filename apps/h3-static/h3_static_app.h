@@ -61,6 +61,11 @@ struct H3StaticStats {
   std::uint64_t responses_aborted = 0;   // reset by the peer or by us
   std::uint64_t body_bytes = 0;          // queued to the transport
   std::uint64_t refused = 0;             // connections refused (full, stopping)
+  // RFC 8446 §2.2: resumed with a session ticket; RFC 9001 §4.6.2: 0-RTT
+  // accepted; requests that arrived in 0-RTT (before the handshake completed).
+  std::uint64_t resumed = 0;
+  std::uint64_t early_data_accepted = 0;
+  std::uint64_t requests_early = 0;
 };
 
 class H3StaticConnection;

@@ -11,6 +11,26 @@
 
 namespace dquic::perf {
 
+namespace {
+
+// Pumps the handlers that ran out of budget or credit since the last poll
+// (server and client alike): swapped out first, since pumping may queue a
+// handler again for the next poll.
+template <typename Handler>
+void pump_waiting(Worker& w, std::vector<Handler*>& waiting, std::vector<Handler*>& pumping) {
+  if (waiting.empty()) return;
+  pumping.swap(waiting);
+  for (Handler* h : pumping) {
+    h->clear_waiting();
+    if (h->connection() == nullptr) continue;
+    h->pump();
+    w.wake(*h->connection());
+  }
+  pumping.clear();
+}
+
+}  // namespace
+
 void ConnectionTotals::add(const ConnectionStats& s, bool handshake_done) {
   ++connections;
   if (handshake_done) ++handshakes;
@@ -101,16 +121,7 @@ void PerfServerApp::collect_open() {
 }
 
 void PerfServerApp::on_poll(Worker& w, Time now) {
-  if (!ctx_.waiting.empty()) {
-    pumping_.swap(ctx_.waiting);
-    for (PerfServerConnection* h : pumping_) {
-      h->clear_waiting();
-      if (h->connection() == nullptr) continue;
-      h->pump();
-      w.wake(*h->connection());
-    }
-    pumping_.clear();
-  }
+  pump_waiting(w, ctx_.waiting, pumping_);
   // The progress line's sample: one live connection, ten times a second.
   if (now >= next_sample_) {
     next_sample_ = now + 100 * kMillisecond;
@@ -232,16 +243,7 @@ void PerfClientApp::on_poll(Worker& w, Time now) {
   }
   if (finished_) return;
 
-  if (!ctx_.waiting.empty()) {
-    pumping_.swap(ctx_.waiting);
-    for (PerfClientConnection* h : pumping_) {
-      h->clear_waiting();
-      if (h->connection() == nullptr) continue;
-      h->pump();
-      w.wake(*h->connection());
-    }
-    pumping_.clear();
-  }
+  pump_waiting(w, ctx_.waiting, pumping_);
 
   const bool out_of_time = plan_.duration != 0 && now - start_ >= plan_.duration;
   const bool stop_now = out_of_time || control_->abort.load(std::memory_order_relaxed) ||

@@ -449,6 +449,11 @@ void Http3Connection::on_handshake_complete() {
 void Http3Connection::on_stream_opened(std::uint64_t id) {
   if (closed_ || conn_ == nullptr) return;  // not attached: nothing to drive
   Guard g(this);
+  // A server that accepted 0-RTT (RFC 9001 §4.6) sees the client's streams
+  // before its handshake completes: its control and QPACK streams (§6.2)
+  // open now, so that requests arriving in 0-RTT can be answered (the
+  // transport sends the bytes when it may). Idempotent.
+  if (!client()) open_local_streams();
   Stream* s = create(id);
   if (!s->bidi) return;  // its type comes with its first bytes
   if (client()) {

@@ -414,6 +414,8 @@ class Connection final : public TlsSink, public LossListener {
   // RFC 9001 §4.6: 0-RTT was offered (client) and accepted by the server.
   bool early_data_offered() const { return early_data_offered_; }
   bool early_data_accepted() const { return tls_ != nullptr && tls_->early_data_accepted(); }
+  // RFC 8446 §2.2: the handshake resumed a session (PSK from a ticket).
+  bool resumed() const { return tls_ != nullptr && tls_->resumed(); }
   // RFC 9000 §8.1: a server may send at most three times what it received
   // from an address it has not validated.
   bool address_validated() const {

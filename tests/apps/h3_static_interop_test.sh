@@ -8,7 +8,9 @@
 # Fetches files of 0 B, 1 KB, 1 MB and 5 MB in parallel streams of one
 # connection and compares them byte for byte, then a 404, a HEAD and a
 # ChaCha20-only handshake; SIGTERM during a 50 MB response: the response
-# completes and the server exits 0; then a server with --retry always.
+# completes and the server exits 0; then a server with --retry always; then
+# session resumption and 0-RTT: accepted with --early-data (byte-exact), and
+# rejected (request retried in 1-RTT) after a restart without it.
 #
 # Usage: h3_static_interop_test.sh PATH/TO/h3-static
 # Needs root (netns, /dev/net/tun) and gtlsclient: without them it FAILS
@@ -187,6 +189,62 @@ if client "$TMP/retry" $HP "$URL/1m.bin" && cmp -s "$ROOT/1m.bin" "$TMP/retry/1m
   else fail "--retry always: the client saw no Retry"; fi
 else fail "--retry always fetch"; tail -20 "$TMP/retry.log"; fi
 stop_server
+
+# --- resumption and 0-RTT (RFC 8446 §2.2, §4.6.1; RFC 9001 §4.6). gtlsclient
+# keeps the session (ticket) in --session-file and the server's transport
+# parameters in --tp-file, and sends its request in 0-RTT when both allow it;
+# ngtcp2 logs its frames (the request: "frm tx N 0RTT STREAM(..) id=0x0") and
+# says "Early data was rejected by server" when it was. The server's exit line counts resumed connections,
+# those with 0-RTT accepted and the requests that arrived in 0-RTT.
+zero_rtt_sent() { grep -Eq 'frm tx [0-9]+ 0RTT STREAM\(0x0[0-9a-f]\) id=0x0 ' "$1"; }
+early_rejected() { grep -q 'Early data was rejected by server' "$1"; }
+SESS=$TMP/session.pem
+TPF=$TMP/tp.txt
+start_server z --early-data
+# 1: a full handshake; the ticket (early data allowed) and parameters saved.
+if client "$TMP/z1" --session-file="$SESS" --tp-file="$TPF" $HP "$URL/1k.bin" \
+   && cmp -s "$ROOT/1k.bin" "$TMP/z1/1k.bin" && [ -s "$SESS" ] && [ -s "$TPF" ]; then
+  if zero_rtt_sent "$TMP/z1.log"; then fail "first run sent 0-RTT without a session"
+  else log "ok: --early-data, first run: full handshake, session and parameters saved"; fi
+else fail "--early-data first run (session $(stat -c %s "$SESS" 2>/dev/null || echo none))"; tail -20 "$TMP/z1.log"; fi
+# 2: resumed, the request in 0-RTT, accepted, byte-exact.
+if client "$TMP/z2" --session-file="$SESS" --tp-file="$TPF" $HP "$URL/1m.bin" \
+   && cmp -s "$ROOT/1m.bin" "$TMP/z2/1m.bin"; then
+  if zero_rtt_sent "$TMP/z2.log" && ! early_rejected "$TMP/z2.log"; then
+    log "ok: --early-data, second run: request sent in 0-RTT, not rejected, 1m.bin identical"
+  else fail "second run: 0-RTT not sent or rejected"; grep -E '0RTT STREAM|Early data' "$TMP/z2.log" | head -5; fi
+else fail "--early-data second run"; tail -20 "$TMP/z2.log"; fi
+stop_server
+cp "$TMP/server.out" "$TMP/server-z.out"
+# Two connections: the second resumed with 0-RTT accepted, its request in it.
+if grep -q 'h3-static: 2 connections (0 refused, 1 resumed, 1 with 0-RTT accepted), 2 requests (1 in 0-RTT)' \
+     "$TMP/server-z.out"; then log "ok: server counted 1 resumed, 1 with 0-RTT accepted, 1 request in 0-RTT"
+else fail "--early-data server counters"; grep 'connections' "$TMP/server-z.out"; fi
+
+# Without --early-data, restarted: the saved ticket is from the last process
+# (its key is gone), so no resumption and the 0-RTT is rejected; ngtcp2
+# sends the request again in 1-RTT. The new ticket says no early data, yet
+# GnuTLS still sends 0-RTT with it: the server resumes and rejects the 0-RTT
+# (RFC 8446 §4.2.10), and the request succeeds over 1-RTT.
+start_server n
+if client "$TMP/n1" --session-file="$SESS" --tp-file="$TPF" $HP "$URL/1m.bin" \
+   && cmp -s "$ROOT/1m.bin" "$TMP/n1/1m.bin"; then
+  if zero_rtt_sent "$TMP/n1.log" && early_rejected "$TMP/n1.log"; then
+    log "ok: restarted server: old ticket's 0-RTT rejected, request retried in 1-RTT, 1m.bin identical"
+  else fail "restarted server: expected 0-RTT sent and rejected"; grep -E '0RTT STREAM|Early data' "$TMP/n1.log" | head -5; fi
+else fail "restarted server, old session"; tail -20 "$TMP/n1.log"; fi
+if client "$TMP/n2" --session-file="$SESS" --tp-file="$TPF" $HP "$URL/1k.bin" \
+   && cmp -s "$ROOT/1k.bin" "$TMP/n2/1k.bin"; then
+  if zero_rtt_sent "$TMP/n2.log" && early_rejected "$TMP/n2.log"; then
+    log "ok: no --early-data: resumed, 0-RTT rejected, request retried in 1-RTT, 1k.bin identical"
+  else fail "no --early-data: expected 0-RTT sent and rejected"; grep -E '0RTT STREAM|Early data' "$TMP/n2.log" | head -5; fi
+else fail "no --early-data, resumed run"; tail -20 "$TMP/n2.log"; fi
+stop_server
+cp "$TMP/server.out" "$TMP/server-n.out"
+if grep -q 'h3-static: 2 connections (0 refused, 1 resumed, 0 with 0-RTT accepted), 2 requests (0 in 0-RTT)' \
+     "$TMP/server-n.out"; then log "ok: server counted 1 resumed (the second run), no 0-RTT accepted"
+else fail "no --early-data server counters"; grep 'connections' "$TMP/server-n.out"; fi
+
 if [ "$FAILS" != 0 ]; then
   log "server stderr:"; tail -20 "$TMP/server.err"; log "server stdout:"; tail -20 "$TMP/server.out"
   log "access log:"; cat "$TMP/access.log"

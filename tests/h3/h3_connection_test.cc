@@ -307,6 +307,56 @@ const QpackField kGet[] = {
 
 // ---------------------------------------------------------------- requests
 
+// RFC 9001 §4.6: a resumed client's request in 0-RTT reaches the server
+// before its handshake completes; the server must still be able to answer
+// (its control and QPACK streams open then, not only at completion).
+TEST_F(H3ConnectionTest, ServerAnswersRequestReceivedInZeroRtt) {
+  tls_.enable_resumption(/*early_data=*/true);
+  connect();
+  ASSERT_FALSE(tls_.sessions.empty());
+  const TlsSession session = tls_.sessions.back();
+  ASSERT_TRUE(session.allows_early_data);
+  pair_.reset();
+  client_h3_.reset();
+  server_h3_.reset();
+  server_.requests.clear();
+  server_.outs.clear();
+
+  server_h3_ = std::make_unique<Http3Connection>(config(EndpointRole::kServer), &server_);
+  server_.h3 = server_h3_.get();
+  auto resume = [&session](ConnectionConfig& c) {
+    h3_transport(c);
+    c.resume = &session;
+    c.early_data = true;
+  };
+  pair_ = std::make_unique<ConnectedPair>(h3_pool(), resume, h3_transport, &raw_, server_h3_.get(),
+                                          &tls_);
+  pair_->now = 10 * kSecond;  // after the ticket was issued
+  std::vector<rte_mbuf*> first;
+  ASSERT_TRUE(pair_->start(&first));
+  server_h3_->attach(pair_->server().conn.get());
+  ASSERT_TRUE(client().early_data_offered());
+  const std::uint64_t id = raw_stream(true, headers_frame(kGet), true);
+  std::vector<rte_mbuf*> early = pair_->send_all(pair_->client());  // 0-RTT
+  ASSERT_FALSE(early.empty());
+  first.insert(first.end(), early.begin(), early.end());
+  ASSERT_TRUE(pair_->complete(std::move(first)));
+  run();
+  EXPECT_TRUE(server().early_data_accepted());
+  EXPECT_GT(server().stats().zero_rtt_packets_received, 0u);
+  ASSERT_TRUE(server_.requests.count(id));
+  EXPECT_EQ(server_.requests[id].path, "/size/5");
+  EXPECT_TRUE(server_.outs[id].done);  // headers, body and FIN were accepted
+  EXPECT_TRUE(raw_.resets.empty());
+  std::array<std::uint8_t, 256> buf{};
+  bool fin = false;
+  const std::int64_t n = client().read(id, buf, &fin);
+  EXPECT_GT(n, 5);  // HEADERS and a 5-byte DATA frame
+  EXPECT_TRUE(fin);
+  EXPECT_TRUE(server_h3_->ready());
+  EXPECT_EQ(server_h3_->stats().stream_errors, 0u);
+}
+
 TEST_F(H3ConnectionTest, GetBodiesOfEverySize) {
   connect();
   for (std::size_t n : {std::size_t{0}, std::size_t{1024}, std::size_t{1} << 20}) {
