@@ -34,7 +34,7 @@ namespace dquic::h3get {
 namespace {
 
 constexpr char kProgram[] = "h3-get";
-constexpr int kRunFailed = 1;
+constexpr int kRunFailed = kRunFailedExitCode;
 constexpr std::uint64_t kH3NoError = 0x100;
 constexpr std::uint16_t kEphemeralBase = 49152;  // RFC 6335 §6: the dynamic ports
 
@@ -252,22 +252,11 @@ int h3_get_main(int argc, char** argv) {
     std::fprintf(stderr, "%s: %s\n", kProgram, err.c_str());
     return kUsageExitCode;
   }
-  const EalInitResult eal = init_eal(argc, argv);
-  if (eal.exit_code != 0) {
-    std::fprintf(stderr, "%s: %s\n", kProgram, eal.error.c_str());
-    return eal.exit_code;
-  }
-  int code = 0;
-  if (!install_stop_signals()) {
-    std::fprintf(stderr, "%s: cannot install the SIGINT/SIGTERM handlers\n", kProgram);
-    code = kRunFailed;
-  } else {
-    code = run(*gc);
-    restore_stop_signals();
-  }
-  gc.reset();
-  cleanup_eal();
-  return code;
+  return run_under_eal(kProgram, argc, argv, [&](const std::vector<std::string>&) {
+    const int code = run(*gc);
+    gc.reset();  // its DPDK objects go before the EAL does
+    return code;
+  });
 }
 
 }  // namespace

@@ -41,7 +41,6 @@ namespace dquic::h3static {
 namespace {
 
 constexpr char kProgram[] = "h3-static";
-constexpr int kRunFailed = 1;
 constexpr std::size_t kMaxConnectionsPerWorker = 1024;
 // RFC 9114 §5.2: 0x100 H3_NO_ERROR in the CONNECTION_CLOSE of the shutdown.
 constexpr std::uint64_t kH3NoError = 0x100;
@@ -481,24 +480,11 @@ int h3_static_main(int argc, char** argv) {
     std::fprintf(stderr, "%s: %s\n", kProgram, err.c_str());
     return kUsageExitCode;
   }
-  const EalInitResult eal = init_eal(argc, argv);
-  if (eal.exit_code != 0) {
-    std::fprintf(stderr, "%s: %s\n", kProgram, eal.error.c_str());
-    return eal.exit_code;
-  }
-  int code = 0;
-  if (!install_stop_signals()) {
-    std::fprintf(stderr, "%s: cannot install the SIGINT/SIGTERM handlers\n", kProgram);
-    code = kRunFailed;
-  } else {
-    code = run(*sc);
-    restore_stop_signals();
-  }
-  sc.reset();
-  const std::string runtime_dir = rte_eal_get_runtime_dir();
-  rte_eal_cleanup();
-  (void)rmdir(runtime_dir.c_str());  // the EAL leaves it behind, even with --no-shconf
-  return code;
+  return run_under_eal(kProgram, argc, argv, [&](const std::vector<std::string>&) {
+    const int code = run(*sc);
+    sc.reset();  // its DPDK objects go before the EAL does
+    return code;
+  });
 }
 
 }  // namespace

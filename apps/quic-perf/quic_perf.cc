@@ -45,7 +45,7 @@ namespace dquic::perf {
 namespace {
 
 constexpr char kProgram[] = "quic-perf";
-constexpr int kRunFailed = 1;
+constexpr int kRunFailed = kRunFailedExitCode;
 // 16 MiB unacknowledged per worker (32 KiB pattern chunks; the mbuf's
 // reference count is 16 bits). A stream also stops taking chunks at its
 // max_stream_send_buffer (write_mbuf returns 0 and the next pump resumes).
@@ -710,13 +710,7 @@ int perf_main(int argc, char** argv) {
       return kUsageExitCode;
     }
   }
-  const EalInitResult eal = init_eal(argc, argv);
-  if (eal.exit_code != 0) {
-    std::fprintf(stderr, "%s: %s\n", kProgram, eal.error.c_str());
-    return eal.exit_code;
-  }
-  int rc_code = 0;
-  {
+  return run_under_eal(kProgram, argc, argv, [&](const std::vector<std::string>&) {
     RunContext rc;
     rc.opts = parsed.options;
     rc.runtime = parsed.runtime;
@@ -724,26 +718,16 @@ int perf_main(int argc, char** argv) {
     const bool json_stdout =
         rc.opts.json && (rc.opts.json_path.empty() || rc.opts.json_path == "-");
     rc.log = json_stdout ? stderr : stdout;
-    if (!install_stop_signals()) {
-      std::fprintf(stderr, "%s: cannot install the SIGINT/SIGTERM handlers\n", kProgram);
-      rc_code = kRunFailed;
-    } else {
-      switch (rc.opts.mode) {
-        case Mode::kLoopback:
-          rc_code = run_loopback(rc);
-          break;
-        case Mode::kServer:
-          rc_code = run_server(rc);
-          break;
-        case Mode::kClient:
-          rc_code = run_client(rc);
-          break;
-      }
-      restore_stop_signals();
+    switch (rc.opts.mode) {
+      case Mode::kLoopback:
+        return run_loopback(rc);
+      case Mode::kServer:
+        return run_server(rc);
+      case Mode::kClient:
+        return run_client(rc);
     }
-  }
-  cleanup_eal();
-  return rc_code;
+    return kRunFailed;
+  });
 }
 
 }  // namespace

@@ -78,10 +78,4 @@ bool setup_client_tls(const ClientTrustOptions& trust, const IpAddress& server, 
   return true;
 }
 
-void cleanup_eal() {
-  const std::string runtime_dir = rte_eal_get_runtime_dir();
-  rte_eal_cleanup();
-  (void)rmdir(runtime_dir.c_str());
-}
-
 }  // namespace dquic

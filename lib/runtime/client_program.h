@@ -2,8 +2,8 @@
 // Dataplane (quic-perf's client mode, h3-get): the server's address as a
 // PeerAddress, which of our --addr addresses to send from, the TLS trust
 // (--ca FILE or an explicitly insecure mode) and the name the certificate
-// must match, a closed connection's reason as one line, and the EAL
-// teardown. Start-up and reporting only; nothing here is on the packet path.
+// must match, and a closed connection's reason as one line. Start-up and reporting only; nothing
+// here is on the packet path.
 #pragma once
 
 #include <cstdint>
@@ -53,9 +53,5 @@ std::string client_server_name(const ClientTrustOptions& trust, const IpAddress&
 // one line in *err naming --ca (an unreadable or invalid file).
 bool setup_client_tls(const ClientTrustOptions& trust, const IpAddress& server, ClientTls* out,
                       std::string* err);
-
-// rte_eal_cleanup and the runtime directory the EAL leaves behind (even
-// with --no-shconf). Last thing before exit, after every Dataplane is gone.
-void cleanup_eal();
 
 }  // namespace dquic

@@ -2,8 +2,12 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include "runtime/runtime_options.h"
+#include "runtime/stop_signal.h"
 
 namespace dquic {
 
@@ -41,6 +45,30 @@ EalInitResult init_eal(int argc, char** argv) {
     res.error += rte_strerror(rte_errno);
   }
   return res;
+}
+
+int run_under_eal(const char* program, int argc, char** argv,
+                  const std::function<int(const std::vector<std::string>& app)>& run) {
+  const EalInitResult eal = init_eal(argc, argv);
+  if (eal.exit_code != 0) {
+    std::fprintf(stderr, "%s: %s\n", program, eal.error.c_str());
+    return eal.exit_code;
+  }
+  int code = kRunFailedExitCode;
+  if (!install_stop_signals()) {
+    std::fprintf(stderr, "%s: cannot install the SIGINT/SIGTERM handlers\n", program);
+  } else {
+    code = run(eal.app);
+    restore_stop_signals();
+  }
+  cleanup_eal();
+  return code;
+}
+
+void cleanup_eal() {
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
+  rte_eal_cleanup();
+  (void)rmdir(runtime_dir.c_str());
 }
 
 }  // namespace dquic

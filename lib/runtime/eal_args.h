@@ -3,6 +3,7 @@
 // is the program's. Start-up only.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -27,5 +28,20 @@ struct EalInitResult {
 // ("EAL initialisation failed: <rte_strerror>") and exit code 2 for the
 // caller; the EAL cannot be initialised again in this process afterwards.
 EalInitResult init_eal(int argc, char** argv);
+
+// A run that failed after start-up (the programs' exit code 1).
+inline constexpr int kRunFailedExitCode = 1;
+
+// The programs' run once their own options and files are checked:
+// init_eal (its one line on stderr, prefixed "<program>: ", and its exit
+// code on failure), the SIGINT/SIGTERM handlers (stop_signal.h) around
+// `run`, then cleanup_eal(). `run` gets the program's arguments and must
+// have released everything holding DPDK resources when it returns.
+int run_under_eal(const char* program, int argc, char** argv,
+                  const std::function<int(const std::vector<std::string>& app)>& run);
+
+// rte_eal_cleanup and the runtime directory the EAL leaves behind (even
+// with --no-shconf). Last thing before exit, after every Dataplane is gone.
+void cleanup_eal();
 
 }  // namespace dquic
