@@ -11,6 +11,7 @@
 #include <rte_cycles.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cinttypes>
@@ -216,6 +217,23 @@ int run(GetContext& gc) {
       ++failed;
       if (first_failure.empty()) first_failure = o.paths[i] + ": " + why;
     }
+  }
+  if (o.stats) {
+    // First request sent to the last response ended, over the completed ones.
+    Time first = 0, last = 0;
+    std::uint64_t bytes = 0, done = 0;
+    for (const RequestResult& r : app.results()) {
+      if (r.state != RequestState::kComplete) continue;
+      if (done == 0 || r.sent < first) first = r.sent;
+      last = std::max(last, r.ended);
+      bytes += r.bytes;
+      ++done;
+    }
+    const double s = last > first ? static_cast<double>(last - first) / 1e9 : 0;
+    std::printf("stats: %" PRIu64 " responses, %" PRIu64
+                " body bytes in %.6f s: %.0f responses/s, %.3f Gbit/s\n",
+                done, bytes, s, s > 0 ? static_cast<double>(done) / s : 0,
+                s > 0 ? static_cast<double>(bytes) * 8 / s / 1e9 : 0);
   }
   std::fflush(stdout);
   if (!app.connection_error().empty()) {

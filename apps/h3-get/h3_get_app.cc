@@ -113,6 +113,7 @@ void H3GetApp::send_pending(Worker& w) {
     a.start = w.now();
     active_.emplace(*id, a);
     results_[next_].state = RequestState::kSent;
+    results_[next_].sent = a.start;
     ++next_;
     sent = true;
   }
@@ -180,6 +181,7 @@ void H3GetApp::end(std::uint64_t stream, bool ok, std::string why) {
   active_.erase(it);
   RequestResult& r = results_[a.index];
   r.time = worker_ != nullptr ? worker_->now() - a.start : 0;
+  r.ended = a.start + r.time;
   const bool counted = r.state == RequestState::kComplete || r.state == RequestState::kFailed;
   if (a.file != nullptr) {
     const std::string& name = plan_.out_files[a.index];

@@ -46,6 +46,7 @@ struct RequestResult {
   std::uint16_t status = 0;  // 0: no final response
   std::uint64_t bytes = 0;   // body bytes received
   Duration time = 0;         // request sent -> message end (or failure)
+  Time sent = 0, ended = 0;  // the worker's clock; 0 while not sent / not ended
   std::string error;         // kFailed: why
 };
 

@@ -87,9 +87,9 @@ H3GetOptionsResult parse_h3_get_options(std::span<const std::string> args) {
       value = rest[++i];
       return true;
     };
-    if (name == "--insecure-no-verify" || name == "--verbose") {
+    if (name == "--insecure-no-verify" || name == "--verbose" || name == "--stats") {
       if (has_value) return fail(name + ": takes no value");
-      (name == "--verbose" ? o.verbose : o.insecure) = true;
+      (name == "--verbose" ? o.verbose : name == "--stats" ? o.stats : o.insecure) = true;
       continue;
     }
     if (name == "--server" || name == "--ca" || name == "--sni" || name == "--out" ||
@@ -174,6 +174,9 @@ status, body bytes, time from request to end of response.
   --timeout-ms N           bound on the whole run (default 60000)
   --handshake-timeout-ms N bound on the handshake (default 10000)
   --verbose                the dataplane's start-up lines and summary (stderr)
+  --stats                  a last stdout line: responses, body bytes, seconds from
+                           the first request to the last response end, responses/s
+                           and Gbit/s of body (a load figure for one connection)
   --help                   this text
 
 Exit status: 0 when every response is 2xx and complete; 1 on a handshake

@@ -33,6 +33,7 @@ struct H3GetOptions {
   std::uint32_t handshake_timeout_ms = 10'000;
   std::string keylog;    // NSS key log file; empty: off
   bool verbose = false;  // the Dataplane's start-up lines and summary on stderr
+  bool stats = false;    // a summary line (rates) after the response lines
 };
 
 struct H3GetOptionsResult {

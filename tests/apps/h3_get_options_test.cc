@@ -55,6 +55,8 @@ TEST(H3GetOptions, MinimalAndDefaults) {
   EXPECT_EQ(o.paths[0], "/a.bin");
   EXPECT_EQ(o.timeout_ms, 60'000u);
   EXPECT_EQ(o.handshake_timeout_ms, 10'000u);
+  EXPECT_FALSE(o.stats);
+  EXPECT_TRUE(parse(base({"--stats", "/a.bin"})).options.stats);
 }
 
 TEST(H3GetOptions, AllOptionsBothSpellings) {
@@ -107,6 +109,7 @@ TEST(H3GetOptions, BadOptionsAreOneLineExit2) {
   expect_error({"--addr", "198.18.0.2/24", "--server", "2001:db8::1", "--insecure-no-verify", "/a"},
                "--server: none");
   expect_error(base({}), "PATH:");
+  expect_error(base({"--stats=1", "/a"}), "--stats: takes no value");
   expect_error(base({"relative"}), "PATH:");
   expect_error(base({"/has space"}), "PATH:");
   expect_error(base({"/a/.."}), "PATH:");
