@@ -28,6 +28,7 @@
 #include "runtime/client_program.h"
 #include "runtime/dataplane.h"
 #include "runtime/eal_args.h"
+#include "runtime/keylog_file.h"
 #include "runtime/program_util.h"
 #include "runtime/stop_signal.h"
 
@@ -48,10 +49,9 @@ struct GetContext {
   std::unique_ptr<ConnectionIdGenerator> generator;
   std::unique_ptr<H3GetApp> app;
   std::atomic<bool> stop{false};
-  std::FILE* keylog = nullptr;
-  std::FILE* quiet = nullptr;  // the Dataplane's lines without --verbose
+  std::unique_ptr<KeylogFile> keylog;  // --keylog or $SSLKEYLOGFILE
+  std::FILE* quiet = nullptr;          // the Dataplane's lines without --verbose
   ~GetContext() {
-    if (keylog != nullptr) std::fclose(keylog);
     if (quiet != nullptr) std::fclose(quiet);
   }
 };
@@ -101,18 +101,13 @@ bool prepare(GetContext& gc, std::string* err) {
   t.server_name = o.sni;
   if (!setup_client_tls(t, o.server, &gc.tls, err)) return false;
   gc.tls.config.alpn = {kH3Alpn};
-  if (!o.keylog.empty()) {
-    gc.keylog = std::fopen(o.keylog.c_str(), "a");
-    if (gc.keylog == nullptr) {
-      *err = "--keylog: cannot open " + o.keylog + ": " + std::strerror(errno);
-      return false;
-    }
-    std::FILE* f = gc.keylog;
-    gc.tls.config.keylog = [f](std::string_view line) {
-      std::fprintf(f, "%.*s\n", static_cast<int>(line.size()), line.data());
-      std::fflush(f);
-    };
+  std::string keylog_error;
+  gc.keylog = KeylogFile::open(o.keylog, &keylog_error);
+  if (!keylog_error.empty()) {
+    *err = keylog_error;
+    return false;
   }
+  if (gc.keylog != nullptr) gc.tls.config.keylog = gc.keylog->sink();
   return true;
 }
 

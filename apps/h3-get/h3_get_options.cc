@@ -170,7 +170,8 @@ status, body bytes, time from request to end of response.
   --out DIR                write each body to DIR/<last path segment>
                            (index.html for a path ending in '/'); without
                            it, only sizes are reported
-  --keylog FILE            append TLS secrets (NSS key log format) to FILE
+  --keylog FILE            append TLS secrets (NSS key log format) to FILE,
+                           created 0600 (default: $SSLKEYLOGFILE if set)
   --timeout-ms N           bound on the whole run (default 60000)
   --handshake-timeout-ms N bound on the handshake (default 10000)
   --verbose                the dataplane's start-up lines and summary (stderr)

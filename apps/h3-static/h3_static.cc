@@ -32,6 +32,7 @@
 #include "quic/tls_ticket.h"
 #include "runtime/dataplane.h"
 #include "runtime/eal_args.h"
+#include "runtime/keylog_file.h"
 #include "runtime/program_util.h"
 #include "runtime/runtime_options.h"
 #include "runtime/steering.h"
@@ -78,7 +79,8 @@ Serves DIR over HTTP/3 (ALPN h3) on UDP port --port of the DPDK port.
   --write-cert F         write the generated certificate (PEM) to F (clients pin it)
   --alt-svc              send alt-svc: h3=":PORT"; ma=86400
   --access-log F         one line per request to F ("-": stdout)
-  --keylog F             append TLS secrets (NSS key log format) to F
+  --keylog F             append TLS secrets (NSS key log format) to F, created
+                         0600 (default: $SSLKEYLOGFILE if set)
   --retry MODE           auto|always|never: Retry for address validation
                          (default auto: only under load)
   --allow-hidden         serve names starting with '.'
@@ -245,9 +247,8 @@ struct ServerContext {
   ShutdownControl shutdown;
   std::FILE* access_file = nullptr;
   std::unique_ptr<AccessLog> access_log;
-  std::FILE* keylog = nullptr;
+  std::unique_ptr<KeylogFile> keylog;  // --keylog or $SSLKEYLOGFILE
   ~ServerContext() {
-    if (keylog != nullptr) std::fclose(keylog);
     if (access_file != nullptr && access_file != stdout) std::fclose(access_file);
   }
 };
@@ -308,18 +309,13 @@ bool prepare(ServerContext& sc, std::string* err) {
     if (sc.access_file != stdout) std::setvbuf(sc.access_file, nullptr, _IOLBF, 0);
   }
   sc.access_log = std::make_unique<AccessLog>(sc.access_file);
-  if (!o.keylog.empty()) {
-    sc.keylog = std::fopen(o.keylog.c_str(), "a");
-    if (sc.keylog == nullptr) {
-      *err = "--keylog: cannot open " + o.keylog + ": " + std::strerror(errno);
-      return false;
-    }
-    std::FILE* f = sc.keylog;
-    sc.tls.keylog = [f](std::string_view line) {
-      std::fprintf(f, "%.*s\n", static_cast<int>(line.size()), line.data());
-      std::fflush(f);
-    };
+  std::string keylog_error;
+  sc.keylog = KeylogFile::open(o.keylog, &keylog_error);
+  if (!keylog_error.empty()) {
+    *err = keylog_error;
+    return false;
   }
+  if (sc.keylog != nullptr) sc.tls.keylog = sc.keylog->sink();
   sc.tls.alpn = {kH3Alpn};
   sc.tls.credentials = sc.credentials.get();
   // RFC 8446 §4.6.1, RFC 9001 §4.6: tickets for resumption, always. The key

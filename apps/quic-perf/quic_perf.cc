@@ -36,6 +36,7 @@
 #include "runtime/client_program.h"
 #include "runtime/dataplane.h"
 #include "runtime/eal_args.h"
+#include "runtime/keylog_file.h"
 #include "runtime/program_util.h"
 #include "runtime/steering.h"
 #include "runtime/stop_signal.h"
@@ -95,7 +96,7 @@ struct RunContext {
   TlsServerConfig tls_server;
   TlsClientConfig tls_client;
   std::unique_ptr<StatelessResetTokenGenerator> resets;
-  std::FILE* keylog = nullptr;
+  std::unique_ptr<KeylogFile> keylog;  // --keylog or $SSLKEYLOGFILE
   PerfRunControl control;
   std::vector<std::unique_ptr<ConnectionIdGenerator>> generators;
   std::vector<std::unique_ptr<PatternSource>> patterns;
@@ -105,9 +106,7 @@ struct RunContext {
   // Loopback: net_ring ports have no MAC address of their own (all zero,
   // which ARP refuses as a source): the workers get these instead.
   std::optional<MacAddress> client_mac, server_mac;
-  ~RunContext() {
-    if (keylog != nullptr) std::fclose(keylog);
-  }
+  ~RunContext() {}
 };
 
 ConnectionConfig connection_config(const RunContext& rc, EndpointRole role) {
@@ -150,17 +149,15 @@ bool setup_tls(RunContext& rc, bool loopback, std::string* err, int* exit_code) 
   rc.tls_server.cipher_suites = suites;
   rc.tls_client.alpn = {kPerfAlpn};
   rc.tls_client.cipher_suites = suites;
-  if (!o.keylog.empty()) {
-    rc.keylog = std::fopen(o.keylog.c_str(), "a");
-    if (rc.keylog == nullptr) {
-      *err = "--keylog: cannot open " + o.keylog + ": " + std::strerror(errno);
-      return false;
-    }
-    std::FILE* f = rc.keylog;
-    rc.tls_client.keylog = [f](std::string_view line) {
-      std::fprintf(f, "%.*s\n", static_cast<int>(line.size()), line.data());
-      std::fflush(f);
-    };
+  std::string keylog_error;
+  rc.keylog = KeylogFile::open(o.keylog, &keylog_error);
+  if (!keylog_error.empty()) {
+    *err = keylog_error;
+    return false;
+  }
+  if (rc.keylog != nullptr) {
+    rc.tls_client.keylog = rc.keylog->sink();
+    if (o.mode == Mode::kServer) rc.tls_server.keylog = rc.keylog->sink();
   }
   if (loopback) {
     // An ephemeral identity that only this run's client trusts.
