@@ -11,11 +11,13 @@
 #include <rte_eal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,6 +61,10 @@ struct Options {
   RetryPolicy retry = RetryPolicy::kAutomatic;
   std::uint32_t shutdown_wait_ms = 5000;
   std::uint32_t datagram_size = 1200;
+  // RFC 9000 §9.6: one of our --addr addresses and a port the workers also
+  // listen on; clients may move there after the handshake.
+  std::optional<IpAddress> preferred_ip;
+  std::uint16_t preferred_port = 0;
   RuntimeOptions runtime;
 };
 
@@ -94,13 +100,17 @@ Serves DIR over HTTP/3 (ALPN h3) on UDP port --port of the DPDK port.
   --shutdown-wait-ms N   on SIGINT/SIGTERM, wait for in-flight requests after
                          GOAWAY at most N ms (default 5000)
   --max-datagram N       our UDP payload size, 1200..1472 (default 1200)
+  --preferred-address IP:PORT
+                         advertise a preferred address (RFC 9000 §9.6): IP is
+                         one of --addr/--addr6 ([IPv6]:PORT), PORT is served
+                         too; a client may migrate there after the handshake
   --help                 this text
 
 Session tickets (resumption, RFC 8446 §4.6.1) are always issued, valid 24 h,
 sealed with a key drawn at start-up: they do not survive a restart and are
 not shared between processes (a client then makes a full handshake).
 
-Not available yet: --preferred-address, --qlog.
+Not available yet: --qlog.
 
 )";
   h += runtime_options_help(kProgram);
@@ -201,7 +211,24 @@ int parse_options(const std::vector<std::string>& app, Options* o, std::string* 
         *err = "--max-datagram: expected 1200..1472, got \"" + v + "\"";
         return kUsageExitCode;
       }
-    } else if (name == "--preferred-address" || name == "--qlog") {
+    } else if (name == "--preferred-address") {
+      if (!need(&v)) return kUsageExitCode;
+      // IPv4:PORT or [IPv6]:PORT.
+      const std::size_t colon = v.rfind(':');
+      std::string host = colon == std::string::npos ? "" : v.substr(0, colon);
+      if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+      std::uint32_t port = 0;
+      IpAddress ip;
+      if (colon == std::string::npos || !parse_ip_address(host, &ip) ||
+          !parse_u32(v.substr(colon + 1), 1, 65535, &port) ||
+          (ip.family == IpFamily::kIpv6 && v.front() != '[')) {
+        *err = "--preferred-address: expected IPv4:PORT or [IPv6]:PORT, got \"" + v + "\"";
+        return kUsageExitCode;
+      }
+      o->preferred_ip = ip;
+      o->preferred_port = static_cast<std::uint16_t>(port);
+    } else if (name == "--qlog") {
       *err = name + ": not available yet (see --help)";
       return kUsageExitCode;
     } else {
@@ -220,6 +247,15 @@ int parse_options(const std::vector<std::string>& app, Options* o, std::string* 
   if (o->cert.empty() != o->key.empty()) {
     *err = o->cert.empty() ? "--key: needs --cert" : "--cert: needs --key";
     return kUsageExitCode;
+  }
+  if (o->preferred_ip) {
+    bool ours = false;
+    for (const InterfaceAddress& a : o->runtime.addresses)
+      ours = ours || a.address == *o->preferred_ip;
+    if (!ours) {
+      *err = "--preferred-address: not one of the --addr/--addr6 addresses";
+      return kUsageExitCode;
+    }
   }
   if (!o->cert.empty() && !o->write_cert.empty()) {
     *err = "--write-cert: only with a generated certificate (no --cert/--key)";
@@ -359,6 +395,20 @@ ConnectionConfig connection_config(const ServerContext& sc, const TlsServerConfi
   tp.initial_max_stream_data_uni = 64 << 10;
   tp.initial_max_streams_bidi = 128;
   tp.initial_max_streams_uni = 8;
+  if (sc.opts.preferred_ip) {
+    // RFC 9000 §18.2: the connection fills in the CID (sequence 1) and its
+    // stateless reset token; an absent family stays all zeros.
+    PreferredAddress pa;
+    const IpAddress& ip = *sc.opts.preferred_ip;
+    if (ip.family == IpFamily::kIpv4) {
+      std::copy_n(ip.bytes.begin(), 4, pa.ipv4_address.begin());
+      pa.ipv4_port = sc.opts.preferred_port;
+    } else {
+      std::copy_n(ip.bytes.begin(), 16, pa.ipv6_address.begin());
+      pa.ipv6_port = sc.opts.preferred_port;
+    }
+    tp.preferred_address = pa;
+  }
   return c;
 }
 
@@ -392,6 +442,8 @@ DataplaneConfig server_dataplane(ServerContext& sc) {
       sc.worker_tls.back()->anti_replay = sc.anti_replay.back().get();
     }
     wc.endpoint.connection = connection_config(sc, sc.worker_tls.back().get());
+    if (sc.opts.preferred_ip && sc.opts.preferred_port != sc.opts.runtime.udp_port)
+      wc.udp_ports.push_back(sc.opts.preferred_port);
     wc.endpoint.cid_generator = sc.generators.back().get();
     wc.endpoint.reset_tokens = sc.resets.get();
     wc.endpoint.address_tokens = sc.token_codecs.back().get();
@@ -447,6 +499,7 @@ int run(ServerContext& sc) {
     t.resumed += x.resumed;
     t.early_data_accepted += x.early_data_accepted;
     t.requests_early += x.requests_early;
+    t.migrated += x.migrated;
   }
   d->shutdown();
   std::printf("h3-static: %" PRIu64 " connections (%" PRIu64 " refused, %" PRIu64
@@ -455,6 +508,7 @@ int run(ServerContext& sc) {
               " body bytes\n",
               t.connections, t.refused, t.resumed, t.early_data_accepted, t.requests,
               t.requests_early, t.responses_finished, t.responses_aborted, t.body_bytes);
+  if (t.migrated != 0) std::printf("h3-static: %" PRIu64 " connections changed path\n", t.migrated);
   return 0;
 }
 

@@ -260,6 +260,7 @@ void H3StaticApp::on_closed(Worker&, Connection& c) {
   if (it == live_.end()) return;
   if (c.resumed()) ++stats_.resumed;
   if (c.early_data_accepted()) ++stats_.early_data_accepted;
+  if (c.stats().migrations != 0) ++stats_.migrated;
   it->second->detach();
   std::erase(starved_, it->second.get());
   dead_.push_back(std::move(it->second));

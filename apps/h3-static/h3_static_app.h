@@ -66,6 +66,9 @@ struct H3StaticStats {
   std::uint64_t resumed = 0;
   std::uint64_t early_data_accepted = 0;
   std::uint64_t requests_early = 0;
+  // RFC 9000 §9: connections whose active path changed (to our preferred
+  // address, §9.6, or a client's migration).
+  std::uint64_t migrated = 0;
 };
 
 class H3StaticConnection;

@@ -245,6 +245,27 @@ if grep -q 'h3-static: 2 connections (0 refused, 1 resumed, 0 with 0-RTT accepte
      "$TMP/server-n.out"; then log "ok: server counted 1 resumed (the second run), no 0-RTT accepted"
 else fail "no --early-data server counters"; grep 'connections' "$TMP/server-n.out"; fi
 
+# --- preferred address (RFC 9000 §9.6): the same IP, the next port. gtlsclient
+# follows it by default: it validates the new path after the handshake and
+# moves there; the transfer that follows must arrive whole, and the server
+# must count the connection as having changed path.
+PPORT=$((PORT + 1))
+start_server p --preferred-address "$SERVER_IP:$PPORT"
+if client "$TMP/p" $HP "$URL/5m.bin" && cmp -s "$ROOT/5m.bin" "$TMP/p/5m.bin"; then
+  log "ok: --preferred-address $SERVER_IP:$PPORT: 5m.bin identical"
+else fail "--preferred-address run"; tail -20 "$TMP/p.log"; fi
+stop_server
+if grep -q '^h3-static: 1 connections changed path$' "$TMP/server.out"; then
+  log "ok: the connection moved to the preferred address"
+else fail "no path change counted with --preferred-address"; grep 'h3-static:' "$TMP/server.out"; fi
+if ip netns exec "$NS" "$H3" --no-huge --no-shconf --no-pci -m 512 --no-telemetry -l 0 \
+     --log-level error --file-prefix "h3s-bad$$" -- --root "$ROOT" --addr "$SERVER_IP/24" \
+     --preferred-address 198.18.0.9:443 > "$TMP/bad.out" 2> "$TMP/bad.err"; then
+  fail "--preferred-address off our addresses was accepted"
+elif [ "$(wc -l < "$TMP/bad.err")" = 1 ] && grep -q -- '--preferred-address: not one of' "$TMP/bad.err"; then
+  log "ok: --preferred-address not ours: one line, refused"
+else fail "--preferred-address not ours: unexpected output"; cat "$TMP/bad.err"; fi
+
 if [ "$FAILS" != 0 ]; then
   log "server stderr:"; tail -20 "$TMP/server.err"; log "server stdout:"; tail -20 "$TMP/server.out"
   log "access log:"; cat "$TMP/access.log"
