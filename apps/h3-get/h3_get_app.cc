@@ -1,5 +1,6 @@
 #include "apps/h3-get/h3_get_app.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -8,24 +9,250 @@
 
 namespace dquic::h3get {
 
+// One connection: its Http3Connection (this is its handler: stream ids
+// repeat across connections) and the requests given to it.
+class H3GetApp::Session final : public Http3Handler {
+ public:
+  Session(H3GetApp& app, std::uint32_t number) : app_(app), number_(number) {}
+  ~Session() override {
+    // Requests still open when the run ended: their partial files go.
+    drop_partial_files();
+  }
+
+  void add(std::size_t index) { indexes_.push_back(index); }
+  bool empty() const { return indexes_.empty(); }
+  Connection* connection() const { return conn_; }
+
+  // False when the endpoint refused the connection (its requests failed).
+  bool start(Worker& w) {
+    Http3Config hc;
+    hc.role = EndpointRole::kClient;
+    hc.clock = [&w] { return w.now(); };
+    h3_ = std::make_unique<Http3Connection>(hc, this);
+    ConnectionConfig c = app_.plan_.connection;
+    c.handler = h3_.get();
+    NetworkPath path = app_.plan_.path;
+    path.local.port = static_cast<std::uint16_t>(path.local.port + number_);
+    conn_ = w.connect(c, path);
+    if (conn_ == nullptr) {
+      fail_remaining("the endpoint refused a new connection");
+      return false;
+    }
+    h3_->attach(conn_);
+    return true;
+  }
+
+  void poll(Worker& w) {
+    if (conn_ == nullptr || closing_) return;
+    if (h3_->ready() && next_ < indexes_.size()) send_pending(w);
+  }
+
+  // RFC 9114 §5.2: nothing more to ask (or interrupted).
+  void close(Worker& w, H3Error e, const char* reason, Time now) {
+    if (conn_ == nullptr || closing_) return;
+    closing_ = true;
+    if (e == H3Error::kNoError)
+      conn_->close(h3_code(e), reason, now);
+    else
+      h3_->close(e, reason);
+    w.wake(*conn_);
+  }
+
+  void on_closed(Connection& c) {
+    if (finished_requests_ < indexes_.size()) {
+      std::string why;
+      const PeerAddress& peer = app_.plan_.path.peer;
+      if (!c.handshake_complete()) {
+        const std::optional<CloseInfo>& ci = c.close_info();
+        if (ci && ci->reason == "handshake timeout")
+          why = "handshake timeout: no answer from " + peer_address_text(peer) + " within " +
+                std::to_string(app_.plan_.connection.handshake_timeout / kMillisecond) + " ms";
+        else
+          why = "handshake with " + peer_address_text(peer) + " failed: " + describe_close(c);
+      } else {
+        why = "connection to " + peer_address_text(peer) + " " + describe_close(c) +
+              " with requests unfinished";
+      }
+      drop_partial_files();
+      active_.clear();
+      fail_remaining(why);
+    }
+    h3_->attach(nullptr);
+    conn_ = nullptr;
+  }
+
+  // Http3Handler.
+  void on_response_headers(std::uint64_t stream, const H3ResponseHead& head,
+                           std::span<const QpackField>) override {
+    Active* a = find(stream);
+    if (a == nullptr) return;
+    RequestResult& r = app_.results_[a->index];
+    r.status = head.status;
+    // Only a successful body is written: an error page must not replace a file.
+    if (head.status >= 200 && head.status < 300 && !app_.plan_.out_files.empty()) {
+      const std::string part = app_.plan_.out_files[a->index] + ".part";
+      a->file = std::fopen(part.c_str(), "wb");
+      if (a->file == nullptr) {
+        // Kept first: the reset may end the request (on_stream_error) at once.
+        r.error = "cannot create " + part + ": " + std::strerror(errno);
+        h3_->reset(stream, H3Error::kRequestCancelled);
+        if (find(stream) != nullptr) end(stream, false, r.error);
+      }
+    }
+  }
+  void on_body(std::uint64_t stream, ByteSpan data) override {
+    Active* a = find(stream);
+    if (a == nullptr) return;
+    RequestResult& r = app_.results_[a->index];
+    r.bytes += data.size();
+    if (a->file != nullptr && std::fwrite(data.data(), 1, data.size(), a->file) != data.size()) {
+      r.error = "cannot write " + app_.plan_.out_files[a->index] + ".part: " + std::strerror(errno);
+      h3_->reset(stream, H3Error::kRequestCancelled);
+      if (find(stream) != nullptr) end(stream, false, r.error);
+    }
+  }
+  void on_message_end(std::uint64_t stream) override {
+    Active* a = find(stream);
+    if (a == nullptr) return;
+    if (app_.results_[a->index].status == 0) {
+      end(stream, false, "the stream ended without a response");
+      return;
+    }
+    end(stream, true, "");
+  }
+  void on_stream_error(std::uint64_t stream, std::uint64_t error) override {
+    Active* a = find(stream);
+    if (a == nullptr) return;
+    char code[64];
+    std::snprintf(code, sizeof(code), "stream reset (HTTP/3 error 0x%llx)",
+                  static_cast<unsigned long long>(error));
+    const std::string& earlier = app_.results_[a->index].error;
+    end(stream, false, earlier.empty() ? code : earlier);
+  }
+  // Requests not yet sent are failed at the next poll (send_pending).
+  void on_goaway(std::uint64_t) override {}
+
+ private:
+  struct Active {
+    std::size_t index = 0;
+    std::FILE* file = nullptr;
+    Time start = 0;
+  };
+
+  Active* find(std::uint64_t stream) {
+    auto it = active_.find(stream);
+    return it == active_.end() ? nullptr : &it->second;
+  }
+
+  void send_pending(Worker& w) {
+    if (h3_->goaway_received()) {
+      // §5.2: no new requests after GOAWAY.
+      const std::span<const std::size_t> left(indexes_.data() + next_, indexes_.size() - next_);
+      finished_requests_ += left.size();
+      next_ = indexes_.size();
+      app_.fail(left, "not sent: the server sent GOAWAY");
+      return;
+    }
+    bool sent = false;
+    while (next_ < indexes_.size()) {
+      const std::size_t index = indexes_[next_];
+      const QpackField fields[] = {
+          {":method", "GET", false},
+          {":scheme", "https", false},
+          {":authority", app_.plan_.authority, false},
+          {":path", app_.plan_.paths[index], false},
+          {"user-agent", "dquic-h3-get", false},
+      };
+      // nullopt: no stream credit yet (the server's MAX_STREAMS, RFC 9000
+      // §4.6); the next poll tries again.
+      const std::optional<std::uint64_t> id = h3_->send_request(fields, {}, true);
+      if (!id) break;
+      Active a;
+      a.index = index;
+      a.start = w.now();
+      active_.emplace(*id, a);
+      app_.results_[index].state = RequestState::kSent;
+      app_.results_[index].sent = a.start;
+      ++next_;
+      sent = true;
+    }
+    if (sent) w.wake(*conn_);
+  }
+
+  void end(std::uint64_t stream, bool ok, std::string why) {
+    auto it = active_.find(stream);
+    if (it == active_.end()) return;
+    Active a = it->second;
+    active_.erase(it);
+    RequestResult& r = app_.results_[a.index];
+    r.time = app_.worker_ != nullptr ? app_.worker_->now() - a.start : 0;
+    r.ended = a.start + r.time;
+    const bool counted = r.state == RequestState::kComplete || r.state == RequestState::kFailed;
+    if (a.file != nullptr) {
+      const std::string& name = app_.plan_.out_files[a.index];
+      const std::string part = name + ".part";
+      const bool closed = std::fclose(a.file) == 0;
+      if (ok && !closed) {
+        ok = false;
+        why = "cannot write " + part + ": " + std::strerror(errno);
+      }
+      if (ok && std::rename(part.c_str(), name.c_str()) != 0) {
+        ok = false;
+        why = "cannot rename " + part + " to " + name + ": " + std::strerror(errno);
+      }
+      if (!ok) (void)std::remove(part.c_str());
+    }
+    if (counted) return;  // failed already (the whole run was stopped)
+    r.state = ok ? RequestState::kComplete : RequestState::kFailed;
+    if (!ok) r.error = std::move(why);
+    ++finished_requests_;
+    ++app_.ended_;
+  }
+
+  // Every request of this connection not ended yet.
+  void fail_remaining(const std::string& why) {
+    std::vector<std::size_t> left;
+    for (std::size_t i : indexes_) {
+      const RequestState st = app_.results_[i].state;
+      if (st == RequestState::kPending || st == RequestState::kSent) left.push_back(i);
+    }
+    finished_requests_ = indexes_.size();
+    next_ = indexes_.size();
+    if (app_.error_.empty()) app_.error_ = why;
+    app_.fail(left, why);
+  }
+
+  void drop_partial_files() {
+    for (auto& [id, a] : active_) {
+      if (a.file == nullptr) continue;
+      std::fclose(a.file);
+      a.file = nullptr;
+      (void)std::remove((app_.plan_.out_files[a.index] + ".part").c_str());
+    }
+  }
+
+  H3GetApp& app_;
+  std::uint32_t number_;
+  std::vector<std::size_t> indexes_;  // into the plan's paths
+  std::size_t next_ = 0;              // the first of indexes_ not yet sent
+  std::size_t finished_requests_ = 0;
+  std::unique_ptr<Http3Connection> h3_;
+  Connection* conn_ = nullptr;
+  std::unordered_map<std::uint64_t, Active> active_;  // by request stream id
+  bool closing_ = false;
+};
+
 H3GetApp::H3GetApp(H3GetPlan plan) : plan_(std::move(plan)) {
   results_.resize(plan_.paths.size());
-  active_.reserve(plan_.paths.size());
+  const std::size_t n =
+      std::max<std::size_t>(1, std::min<std::size_t>(plan_.connections, plan_.paths.size()));
+  for (std::size_t k = 0; k < n; ++k)
+    sessions_.push_back(std::make_unique<Session>(*this, static_cast<std::uint32_t>(k)));
+  for (std::size_t i = 0; i < plan_.paths.size(); ++i)
+    sessions_[i % n]->add(i);
 }
 
-H3GetApp::~H3GetApp() {
-  // Requests still open when the run ended: their partial files go.
-  for (auto& [id, a] : active_) {
-    if (a.file == nullptr) continue;
-    std::fclose(a.file);
-    (void)std::remove((plan_.out_files[a.index] + ".part").c_str());
-  }
-}
-
-H3GetApp::Active* H3GetApp::find(std::uint64_t stream) {
-  auto it = active_.find(stream);
-  return it == active_.end() ? nullptr : &it->second;
-}
+H3GetApp::~H3GetApp() = default;
 
 void H3GetApp::finish() {
   if (finished_) return;
@@ -33,14 +260,14 @@ void H3GetApp::finish() {
   if (plan_.stop != nullptr) plan_.stop->store(true, std::memory_order_release);
 }
 
-void H3GetApp::fail_all(const std::string& why) {
-  if (error_.empty()) error_ = why;
-  for (RequestResult& r : results_)
-    if (r.state == RequestState::kPending || r.state == RequestState::kSent) {
-      r.state = RequestState::kFailed;
-      if (r.error.empty()) r.error = why;
-    }
-  ended_ = results_.size();
+void H3GetApp::fail(std::span<const std::size_t> indexes, const std::string& why) {
+  for (std::size_t i : indexes) {
+    RequestResult& r = results_[i];
+    if (r.state == RequestState::kComplete || r.state == RequestState::kFailed) continue;
+    r.state = RequestState::kFailed;
+    if (r.error.empty()) r.error = why;
+    ++ended_;
+  }
 }
 
 void H3GetApp::on_poll(Worker& w, Time now) {
@@ -48,191 +275,43 @@ void H3GetApp::on_poll(Worker& w, Time now) {
   if (!started_) {
     started_ = true;
     worker_ = &w;
-    Http3Config hc;
-    hc.role = EndpointRole::kClient;
-    hc.clock = [&w] { return w.now(); };
-    h3_ = std::make_unique<Http3Connection>(hc, this);
-    ConnectionConfig c = plan_.connection;
-    c.handler = h3_.get();
-    conn_ = w.connect(c, plan_.path);
-    if (conn_ == nullptr) {
-      fail_all("the endpoint refused a new connection");
-      finish();
-      return;
-    }
-    h3_->attach(conn_);
+    for (auto& s : sessions_)
+      if (!s->empty()) s->start(w);
   }
   if (plan_.interrupt != nullptr && plan_.interrupt->load(std::memory_order_relaxed) && !closing_) {
-    fail_all("interrupted");
     closing_ = true;
-    if (conn_ != nullptr) {
-      h3_->close(H3Error::kRequestCancelled, "interrupted");
-      w.wake(*conn_);
-    }
+    std::vector<std::size_t> all(results_.size());
+    for (std::size_t i = 0; i < all.size(); ++i)
+      all[i] = i;
+    if (error_.empty()) error_ = "interrupted";
+    fail(all, "interrupted");
+    for (auto& s : sessions_)
+      s->close(w, H3Error::kRequestCancelled, "interrupted", now);
     finish();
     return;
   }
-  if (conn_ == nullptr) return;
-  if (!handshake_done_ && conn_->handshake_complete()) handshake_done_ = true;
-  if (h3_->ready() && next_ < plan_.paths.size()) send_pending(w);
+  for (auto& s : sessions_)
+    s->poll(w);
   if (ended_ == results_.size() && !closing_) {
-    // RFC 9114 §5.2: nothing more to ask; H3_NO_ERROR.
     closing_ = true;
-    conn_->close(h3_code(H3Error::kNoError), "done", now);
-    w.wake(*conn_);
+    for (auto& s : sessions_)
+      s->close(w, H3Error::kNoError, "done", now);
     finish();
   }
-}
-
-void H3GetApp::send_pending(Worker& w) {
-  if (h3_->goaway_received()) {
-    // §5.2: no new requests after GOAWAY.
-    for (std::size_t i = next_; i < results_.size(); ++i) {
-      results_[i].state = RequestState::kFailed;
-      results_[i].error = "not sent: the server sent GOAWAY";
-      ++ended_;
-    }
-    next_ = results_.size();
-    return;
-  }
-  bool sent = false;
-  while (next_ < plan_.paths.size()) {
-    const QpackField fields[] = {
-        {":method", "GET", false},
-        {":scheme", "https", false},
-        {":authority", plan_.authority, false},
-        {":path", plan_.paths[next_], false},
-        {"user-agent", "dquic-h3-get", false},
-    };
-    // nullopt: no stream credit yet (the server's MAX_STREAMS, RFC 9000
-    // §4.6); the next poll tries again.
-    const std::optional<std::uint64_t> id = h3_->send_request(fields, {}, true);
-    if (!id) break;
-    Active a;
-    a.index = next_;
-    a.start = w.now();
-    active_.emplace(*id, a);
-    results_[next_].state = RequestState::kSent;
-    results_[next_].sent = a.start;
-    ++next_;
-    sent = true;
-  }
-  if (sent) w.wake(*conn_);
-}
-
-void H3GetApp::on_response_headers(std::uint64_t stream, const H3ResponseHead& head,
-                                   std::span<const QpackField>) {
-  Active* a = find(stream);
-  if (a == nullptr) return;
-  RequestResult& r = results_[a->index];
-  r.status = head.status;
-  // Only a successful body is written: an error page must not replace a file.
-  if (head.status >= 200 && head.status < 300 && !plan_.out_files.empty()) {
-    const std::string part = plan_.out_files[a->index] + ".part";
-    a->file = std::fopen(part.c_str(), "wb");
-    if (a->file == nullptr) {
-      // Kept first: the reset may end the request (on_stream_error) at once.
-      r.error = "cannot create " + part + ": " + std::strerror(errno);
-      h3_->reset(stream, H3Error::kRequestCancelled);
-      if (find(stream) != nullptr) end(stream, false, r.error);
-    }
-  }
-}
-
-void H3GetApp::on_body(std::uint64_t stream, ByteSpan data) {
-  Active* a = find(stream);
-  if (a == nullptr) return;
-  RequestResult& r = results_[a->index];
-  r.bytes += data.size();
-  if (a->file != nullptr && std::fwrite(data.data(), 1, data.size(), a->file) != data.size()) {
-    r.error = "cannot write " + plan_.out_files[a->index] + ".part: " + std::strerror(errno);
-    h3_->reset(stream, H3Error::kRequestCancelled);
-    if (find(stream) != nullptr) end(stream, false, r.error);
-  }
-}
-
-void H3GetApp::on_message_end(std::uint64_t stream) {
-  Active* a = find(stream);
-  if (a == nullptr) return;
-  if (results_[a->index].status == 0) {
-    end(stream, false, "the stream ended without a response");
-    return;
-  }
-  end(stream, true, "");
-}
-
-void H3GetApp::on_stream_error(std::uint64_t stream, std::uint64_t error) {
-  Active* a = find(stream);
-  if (a == nullptr) return;
-  char code[64];
-  std::snprintf(code, sizeof(code), "stream reset (HTTP/3 error 0x%llx)",
-                static_cast<unsigned long long>(error));
-  end(stream, false, results_[a->index].error.empty() ? code : results_[a->index].error);
-}
-
-void H3GetApp::on_goaway(std::uint64_t) {
-  // Requests not yet sent are failed at the next poll (send_pending).
-}
-
-void H3GetApp::end(std::uint64_t stream, bool ok, std::string why) {
-  auto it = active_.find(stream);
-  if (it == active_.end()) return;
-  Active a = it->second;
-  active_.erase(it);
-  RequestResult& r = results_[a.index];
-  r.time = worker_ != nullptr ? worker_->now() - a.start : 0;
-  r.ended = a.start + r.time;
-  const bool counted = r.state == RequestState::kComplete || r.state == RequestState::kFailed;
-  if (a.file != nullptr) {
-    const std::string& name = plan_.out_files[a.index];
-    const std::string part = name + ".part";
-    const bool closed = std::fclose(a.file) == 0;
-    if (ok && !closed) {
-      ok = false;
-      why = "cannot write " + part + ": " + std::strerror(errno);
-    }
-    if (ok && std::rename(part.c_str(), name.c_str()) != 0) {
-      ok = false;
-      why = "cannot rename " + part + " to " + name + ": " + std::strerror(errno);
-    }
-    if (!ok) (void)std::remove(part.c_str());
-  }
-  if (counted) return;  // fail_all() ended it already
-  r.state = ok ? RequestState::kComplete : RequestState::kFailed;
-  if (!ok) r.error = std::move(why);
-  ++ended_;
 }
 
 void H3GetApp::on_closed(Worker&, Connection& c) {
-  if (&c != conn_) return;
-  if (ended_ < results_.size()) {
-    std::string why;
-    if (!handshake_done_ && !c.handshake_complete()) {
-      const std::optional<CloseInfo>& ci = c.close_info();
-      if (ci && ci->reason == "handshake timeout")
-        why = "handshake timeout: no answer from " + peer_address_text(plan_.path.peer) +
-              " within " + std::to_string(plan_.connection.handshake_timeout / kMillisecond) +
-              " ms";
-      else
-        why = "handshake with " + peer_address_text(plan_.path.peer) +
-              " failed: " + describe_close(c);
-    } else {
-      why = "connection to " + peer_address_text(plan_.path.peer) + " " + describe_close(c) +
-            " with requests unfinished";
-    }
-    // Partial files go (the destructor would too; do it now, once).
-    for (auto& [id, a] : active_) {
-      if (a.file == nullptr) continue;
-      std::fclose(a.file);
-      a.file = nullptr;
-      (void)std::remove((plan_.out_files[a.index] + ".part").c_str());
-    }
-    active_.clear();
-    fail_all(why);
+  for (auto& s : sessions_) {
+    if (s->connection() != &c) continue;
+    s->on_closed(c);
+    break;
   }
-  h3_->attach(nullptr);
-  conn_ = nullptr;
-  finish();
+  // Every request ended (some by this close): the next poll closes the
+  // others; with every connection gone there is nothing left to wait for.
+  bool any_open = false;
+  for (auto& s : sessions_)
+    any_open = any_open || s->connection() != nullptr;
+  if (!any_open) finish();
 }
 
 }  // namespace dquic::h3get

@@ -93,7 +93,8 @@ H3GetOptionsResult parse_h3_get_options(std::span<const std::string> args) {
       continue;
     }
     if (name == "--server" || name == "--ca" || name == "--sni" || name == "--out" ||
-        name == "--keylog" || name == "--timeout-ms" || name == "--handshake-timeout-ms") {
+        name == "--keylog" || name == "--timeout-ms" || name == "--handshake-timeout-ms" ||
+        name == "--conns") {
       if (!need()) return fail(name + ": missing value");
       if (value.empty()) return fail(name + ": empty");
     } else if (name == "--insecure") {
@@ -116,6 +117,10 @@ H3GetOptionsResult parse_h3_get_options(std::span<const std::string> args) {
       o.out_dir = value;
     } else if (name == "--keylog") {
       o.keylog = value;
+    } else if (name == "--conns") {
+      if (!parse_u32(value, 1, kMaxConnections, &o.connections))
+        return fail("--conns: expected 1.." + std::to_string(kMaxConnections) + ", got \"" + value +
+                    "\"");
     } else if (name == "--timeout-ms") {
       if (!parse_u32(value, 100, 3'600'000, &o.timeout_ms))
         return fail("--timeout-ms: expected 100..3600000, got \"" + value + "\"");
@@ -175,6 +180,8 @@ status, body bytes, time from request to end of response.
   --timeout-ms N           bound on the whole run (default 60000)
   --handshake-timeout-ms N bound on the handshake (default 10000)
   --verbose                the dataplane's start-up lines and summary (stderr)
+  --conns N                spread the PATHs over N connections (1..64, default 1;
+                           path i on connection i mod N, each from its own port)
   --stats                  a last stdout line: responses, body bytes, seconds from
                            the first request to the last response end, responses/s
                            and Gbit/s of body (a load figure for one connection)

@@ -20,6 +20,8 @@
 
 namespace dquic::h3get {
 
+inline constexpr std::uint32_t kMaxConnections = 64;  // --conns
+
 struct H3GetOptions {
   RuntimeOptions runtime;  // runtime.udp_port: the server's UDP port
   IpAddress server;
@@ -29,6 +31,7 @@ struct H3GetOptions {
   std::string out_dir;  // empty: sizes only
   std::vector<std::string> paths;
   std::vector<std::string> out_names;  // per path: the basename written under out_dir
+  std::uint32_t connections = 1;       // --conns: path i on connection i mod N
   std::uint32_t timeout_ms = 60'000;   // the whole run
   std::uint32_t handshake_timeout_ms = 10'000;
   std::string keylog;    // NSS key log file; empty: off

@@ -144,6 +144,22 @@ else
 fi
 [ "$FAILS" = 0 ] && cat "$TMP/files.out"
 
+# --- 1b. the same over three connections (--conns 3: path i on connection
+# i mod 3, each from its own port), byte for byte, with the --stats line
+mkdir -p "$TMP/dl3"
+get conns --ca "$TMP/cert.pem" --out "$TMP/dl3" --conns 3 --stats /1k.bin /1m.bin /10m.bin
+if [ "$GET_RC" = 0 ]; then
+  for f in 1k.bin 1m.bin 10m.bin; do
+    if cmp -s "$ROOT/$f" "$TMP/dl3/$f"; then log "ok: --conns 3: /$f identical"
+    else fail "--conns 3: /$f missing or different"; fi
+  done
+  total=$(( $(stat -c %s "$ROOT/1k.bin") + $(stat -c %s "$ROOT/1m.bin") + $(stat -c %s "$ROOT/10m.bin") ))
+  grep -q "^stats: 3 responses, $total body bytes in " "$TMP/conns.out" \
+    && log "ok: --stats line" || fail "--stats line missing or wrong: $(tail -1 "$TMP/conns.out")"
+else
+  fail "h3-get --conns 3 exited ${GET_RC:-?}"; show conns
+fi
+
 # --- 2. a 404 among good paths: exit 1 and one error line
 mkdir -p "$TMP/nf"
 get nf --ca "$TMP/cert.pem" --out "$TMP/nf" /1k.bin /no-such-file

@@ -56,6 +56,8 @@ TEST(H3GetOptions, MinimalAndDefaults) {
   EXPECT_EQ(o.timeout_ms, 60'000u);
   EXPECT_EQ(o.handshake_timeout_ms, 10'000u);
   EXPECT_FALSE(o.stats);
+  EXPECT_EQ(o.connections, 1u);
+  EXPECT_EQ(parse(base({"--conns", "8", "/a.bin"})).options.connections, 8u);
   EXPECT_TRUE(parse(base({"--stats", "/a.bin"})).options.stats);
 }
 
@@ -110,6 +112,8 @@ TEST(H3GetOptions, BadOptionsAreOneLineExit2) {
                "--server: none");
   expect_error(base({}), "PATH:");
   expect_error(base({"--stats=1", "/a"}), "--stats: takes no value");
+  expect_error(base({"--conns", "0", "/a"}), "--conns: expected 1..64");
+  expect_error(base({"--conns=65", "/a"}), "--conns: expected 1..64");
   expect_error(base({"relative"}), "PATH:");
   expect_error(base({"/has space"}), "PATH:");
   expect_error(base({"/a/.."}), "PATH:");
