@@ -10,18 +10,6 @@ namespace {
 constexpr std::size_t kMaxPaths = 1000;  // requests in one run (one stream each)
 constexpr std::size_t kMaxPathLength = 8000;
 
-bool parse_u32(const std::string& s, std::uint32_t lo, std::uint32_t hi, std::uint32_t* out) {
-  if (s.empty() || s.size() > 10) return false;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  if (v < lo || v > hi) return false;
-  *out = static_cast<std::uint32_t>(v);
-  return true;
-}
-
 // RFC 9114 §4.3.1: :path is an origin-form request target (RFC 9110
 // §7.1): it starts with '/', and a field value has no CTL or space here.
 bool valid_path(const std::string& p) {

@@ -118,18 +118,6 @@ Not available yet: --qlog.
   return h;
 }
 
-bool parse_u32(const std::string& s, std::uint32_t lo, std::uint32_t hi, std::uint32_t* out) {
-  if (s.empty() || s.size() > 10) return false;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  if (v < lo || v > hi) return false;
-  *out = static_cast<std::uint32_t>(v);
-  return true;
-}
-
 // 0: parsed; 1: --help; kUsageExitCode with *err.
 int parse_options(const std::vector<std::string>& app, Options* o, std::string* err) {
   // Issue 9's names for the shared options.

@@ -13,13 +13,6 @@ bool parse_u64(std::string_view t, std::uint64_t* out) {
   return r.ec == std::errc() && r.ptr == t.data() + t.size();
 }
 
-bool parse_u32(std::string_view t, std::uint32_t lo, std::uint32_t hi, std::uint32_t* out) {
-  std::uint64_t v = 0;
-  if (!parse_u64(t, &v) || v < lo || v > hi) return false;
-  *out = static_cast<std::uint32_t>(v);
-  return true;
-}
-
 bool parse_seconds(std::string_view t, double* out) {
   if (t.empty()) return false;
   const std::string s(t);

@@ -7,9 +7,7 @@
 #include <utility>
 
 namespace dquic {
-namespace {
 
-// A decimal integer in [lo, hi]: digits only (no sign, space or suffix).
 bool parse_uint(std::string_view s, std::uint64_t lo, std::uint64_t hi, std::uint64_t* out) {
   if (s.empty() || s.size() > 20) return false;
   std::uint64_t v = 0;
@@ -18,6 +16,15 @@ bool parse_uint(std::string_view s, std::uint64_t lo, std::uint64_t hi, std::uin
   *out = v;
   return true;
 }
+
+bool parse_u32(std::string_view s, std::uint32_t lo, std::uint32_t hi, std::uint32_t* out) {
+  std::uint64_t v = 0;
+  if (!parse_uint(s, lo, hi, &v)) return false;
+  *out = static_cast<std::uint32_t>(v);
+  return true;
+}
+
+namespace {
 
 bool parse_ip(std::string_view text, IpFamily family, IpAddress* out) {
   // inet_pton needs a NUL-terminated string; addresses are short.

@@ -74,6 +74,11 @@ RuntimeOptionsResult parse_runtime_options(std::span<const std::string> args);
 // Errors name the option as the user spelled it.
 RuntimeOptionsResult parse_program_runtime_options(std::span<const std::string> args);
 
+// A decimal integer in [lo, hi]: digits only (no sign, space or suffix);
+// the programs' own options use these too.
+bool parse_uint(std::string_view s, std::uint64_t lo, std::uint64_t hi, std::uint64_t* out);
+bool parse_u32(std::string_view s, std::uint32_t lo, std::uint32_t hi, std::uint32_t* out);
+
 // `IPv4[/len]` or `IPv6[/len]` of the given family; false on anything else
 // (a trailing character, a prefix longer than the address, a bad family).
 bool parse_interface_address(std::string_view text, IpFamily family, InterfaceAddress* out);
