@@ -237,6 +237,10 @@ bool Dataplane::build(std::string* err) {
   }
 
   if (o.impairment) say("impairment: on every worker's receive path (test use only: --impair)");
+  // Parsed before they are built: refused until then, never ignored.
+  if (!o.qlog_directory().empty()) return *err = "--qlog: not built yet", false;
+  if (!o.pcap_file.empty()) return *err = "--pcap: not built yet", false;
+  if (o.stats_interval_s != 0) return *err = "--stats-interval: not built yet", false;
 
   // --- workers -------------------------------------------------------------
   const Route route = o.route();

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -49,8 +50,9 @@ std::string quoted(std::string_view v) {
 
 // Options that take a value, and the flags.
 constexpr const char* kValued[] = {
-    "--port", "--address", "--address6",      "--gateway", "--udp-port", "--workers",
-    "--aead", "--hp",      "--crypto-device", "--impair",  "--mbufs",    "--drain-ms",
+    "--port",    "--address",  "--address6", "--gateway",       "--udp-port",
+    "--workers", "--aead",     "--hp",       "--crypto-device", "--impair",
+    "--mbufs",   "--drain-ms", "--qlog",     "--pcap",          "--stats-interval",
 };
 
 bool is_valued(std::string_view name) {
@@ -79,6 +81,12 @@ bool parse_interface_address(std::string_view text, IpFamily family, InterfaceAd
   }
   *out = a;
   return true;
+}
+
+std::string RuntimeOptions::qlog_directory() const {
+  if (!qlog_dir.empty()) return qlog_dir;
+  const char* env = std::getenv("QLOGDIR");
+  return env != nullptr ? std::string(env) : std::string();
 }
 
 Route RuntimeOptions::route() const {
@@ -185,6 +193,17 @@ RuntimeOptionsResult parse_runtime_options(std::span<const std::string> args) {
         return fail(
             name, quoted(value) + " is not a time in ms (0.." + std::to_string(kMaxDrainMs) + ")");
       o.drain_ms = static_cast<std::uint32_t>(n);
+    } else if (name == "--qlog") {
+      if (value.empty()) return fail(name, "empty directory name");
+      o.qlog_dir.assign(value);
+    } else if (name == "--pcap") {
+      if (value.empty()) return fail(name, "empty file name");
+      o.pcap_file.assign(value);
+    } else if (name == "--stats-interval") {
+      if (!parse_uint(value, 1, kMaxStatsIntervalS, &n))
+        return fail(name, quoted(value) + " is not a time in seconds (1.." +
+                              std::to_string(kMaxStatsIntervalS) + ")");
+      o.stats_interval_s = static_cast<std::uint32_t>(n);
     }
   }
 
@@ -230,6 +249,10 @@ Options shared by the dquic programs (after --):
   --mbufs N             mbufs per NUMA socket (default: computed from the
                         descriptors, queues and workers)
   --drain-ms N          on SIGINT/SIGTERM, time to send CONNECTION_CLOSE (default 200)
+  --qlog DIR            a qlog (JSON-SEQ) file per connection in DIR, named by its
+                        original destination CID (default: $QLOGDIR when set)
+  --pcap FILE           write every frame received and sent to FILE (pcap)
+  --stats-interval N    print a one-line summary every N seconds (1..3600)
   --help                this text
 )";
   return h;

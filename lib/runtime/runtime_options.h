@@ -41,7 +41,15 @@ struct RuntimeOptions {
   std::optional<ImpairmentConfig> impairment;
   std::uint32_t mbufs = 0;       // per NUMA socket; 0 = computed (mbuf_pool_size.h)
   std::uint32_t drain_ms = 200;  // shutdown: time to send the CONNECTION_CLOSEs
-  bool help = false;             // --help was given: print runtime_options_help, exit 0
+  // Observability (docs/OPERATIONS.md). qlog: a JSON-SEQ file per connection
+  // in this directory; empty = $QLOGDIR when set (qlog_directory()), else off.
+  std::string qlog_dir;
+  std::string pcap_file;               // every frame received and sent; empty = off
+  std::uint32_t stats_interval_s = 0;  // a one-line summary every N s; 0 = off
+  bool help = false;                   // --help was given: print runtime_options_help, exit 0
+
+  // --qlog, else $QLOGDIR (read now), else empty: qlog off.
+  std::string qlog_directory() const;
 
   // The addresses and gateways as a Route (validated by the parser, so this
   // cannot fail on parsed options).
@@ -54,6 +62,7 @@ inline constexpr std::uint16_t kMaxWorkers = 128;  // RTE_MAX_LCORE in the defau
 inline constexpr std::uint32_t kMinMbufs = 1024;
 inline constexpr std::uint32_t kMaxMbufs = 1u << 26;
 inline constexpr std::uint32_t kMaxDrainMs = 60'000;
+inline constexpr std::uint32_t kMaxStatsIntervalS = 3600;
 
 struct RuntimeOptionsResult {
   // 0: parsed (or --help: options.help set); kUsageExitCode: `error` holds

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -201,6 +202,26 @@ TEST(RuntimeOptions, LimitsAccepted) {
   EXPECT_EQ(parse({"--udp-port", "65535"}).options.udp_port, 65535);
 }
 
+TEST(RuntimeOptions, Observability) {
+  const RuntimeOptionsResult off = parse({});
+  ASSERT_EQ(off.exit_code, 0) << off.error;
+  EXPECT_TRUE(off.options.qlog_dir.empty());
+  EXPECT_TRUE(off.options.pcap_file.empty());
+  EXPECT_EQ(off.options.stats_interval_s, 0u);
+  const RuntimeOptionsResult r =
+      parse({"--qlog", "/tmp/q", "--pcap=/tmp/c.pcap", "--stats-interval", "3600"});
+  ASSERT_EQ(r.exit_code, 0) << r.error;
+  EXPECT_EQ(r.options.qlog_dir, "/tmp/q");
+  EXPECT_EQ(r.options.pcap_file, "/tmp/c.pcap");
+  EXPECT_EQ(r.options.stats_interval_s, 3600u);
+  // --qlog wins over $QLOGDIR; $QLOGDIR serves when the option is absent.
+  ASSERT_EQ(setenv("QLOGDIR", "/tmp/env-q", 1), 0);
+  EXPECT_EQ(r.options.qlog_directory(), "/tmp/q");
+  EXPECT_EQ(off.options.qlog_directory(), "/tmp/env-q");
+  ASSERT_EQ(unsetenv("QLOGDIR"), 0);
+  EXPECT_EQ(off.options.qlog_directory(), "");
+}
+
 TEST(RuntimeOptions, UnknownArgumentsAreHandedBackInOrder) {
   const RuntimeOptionsResult r =
       parse({"--duration", "10", "--port", "1", "positional", "-x", "--", "--streams=4"});
@@ -218,9 +239,9 @@ TEST(RuntimeOptions, Help) {
   }
   const std::string text = runtime_options_help("quic-perf");
   EXPECT_EQ(text.rfind("usage: quic-perf [EAL options] -- [options]\n", 0), 0u);
-  for (const char* opt :
-       {"--port", "--address ", "--address6", "--gateway", "--udp-port", "--workers", "--aead",
-        "--hp ", "--crypto-device", "--impair", "--mbufs", "--drain-ms", "--help"})
+  for (const char* opt : {"--port", "--address ", "--address6", "--gateway", "--udp-port",
+                          "--workers", "--aead", "--hp ", "--crypto-device", "--impair", "--mbufs",
+                          "--drain-ms", "--qlog", "--pcap", "--stats-interval", "--help"})
     EXPECT_NE(text.find(opt), std::string::npos) << opt;
   // Says what --impair is for.
   EXPECT_NE(text.find("never for real traffic"), std::string::npos);
@@ -273,6 +294,11 @@ TEST(RuntimeOptions, EveryErrorMessage) {
       {{"--mbufs", "67108865"}, "--mbufs: '67108865' is not a pool size (1024..67108864)"},
       {{"--drain-ms", "60001"}, "--drain-ms: '60001' is not a time in ms (0..60000)"},
       {{"--drain-ms", "1.5"}, "--drain-ms: '1.5' is not a time in ms (0..60000)"},
+      {{"--qlog", ""}, "--qlog: empty directory name"},
+      {{"--qlog"}, "--qlog: missing value"},
+      {{"--pcap="}, "--pcap: empty file name"},
+      {{"--stats-interval", "0"}, "--stats-interval: '0' is not a time in seconds (1..3600)"},
+      {{"--stats-interval", "3601"}, "--stats-interval: '3601' is not a time in seconds (1..3600)"},
   };
   for (const BadCase& c : cases) {
     const RuntimeOptionsResult r = parse(c.args);
