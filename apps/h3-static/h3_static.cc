@@ -58,6 +58,7 @@ struct Options {
   bool alt_svc = false;
   bool allow_hidden = false;
   bool early_data = false;
+  bool zero_copy = true;
   RetryPolicy retry = RetryPolicy::kAutomatic;
   std::uint32_t shutdown_wait_ms = 5000;
   std::uint32_t datagram_size = 1200;
@@ -104,6 +105,18 @@ Serves DIR over HTTP/3 (ALPN h3) on UDP port --port of the DPDK port.
                          advertise a preferred address (RFC 9000 §9.6): IP is
                          one of --addr/--addr6 ([IPv6]:PORT), PORT is served
                          too; a client may migrate there after the handshake
+  --zero-copy on|off     on (default): file bytes go from the page cache to
+                         the cipher, which reads them where they are mapped
+                         and writes the ciphertext into the packet; never
+                         copied (runs under 256 bytes in a packet are copied
+                         with their frame header: cheaper). The AEAD is then inline (OpenSSL) or a
+                         software crypto device used async; CPU crypto
+                         (--aead cpu) cannot write out of place in DPDK 22.11
+                         and hardware cannot read unregistered file pages.
+                         off: bytes are copied into the packet and sealed in
+                         place, which lets --aead auto pick CPU crypto (fewer
+                         cycles per packet with crypto_aesni_gcm; see
+                         docs/PERFORMANCE.md)
   --help                 this text
 
 Session tickets (resumption, RFC 8446 §4.6.1) are always issued, valid 24 h,
@@ -186,6 +199,13 @@ int parse_options(const std::vector<std::string>& app, Options* o, std::string* 
         *err = "--retry: expected auto, always or never, got \"" + v + "\"";
         return kUsageExitCode;
       }
+    } else if (name == "--zero-copy") {
+      if (!need(&v)) return kUsageExitCode;
+      if (v != "on" && v != "off") {
+        *err = "--zero-copy: expected on or off, got \"" + v + "\"";
+        return kUsageExitCode;
+      }
+      o->zero_copy = v == "on";
     } else if (name == "--shutdown-wait-ms") {
       if (!need(&v)) return kUsageExitCode;
       if (!parse_u32(v, 0, 600'000, &o->shutdown_wait_ms)) {
@@ -404,6 +424,7 @@ DataplaneConfig server_dataplane(ServerContext& sc) {
   DataplaneConfig dc;
   dc.options = sc.opts.runtime;
   dc.close_error_code = kH3NoError;
+  dc.zero_copy = sc.opts.zero_copy;
   dc.configure_worker = [&sc](const WorkerPlacement& where, WorkerConfig& wc, std::string* why) {
     RandomCidGeneratorSettings s;
     s.cid_length = 8;

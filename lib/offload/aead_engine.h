@@ -59,6 +59,9 @@ class AeadEngine {
   // inline engine; the device engines build an mbuf chain per op, which
   // costs more than the copy on the software PMDs.
   virtual bool gather_cheaper_than_copy() const { return false; }
+  // Gather seals this engine ran by copying into the packet first (a
+  // segment it could not read in place): none where gathers never copy.
+  virtual std::uint64_t gather_copies() const { return 0; }
   // nullptr when the backend cannot take another key (e.g. device sessions
   // exhausted): the pipeline then falls back to the inline engine for it.
   virtual AeadKey* create_key(const PacketKeys& keys) = 0;

@@ -32,6 +32,10 @@ bool choose_aead(const ProtectionOptions& o, const std::vector<drivers::CryptoDe
   };
   auto cpu_gcm = [&](const drivers::CryptoDeviceInfo& d) { return d.cpu_crypto() && gcm(d); };
   auto hw_gcm = [&](const drivers::CryptoDeviceInfo& d) { return d.hw_accelerated() && gcm(d); };
+  // Zero-copy: a software device that gathers into a linear destination.
+  auto sw_gather_gcm = [&](const drivers::CryptoDeviceInfo& d) {
+    return !d.hw_accelerated() && d.oop_sgl_in_lb_out() && gcm(d);
+  };
   // An explicitly named device may serve only some suites (e.g. ChaCha20):
   // keys it cannot take go inline.
   const bool named = !o.device.empty();
@@ -40,6 +44,12 @@ bool choose_aead(const ProtectionOptions& o, const std::vector<drivers::CryptoDe
   if (o.aead == "inline") {
     out->aead = AeadBackend::kInline;
     return true;
+  }
+  if (o.aead == "cpu" && o.zero_copy) {
+    *err =
+        "aead=cpu: CPU crypto cannot seal out of place on DPDK 22.11, so zero-copy payloads "
+        "would be copied (choose auto, inline or cryptodev, or turn zero-copy off)";
+    return false;
   }
   if (o.aead == "cpu") {
     dev = first(devices, candidates, cpu_gcm);
@@ -55,6 +65,15 @@ bool choose_aead(const ProtectionOptions& o, const std::vector<drivers::CryptoDe
       return false;
     }
     out->aead = AeadBackend::kCpuCrypto;
+  } else if (o.aead == "cryptodev" && o.zero_copy) {
+    dev = first(devices, candidates, sw_gather_gcm);
+    if (dev < 0) {
+      *err =
+          "aead=cryptodev: zero-copy needs a software crypto device that gathers out of place "
+          "(hardware cannot read unregistered file pages)";
+      return false;
+    }
+    out->aead = AeadBackend::kCryptodevAsync;
   } else if (o.aead == "cryptodev") {
     dev = first(devices, candidates, hw_gcm);
     if (dev < 0) dev = first(devices, candidates, gcm);
@@ -64,6 +83,9 @@ bool choose_aead(const ProtectionOptions& o, const std::vector<drivers::CryptoDe
       return false;
     }
     out->aead = AeadBackend::kCryptodevAsync;
+  } else if (o.aead == "auto" && o.zero_copy) {
+    dev = first(devices, candidates, sw_gather_gcm);
+    out->aead = dev >= 0 ? AeadBackend::kCryptodevAsync : AeadBackend::kInline;
   } else if (o.aead == "auto") {
     if ((dev = first(devices, candidates, cpu_gcm)) >= 0) {
       out->aead = AeadBackend::kCpuCrypto;
@@ -166,6 +188,7 @@ std::unique_ptr<ProtectionBackends> ProtectionBackends::create(const ProtectionO
   }
   std::unique_ptr<ProtectionBackends> b(new ProtectionBackends);
   b->lanes_ = lanes;
+  b->zero_copy_ = options.zero_copy;
   b->devices_ = drivers::probe_crypto_devices();
   if (!choose_backends(options, b->devices_, &b->choice_, err)) return nullptr;
 
@@ -207,6 +230,12 @@ std::unique_ptr<ProtectionBackends> ProtectionBackends::create(const ProtectionO
         *err = "cryptodev " + aead_dev->info.name + ": AEAD engine start failed";
         return nullptr;
       }
+      // The capability flag is a claim; the engine's probe is the fact.
+      if (options.zero_copy && !l.device_aead->supports_gather()) {
+        *err = "cryptodev " + aead_dev->info.name +
+               ": zero-copy, but its out-of-place gather failed the self-test";
+        return nullptr;
+      }
     }
     if (hp_dev != nullptr) {
       l.device_hp = make_cryptodev_hp_engine(*hp_dev, q);
@@ -239,8 +268,10 @@ HpEngine* ProtectionBackends::hp_engine(std::uint16_t lane) const {
 std::unique_ptr<Protector> ProtectionBackends::make_protector(std::uint16_t lane) {
   if (lane >= lanes_) return nullptr;
   const Lane& l = lane_engines_[lane];
-  return std::make_unique<Protector>(aead_engine(lane), hp_engine(lane), l.inline_aead.get(),
-                                     l.inline_hp.get());
+  auto p = std::make_unique<Protector>(aead_engine(lane), hp_engine(lane), l.inline_aead.get(),
+                                       l.inline_hp.get());
+  if (zero_copy_) p->set_gather_preferred(true);  // the engine gathers: checked in create()
+  return p;
 }
 
 std::string ProtectionBackends::describe() const {
@@ -264,6 +295,7 @@ std::string ProtectionBackends::describe() const {
     s += hp_engine(0)->name();
     s += ")";
   }
+  if (zero_copy_) s += " zero-copy";
   s += " lanes=" + std::to_string(lanes_);
   if (!started_.empty()) s += " sessions/device=" + std::to_string(started_.front().sessions);
   return s;

@@ -13,6 +13,14 @@
 //        4. else inline OpenSSL EVP.
 //  HP:   inline (AES-NI costs ~10 cycles per mask; a device op costs 100+).
 //  Keys an engine refuses (algorithm, sessions) go inline per key anyway.
+// Zero-copy (ProtectionOptions::zero_copy, h3-static's default): payloads
+// handed over as gather lists (file pages) must be read by the cipher
+// itself, never copied first. The auto AEAD then skips the engines that
+// cannot: CPU crypto (22.11's CPU-crypto API cannot write out of place) and
+// hardware devices (they would DMA from pages we have not registered with
+// them); it takes a software device async (reads by virtual address), else
+// inline EVP. Every protector then gathers (set_gather_preferred), and an
+// explicit choice that would copy is an error.
 // Overrides: aead = inline|cryptodev|cpu, hp = inline|cryptodev, device =
 // a cryptodev name to use instead of the first capable one. An explicit
 // choice the machine cannot satisfy is an error.
@@ -35,6 +43,7 @@ struct ProtectionOptions {
   std::string hp = "auto";    // auto|inline|cryptodev
   std::string device;         // cryptodev name; empty = first capable
   std::uint32_t sessions = 4096;
+  bool zero_copy = false;  // see the file comment
 };
 
 enum class AeadBackend : std::uint8_t { kInline, kCryptodevAsync, kCpuCrypto };
@@ -90,6 +99,7 @@ class ProtectionBackends {
 
   BackendChoice choice_;
   std::uint16_t lanes_ = 0;
+  bool zero_copy_ = false;
   std::vector<drivers::CryptoDeviceInfo> devices_;
   std::vector<drivers::CryptoDevice> started_;
   std::vector<Lane> lane_engines_;

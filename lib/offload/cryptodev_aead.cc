@@ -104,6 +104,7 @@ class Engine final : public CryptodevAeadEngine {
   const char* name() const override { return name_.c_str(); }
   bool supports(AeadAlgorithm a) const override { return usable_[static_cast<std::size_t>(a)]; }
   bool supports_gather() const override { return gather_; }
+  std::uint64_t gather_copies() const override { return queue_.counters().gather_copies; }
   CryptodevMode mode() const override { return mode_; }
   const CryptodevCounters& counters() const override { return queue_.counters(); }
 
@@ -213,15 +214,18 @@ class Engine final : public CryptodevAeadEngine {
   }
 
   void run(Key* k, std::span<AeadOp> ops, bool encrypt) {
+    // A device reads each segment at its IO address; a software PMD reads
+    // by virtual address, so pages it was never told of (files) will do.
+    const bool by_va = !info_.hw_accelerated();
     for (AeadOp& op : ops) {
       op.ok = false;
       if (!encrypt) op.gather = {};  // open is always in place
       if (op.gather.empty() || !runnable(op)) continue;
-      const bool fits = op.gather.size() <= kMaxGatherSegments &&
-                        std::all_of(op.gather.begin(), op.gather.end(), [](const ByteSegment& g) {
-                          // A device reads each segment at its IO address.
-                          return g.length <= UINT16_MAX && g.iova != RTE_BAD_IOVA;
-                        });
+      const bool fits =
+          op.gather.size() <= kMaxGatherSegments &&
+          std::all_of(op.gather.begin(), op.gather.end(), [by_va](const ByteSegment& g) {
+            return g.length <= UINT16_MAX && (by_va || g.iova != RTE_BAD_IOVA);
+          });
       if (!gather_ || !fits) copy_gather(op);
     }
     for (std::size_t i = 0; i < ops.size(); i += kCryptodevBurst) {

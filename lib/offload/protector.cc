@@ -231,6 +231,7 @@ void Protector::seal_chunk(std::span<SealJob> jobs) {
     op.payload_length = j.payload_length;
     op.nonce = packet_nonce(j.key->iv, j.packet_number);  // RFC 9001 §5.3
     if (!j.gather.empty()) {
+      ++counters_.gather_seals;
       if (j.key->aead->supports_gather()) {
         op.gather = j.gather;
       } else {

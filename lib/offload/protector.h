@@ -85,6 +85,7 @@ struct ProtectorCounters {
   std::uint64_t auth_failures = 0;
   std::uint64_t open_failures = 0;  // too short, no key, backend errors
   std::uint64_t gather_copies = 0;  // gather seals done by copying (engine lacks OOP)
+  std::uint64_t gather_seals = 0;   // seals with a gather list (copied or not)
   // Operations per backend: the chosen (device) engines vs the inline ones.
   std::uint64_t aead_device_ops = 0;
   std::uint64_t aead_inline_ops = 0;
@@ -125,6 +126,11 @@ class Protector {
   void set_gather_preferred(bool on) { gather_preferred_ = on; }
 
   const ProtectorCounters& counters() const { return counters_; }
+  // Gather seals whose payload was copied into the packet before the cipher
+  // ran, by this pipeline or inside the engine: 0 on the zero-copy path.
+  std::uint64_t gather_copies() const {
+    return counters_.gather_copies + (aead_ != nullptr ? aead_->gather_copies() : 0);
+  }
   const char* aead_name() const;
   const char* hp_name() const;
 

@@ -215,6 +215,7 @@ bool Dataplane::build(std::string* err) {
       po.aead = o.aead;
       po.hp = o.hp;
       po.device = o.crypto_device;
+      po.zero_copy = config_.zero_copy;
       backends_ = offload::ProtectionBackends::create(po, count, &why);
       if (backends_ == nullptr) {
         *err = "--aead/--hp/--crypto-device: " + why;

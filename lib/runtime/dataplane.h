@@ -93,6 +93,11 @@ struct DataplaneConfig {
   // DIAGNOSTIC ONLY: no packet protection at all (WorkerConfig::protector
   // null; both ends must agree). Printed loudly; never a default.
   bool no_encryption = false;
+  // Stream bytes the application attached (file pages) are read by the
+  // cipher in place, never copied into the packet first: the backends are
+  // chosen for it (offload/backends.h, zero-copy) and every protector
+  // gathers. Own backends only (shared ones are the caller's choice).
+  bool zero_copy = false;
   // The application's NO_ERROR for the CONNECTION_CLOSE sent at shutdown
   // (0, or H3_NO_ERROR 0x100 for HTTP/3).
   std::uint64_t close_error_code = 0;

@@ -500,6 +500,8 @@ void Worker::update_crypto_counters() {
   counters_.crypto_completed = p.sealed + p.opened;
   counters_.crypto_failed = p.seal_failures + p.auth_failures + p.open_failures;
   counters_.crypto_enqueued = counters_.crypto_completed + counters_.crypto_failed;
+  counters_.gather_seals = p.gather_seals;
+  counters_.gather_copies = config_.protector->gather_copies();
 }
 
 void Worker::update_impairment_counters() {

@@ -36,6 +36,8 @@ constexpr WorkerCounterField kFields[] = {
     {"impair", "delayed", "impair_delayed", &WorkerCounters::impair_delayed},
     {"impair", "reordered", "impair_reordered", &WorkerCounters::impair_reordered},
     {"impair", "copy_failures", "impair_copy_failures", &WorkerCounters::impair_copy_failures},
+    {"gather", "seals", "gather_seals", &WorkerCounters::gather_seals},
+    {"gather", "copies", "gather_copies", &WorkerCounters::gather_copies},
 };
 static_assert(std::size(kFields) == kWorkerCounterFieldCount);
 // A counter added to the struct but not to kFields would be neither summed

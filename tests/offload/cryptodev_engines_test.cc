@@ -74,6 +74,7 @@ class Devices {
 struct EngineCase {
   std::string label;
   std::unique_ptr<CryptodevAeadEngine> engine;
+  drivers::CryptoDeviceInfo info;
 };
 
 // Every device x mode the device offers.
@@ -87,7 +88,7 @@ std::vector<EngineCase> all_engines(const Devices& devices) {
       } else if (!d.info.cpu_crypto()) {
         EXPECT_EQ(e, nullptr) << d.info.name << ": CPU crypto without FF_SYM_CPU_CRYPTO";
       }
-      if (e != nullptr) out.push_back({e->name(), std::move(e)});
+      if (e != nullptr) out.push_back({e->name(), std::move(e), d.info});
     }
   }
   return out;
@@ -409,8 +410,9 @@ TEST(CryptodevAead, GatherSealMatchesInPlace) {
     short_op.gather = segs;
     c.engine->seal(k, std::span<AeadOp>(&short_op, 1));
     EXPECT_FALSE(short_op.ok);
-    // A segment whose IO address is unknown cannot be given to a device: the
-    // engine copies it into the packet instead (counted), with the same result.
+    // A segment whose IO address is unknown (file pages never registered
+    // with a device): these software PMDs read by virtual address, so it is
+    // gathered all the same (a hardware device would get a copy instead).
     const ByteSegment unknown[2] = {{source.data(), va(source.data()), 500},
                                     {source.data() + 500, RTE_BAD_IOVA, 500}};
     AeadOp again = make_op(out, header.size(), plain.size(), keys, 5);
@@ -418,7 +420,9 @@ TEST(CryptodevAead, GatherSealMatchesInPlace) {
     const std::uint64_t before = c.engine->counters().gather_copies;
     c.engine->seal(k, std::span<AeadOp>(&again, 1));
     EXPECT_TRUE(again.ok);
-    EXPECT_EQ(c.engine->counters().gather_copies - before, 1u);
+    EXPECT_FALSE(c.info.hw_accelerated());
+    EXPECT_EQ(c.engine->counters().gather_copies - before, c.engine->supports_gather() ? 0u : 1u);
+    EXPECT_EQ(c.engine->gather_copies(), c.engine->counters().gather_copies);
     EXPECT_EQ(bytes_of(out, 0, header.size() + plain.size() + kAeadTagLength),
               bytes_of(ref, 0, header.size() + plain.size() + kAeadTagLength));
     rte_pktmbuf_free(ref);
@@ -551,11 +555,12 @@ TEST(Backends, AutoPolicyAndOverrides) {
   };
   BackendChoice c;
   std::string err;
-  auto choose = [&](const char* aead, const char* hp, const char* device) {
+  auto choose = [&](const char* aead, const char* hp, const char* device, bool zero_copy = false) {
     ProtectionOptions o;
     o.aead = aead;
     o.hp = hp;
     o.device = device;
+    o.zero_copy = zero_copy;
     err.clear();
     return choose_backends(o, devices, &c, &err);
   };
@@ -589,6 +594,21 @@ TEST(Backends, AutoPolicyAndOverrides) {
   EXPECT_EQ(c.hp_device, index_of("crypto_aesni_mb0"));
   ASSERT_TRUE(choose("cryptodev", "cryptodev", "crypto_openssl0")) << err;
   EXPECT_EQ(c.hp_device, index_of("crypto_openssl0"));  // AES-CTR
+  // Zero-copy: only engines that read the gather list where it lies, i.e.
+  // a software device async (CPU crypto cannot write out of place).
+  ASSERT_TRUE(choose("auto", "auto", "", true)) << err;
+  EXPECT_EQ(c.aead, AeadBackend::kCryptodevAsync);
+  EXPECT_EQ(c.aead_device, index_of("crypto_aesni_gcm0"));
+  ASSERT_TRUE(choose("cryptodev", "auto", "crypto_aesni_mb0", true)) << err;
+  EXPECT_EQ(c.aead, AeadBackend::kCryptodevAsync);
+  EXPECT_EQ(c.aead_device, index_of("crypto_aesni_mb0"));
+  ASSERT_TRUE(choose("auto", "auto", "crypto_chacha20_poly1305_0", true)) << err;
+  EXPECT_EQ(c.aead, AeadBackend::kInline);
+  ASSERT_TRUE(choose("inline", "auto", "", true)) << err;
+  EXPECT_EQ(c.aead, AeadBackend::kInline);
+  EXPECT_FALSE(choose("cpu", "auto", "", true));
+  EXPECT_NE(err.find("out of place"), std::string::npos) << err;
+  EXPECT_FALSE(choose("cryptodev", "auto", "crypto_chacha20_poly1305_0", true));
   // What the machine cannot do is an error, never a silent downgrade.
   EXPECT_FALSE(choose("cpu", "auto", "crypto_openssl0"));
   EXPECT_NE(err.find("cpu"), std::string::npos) << err;
@@ -640,6 +660,20 @@ TEST(Backends, CreatesEnginesAndProtectorsPerLane) {
     auto b = ProtectionBackends::create(o, 1, &err);
     ASSERT_NE(b, nullptr) << err;
     EXPECT_NE(b->describe().find("aead=inline"), std::string::npos) << b->describe();
+  }
+  {
+    ProtectionOptions o;
+    o.zero_copy = true;
+    auto b = ProtectionBackends::create(o, 1, &err);
+    ASSERT_NE(b, nullptr) << err;
+    const std::string d = b->describe();
+    EXPECT_NE(d.find("cryptodev-async:crypto_aesni_gcm0, gather out-of-place"), std::string::npos)
+        << d;
+    EXPECT_NE(d.find("zero-copy"), std::string::npos) << d;
+    auto p = b->make_protector(0);
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(p->gather_preferred());  // the async engine alone would copy (cheaper)
+    EXPECT_EQ(p->gather_copies(), 0u);
   }
   ProtectionOptions bad;
   bad.aead = "cpu";
