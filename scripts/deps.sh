@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(g++ meson ninja-build pkg-config dpdk-dev libdpdk-dev libssl-dev libgtest-dev clang
   iproute2 iputils-ping  # the net_tap namespace test
   ngtcp2-client ngtcp2-server  # h3-static interop (gtlsclient; gtlsserver for the client role)
-  chromium openssl)  # h3-static browser test (headless Chromium over HTTP/3; SPKI pin)
+  chromium openssl  # h3-static browser test (headless Chromium over HTTP/3; SPKI pin)
+  tshark)  # --pcap test: decrypts the capture with the key log
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

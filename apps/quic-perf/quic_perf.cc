@@ -551,6 +551,7 @@ int run_loopback(RunContext& rc) {
   co.port = static_cast<std::uint16_t>(rings.client_port);
   co.addresses = {{client_ip, 24}};
   co.workers = static_cast<std::uint16_t>(per_side);
+  co.pcap_file.clear();  // --pcap: the server's capture has both directions of the pair
   DataplaneConfig cdc =
       client_dataplane(rc, co, client_ip, peer_address_of(server_ip, rc.runtime.udp_port));
   cdc.lcores = rc.client_lcores;

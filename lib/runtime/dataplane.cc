@@ -14,6 +14,8 @@
 #include "offload/backends.h"
 #include "offload/protector.h"
 #include "runtime/mbuf_pool_size.h"
+#include "runtime/packet_capture.h"
+#include "runtime/pdump_server.h"
 #include "runtime/telemetry.h"
 #include "runtime/worker_shutdown.h"
 
@@ -240,7 +242,12 @@ bool Dataplane::build(std::string* err) {
   if (o.impairment) say("impairment: on every worker's receive path (test use only: --impair)");
   // Parsed before they are built: refused until then, never ignored.
   if (!o.qlog_directory().empty()) return *err = "--qlog: not built yet", false;
-  if (!o.pcap_file.empty()) return *err = "--pcap: not built yet", false;
+  if (!o.pcap_file.empty()) {
+    capture_ = PacketCapture::create(o.pcap_file, count, PacketCaptureConfig{}, err);
+    if (capture_ == nullptr) return false;
+    say("capture: every frame received and sent -> " + o.pcap_file + " (pcap)");
+  }
+  pdump_ = std::make_unique<PdumpServer>();  // dpdk-pdump (docs/CAPTURE.md)
   if (o.stats_interval_s != 0) return *err = "--stats-interval: not built yet", false;
 
   // --- workers -------------------------------------------------------------
@@ -260,6 +267,7 @@ bool Dataplane::build(std::string* err) {
     wc.redirect = redirect_.get();
     wc.steering_key = steering_key_;
     wc.tx_checksum_offload = port_->tx_checksum_offload();
+    wc.capture = capture_ != nullptr ? capture_->ring(p.index) : nullptr;
     if (o.impairment) {
       wc.impairment = o.impairment;
       // Different seeds per worker, so that workers do not drop in lockstep.
@@ -355,6 +363,7 @@ const DataplaneTeardown& Dataplane::shutdown() {
   on_main_ = nullptr;
   if (telemetry_) telemetry_unregister();
   telemetry_ = false;
+  if (capture_ != nullptr) capture_->close();  // the workers are back: every ring drained
 
   if (ran_) {
     std::string& s = teardown_.summary;
@@ -367,6 +376,7 @@ const DataplaneTeardown& Dataplane::shutdown() {
         " iterations, " + std::to_string(teardown_.connections_left) +
         " connections not closed after the drain\n";
     format_summary(counter_blocks_, loop_blocks_, &s);
+    if (capture_ != nullptr) s += capture_->summary() + "\n";
     if (config_.log != nullptr) {
       std::fputs(s.c_str(), config_.log);
       std::fflush(config_.log);
@@ -378,11 +388,13 @@ const DataplaneTeardown& Dataplane::shutdown() {
   counter_blocks_.clear();
   loop_blocks_.clear();
   workers_.clear();
+  capture_.reset();
   protectors_.clear();
   backends_.reset();
   flow_rules_.remove();                  // before the port is closed
   if (port_ != nullptr) port_->close();  // mbufs in its rings go back to the pools
   port_.reset();
+  pdump_.reset();  // after the port: no burst runs a dpdk-pdump callback now
   redirect_.reset();
   for (Pool& p : pools_) {
     teardown_.mbufs_in_use_at_free += rte_mempool_in_use_count(p.pool);

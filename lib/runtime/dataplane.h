@@ -44,6 +44,8 @@ namespace dquic {
 namespace drivers {
 class EthPort;
 }
+class PacketCapture;
+class PdumpServer;
 namespace offload {
 class ProtectionBackends;
 class Protector;
@@ -176,6 +178,8 @@ class Dataplane {
   CidFlowRules flow_rules_;
   std::unique_ptr<RedirectRings> redirect_;
   SteeringKey steering_key_;
+  std::unique_ptr<PacketCapture> capture_;  // --pcap; outlives the workers
+  std::unique_ptr<PdumpServer> pdump_;      // outlives the port
   std::unique_ptr<offload::ProtectionBackends> backends_;
   std::vector<std::unique_ptr<offload::Protector>> protectors_;
   std::vector<std::unique_ptr<Worker>> workers_;

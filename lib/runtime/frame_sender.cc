@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "runtime/ip_endpoint.h"
+#include "runtime/packet_capture.h"
 
 namespace dquic {
 
@@ -39,6 +40,7 @@ void FrameSender::flush() {
   std::array<std::uint32_t, kMaxTxBurst> lengths;
   for (std::size_t i = 0; i < tx_count_; ++i)
     lengths[i] = rte_pktmbuf_pkt_len(tx_[i]);
+  if (config_.capture != nullptr) config_.capture->capture({tx_.data(), tx_count_});
   const std::uint16_t sent = rte_eth_tx_burst(config_.port_id, config_.queue_id, tx_.data(),
                                               static_cast<std::uint16_t>(tx_count_));
   for (std::size_t i = 0; i < sent; ++i)

@@ -30,6 +30,8 @@
 
 namespace dquic {
 
+class CaptureRing;
+
 struct FrameSenderConfig {
   std::uint16_t port_id = 0;
   std::uint16_t queue_id = 0;
@@ -48,6 +50,8 @@ struct FrameSenderConfig {
   // How often the neighbour cache's timers run (retransmitted
   // solicitations, expiry): it scans its entries, so not every iteration.
   Duration neighbor_poll_interval = kMillisecond;
+  // --pcap: every frame is copied here just before rte_eth_tx_burst; null = off.
+  CaptureRing* capture = nullptr;
 };
 
 class FrameSender {

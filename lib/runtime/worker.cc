@@ -12,6 +12,7 @@
 #include "runtime/connection_io.h"
 #include "runtime/ip_endpoint.h"
 #include "runtime/null_key_store.h"
+#include "runtime/packet_capture.h"
 
 namespace dquic {
 namespace {
@@ -81,6 +82,7 @@ bool Worker::init(std::string* why) {
   fs.vlan = config_.vlan_tci.has_value();
   fs.vlan_tci = config_.vlan_tci.value_or(0);
   fs.hold_capacity = config_.hold_capacity;
+  fs.capture = config_.capture;
   sender_ =
       std::make_unique<FrameSender>(fs, config_.route, *neighbors_, *control_, counters_, loop_);
 
@@ -132,6 +134,7 @@ void Worker::poll_once() {
   now_ = clock_.now();
   const std::uint16_t n =
       rte_eth_rx_burst(config_.port_id, config_.rx_queue, rx_.data(), config_.rx_burst);
+  if (config_.capture != nullptr) config_.capture->capture({rx_.data(), n});
   bool received = n != 0;
   if (impair_ == nullptr) {
     // The frames were written by the NIC or another core: start pulling the

@@ -59,6 +59,8 @@
 
 namespace dquic {
 
+class CaptureRing;
+
 struct WorkerConfig {
   std::uint16_t port_id = 0;
   std::uint16_t rx_queue = 0;
@@ -104,6 +106,10 @@ struct WorkerConfig {
   // iterations by the worker's clock; duplicates come from `pool`. Must be
   // valid(); what it did is in WorkerCounters' impair_* counters.
   std::optional<ImpairmentConfig> impairment;
+  // --pcap (runtime/packet_capture.h): every frame rte_eth_rx_burst returns
+  // (before the impairment stage) and every frame handed to
+  // rte_eth_tx_burst is copied here; null = off. Must outlive the worker.
+  CaptureRing* capture = nullptr;
 };
 
 class Worker {
