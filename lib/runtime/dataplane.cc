@@ -248,7 +248,6 @@ bool Dataplane::build(std::string* err) {
     say("capture: every frame received and sent -> " + o.pcap_file + " (pcap)");
   }
   pdump_ = std::make_unique<PdumpServer>();  // dpdk-pdump (docs/CAPTURE.md)
-  if (o.stats_interval_s != 0) return *err = "--stats-interval: not built yet", false;
 
   // --- workers -------------------------------------------------------------
   const Route route = o.route();
@@ -294,7 +293,18 @@ bool Dataplane::build(std::string* err) {
 
   // Telemetry reads the blocks until telemetry_unregister() in shutdown().
   if (config_.telemetry) {
-    telemetry_register(counter_blocks_, loop_blocks_);
+    std::vector<const ConnectionSnapshot*> snapshots;
+    std::vector<const offload::Protector*> protectors;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      snapshots.push_back(&workers_[i]->connection_snapshot());
+      protectors.push_back(protectors_[i].get());
+    }
+    TelemetryExtras extras;
+    extras.snapshots = snapshots;
+    extras.protectors = protectors;
+    extras.backends = backends();
+    extras.first_lane = config_.backends != nullptr ? config_.first_lane : 0;
+    telemetry_register(counter_blocks_, loop_blocks_, extras);
     telemetry_ = true;
   }
   return true;
@@ -343,6 +353,12 @@ void Dataplane::launch(const std::atomic<bool>& stop, Duration max) {
                    placements_[i].lcore);
     }
   }
+  if (config_.options.stats_interval_s != 0 && config_.log != nullptr) {
+    stats_ =
+        std::make_unique<StatsPrinter>(counter_blocks_, config_.options.stats_interval_s,
+                                       config_.log, "port=" + std::to_string(config_.options.port));
+    stats_->start(&stop);
+  }
 }
 
 void Dataplane::wait() {
@@ -351,6 +367,7 @@ void Dataplane::wait() {
   for (unsigned l : launched_)
     rte_eal_wait_lcore(l);
   launched_.clear();
+  stats_.reset();  // stops and joins the printer
 }
 
 const DataplaneTeardown& Dataplane::shutdown() {
@@ -361,6 +378,7 @@ const DataplaneTeardown& Dataplane::shutdown() {
     rte_eal_wait_lcore(l);
   launched_.clear();
   on_main_ = nullptr;
+  stats_.reset();  // before the counter blocks go
   if (telemetry_) telemetry_unregister();
   telemetry_ = false;
   if (capture_ != nullptr) capture_->close();  // the workers are back: every ring drained

@@ -15,6 +15,11 @@
 //              launch() + wait() are the same in two steps, so that two
 //              Dataplanes (e.g. quic-perf loopback's client and server on
 //              a net_ring pair) run at once on disjoint lcore sets.
+//              With options.stats_interval_s, a StatsPrinter thread
+//              prints a "stats: port=<port id> ..." line every N s from
+//              launch() until the stop flag is set or the workers are back
+//              (stats_printer.h); two Dataplanes (quic-perf loopback) each
+//              print theirs.
 //   shutdown(): telemetry_unregister, the summary printed, workers,
 //              protectors, crypto devices, flow rules, port (stopped and
 //              closed), rings, mempools freed (in-use count reported)
@@ -34,6 +39,7 @@
 
 #include "quic/timestamp.h"
 #include "runtime/runtime_options.h"
+#include "runtime/stats_printer.h"
 #include "runtime/steering.h"
 #include "runtime/worker.h"
 
@@ -185,6 +191,7 @@ class Dataplane {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<const WorkerCounters*> counter_blocks_;
   std::vector<const WorkerLoopCounters*> loop_blocks_;
+  std::unique_ptr<StatsPrinter> stats_;  // --stats-interval, between launch() and wait()
   std::vector<Run> runs_;
   std::vector<std::string> startup_;
   bool telemetry_ = false;

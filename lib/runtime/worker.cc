@@ -5,12 +5,14 @@
 #include <rte_prefetch.h>
 
 #include <algorithm>
+#include <cinttypes>
 #include <cstring>
 #include <utility>
 
 #include "offload/protector_key_store.h"
 #include "runtime/connection_io.h"
 #include "runtime/ip_endpoint.h"
+#include "runtime/log.h"
 #include "runtime/null_key_store.h"
 #include "runtime/packet_capture.h"
 
@@ -119,6 +121,7 @@ bool Worker::init(std::string* why) {
   }
   now_ = clock_.now();
   next_collect_ = now_ + config_.collect_interval;
+  next_snapshot_ = now_;
   ready_ = true;
   return true;
 }
@@ -290,6 +293,7 @@ void Worker::on_datagram(rte_mbuf* m, const ParsedUdpFrame& f, bool redirected) 
     case Kind::kNewConnection:
       if (!attach(d.connection)) break;  // cannot happen: slots = max_connections
       counters_.count_connection_opened();
+      log_opened(*d.connection, from);  // its path is set by deliver(), below
       if (app_ != nullptr) app_->on_accepted(*this, *d.connection);
       deliver(*d.connection, m, ecn, path);
       deliver_buffered(*d.connection, path);
@@ -368,6 +372,7 @@ bool Worker::attach(Connection* c) {
   slot.conn = c;
   slot.handshake_counted = false;
   slot.closed_seen = false;
+  slot.opened_at = now_;
   slot_of_.emplace(c, s);
   mark_dirty_slot(s);
   return true;
@@ -381,6 +386,7 @@ void Worker::release(Connection* c) {
   if (app_ != nullptr) app_->on_closed(*this, *c);
   counters_.count_connection_closed();
   if (!slot.handshake_counted) ++counters_.handshakes_failed;
+  log_closed(slot);
   timers_->cancel(s);
   // A slot still on the dirty list stays marked: the list skips empty slots.
   slot.conn = nullptr;
@@ -420,6 +426,7 @@ Connection* Worker::connect(const ConnectionConfig& config, const NetworkPath& p
     return nullptr;
   }
   counters_.count_connection_opened();
+  log_opened(*conn, path.peer);
   // Setup time: the port list grows once per new local port.
   if (!listening(path.local.port)) config_.udp_ports.push_back(path.local.port);
   return conn;
@@ -495,6 +502,75 @@ void Worker::maybe_collect() {
   }
   closed_pending_ = 0;
   endpoint_->collect(now_);
+  if (now_ >= next_snapshot_) publish_snapshot();
+}
+
+// The top connections by bytes for telemetry, off the per-packet path: a
+// walk over the connections every snapshot_interval, like the collect walk,
+// O(connections x kTopConnections) at worst, no allocation.
+void Worker::publish_snapshot() {
+  next_snapshot_ = now_ + config_.snapshot_interval;
+  TopConnections top;
+  const std::size_t n = endpoint_->connection_count();
+  for (std::size_t i = 0; i < n; ++i) {
+    const ConnectionStats& st = endpoint_->connection(i)->stats();
+    top.offer(st.bytes_sent + st.bytes_received, static_cast<std::uint32_t>(i));
+  }
+  for (std::size_t k = 0; k < top.size(); ++k) {
+    const Connection& c = *endpoint_->connection(top.index(k));
+    ConnectionSample& s = samples_[k];
+    s = sample_connection(c);
+    s.worker = config_.worker;
+    const auto it = slot_of_.find(&c);
+    const Time opened = it != slot_of_.end() ? slots_[it->second].opened_at : now_;
+    s.age_us = now_ > opened ? static_cast<std::uint64_t>((now_ - opened) / kMicrosecond) : 0;
+  }
+  snapshot_.publish({samples_.data(), top.size()}, now_);
+}
+
+// Per connection, never per packet; DEBUG on dquic.runtime (runtime/log.h).
+void Worker::log_opened(const Connection& c, const PeerAddress& from) const {
+  if (!log_enabled(log_type_runtime, RTE_LOG_DEBUG)) return;
+  char cid[2 * kMaxConnectionIdLength + 1];
+  char peer[64];
+  format_cid_hex(c.local_cid().span(), cid);
+  format_peer_address(from, peer);
+  DQUIC_LOG(DEBUG, runtime, "worker %u: connection %s opened, peer %s",
+            static_cast<unsigned>(config_.worker), cid, peer);
+}
+
+void Worker::log_closed(const Slot& s) const {
+  if (!log_enabled(log_type_runtime, RTE_LOG_DEBUG)) return;
+  const Connection& c = *s.conn;
+  char cid[2 * kMaxConnectionIdLength + 1];
+  char peer[64];
+  format_cid_hex(c.local_cid().span(), cid);
+  format_peer_address(c.path().peer, peer);
+  // The reason phrase may come from the peer: printable ASCII only, bounded.
+  char reason[65] = {};
+  const char* by = "unknown";
+  const char* kind = "";
+  std::uint64_t code = 0;
+  if (const std::optional<CloseInfo>& ci = c.close_info()) {
+    by = ci->local ? "by us" : "by the peer";
+    kind = ci->application ? " application error" : " transport error";
+    code = ci->error_code;
+    std::size_t i = 0;
+    for (; i < ci->reason.size() && i + 1 < sizeof(reason); ++i) {
+      const char ch = ci->reason[i];
+      reason[i] = ch >= 0x20 && ch < 0x7f ? ch : '?';
+    }
+    reason[i] = '\0';
+  }
+  const std::uint64_t age_ms =
+      now_ > s.opened_at ? static_cast<std::uint64_t>((now_ - s.opened_at) / kMillisecond) : 0;
+  DQUIC_LOG(DEBUG, runtime,
+            "worker %u: connection %s closed %s%s 0x%" PRIx64
+            " '%s', peer %s, handshake %s, %" PRIu64 " bytes sent, %" PRIu64 " received, %" PRIu64
+            " ms",
+            static_cast<unsigned>(config_.worker), cid, by, kind, code, reason, peer,
+            s.handshake_counted ? "complete" : "not complete", c.stats().bytes_sent,
+            c.stats().bytes_received, age_ms);
 }
 
 void Worker::update_crypto_counters() {

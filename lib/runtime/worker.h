@@ -43,6 +43,7 @@
 #include "quic/endpoint.h"
 #include "quic/peer_address.h"
 #include "quic/timestamp.h"
+#include "runtime/connection_snapshot.h"
 #include "runtime/connection_timers.h"
 #include "runtime/control_frames.h"
 #include "runtime/ethernet.h"
@@ -96,6 +97,10 @@ struct WorkerConfig {
   NeighborConfig neighbors;
   std::size_t hold_capacity = 16;  // datagrams parked for unresolved next hops
   Duration collect_interval = 100 * kMillisecond;
+  // How often the collect step publishes the top connections by bytes
+  // (connection_snapshot(), read by telemetry's /dquic/top); 0 = every
+  // collect step.
+  Duration snapshot_interval = 250 * kMillisecond;
   WorkerApp* app = nullptr;     // optional
   std::uint64_t tsc_epoch = 0;  // time 0 of the worker's clock; 0 = at construction
   // Test-only impairment between the wire and the stack (runtime/impairment.h):
@@ -152,6 +157,9 @@ class Worker {
   std::size_t timers_scheduled() const { return timers_ ? timers_->scheduled() : 0; }
   // The impairment stage, null without one (tests: held(), counters()).
   const Impairment* impairment() const { return impair_.get(); }
+  // This worker's top connections by bytes, for other threads (seqlock:
+  // runtime/connection_snapshot.h); published by the collect step.
+  const ConnectionSnapshot& connection_snapshot() const { return snapshot_; }
 
  private:
   struct Slot {
@@ -159,6 +167,7 @@ class Worker {
     bool dirty = false;
     bool handshake_counted = false;
     bool closed_seen = false;
+    Time opened_at = 0;  // attach(): the connection's age in snapshots and logs
   };
   // Mbufs built per send_datagrams call.
   static constexpr std::size_t kSendChunk = 32;
@@ -182,6 +191,9 @@ class Worker {
   bool send(Connection& c);  // true: stopped at the per-iteration bound
   void note_state(Slot& s);
   void maybe_collect();
+  void publish_snapshot();
+  void log_opened(const Connection& c, const PeerAddress& from) const;
+  void log_closed(const Slot& s) const;
   void update_crypto_counters();
   void update_impairment_counters();
 
@@ -210,6 +222,9 @@ class Worker {
   std::vector<std::uint32_t> flushing_;
   std::size_t closed_pending_ = 0;
   Time next_collect_ = 0;
+  Time next_snapshot_ = 0;
+  ConnectionSnapshot snapshot_;
+  std::array<ConnectionSample, kTopConnections> samples_{};  // publish_snapshot()'s scratch
 
   std::vector<rte_mbuf*> rx_;
   std::vector<rte_mbuf*> impaired_;  // what the impairment stage lets through

@@ -33,6 +33,9 @@
 #include <thread>
 #include <vector>
 
+#include "offload/backends.h"
+#include "offload/protector.h"
+#include "runtime/connection_snapshot.h"
 #include "runtime/worker_counters.h"
 #include "runtime/worker_loop_counters.h"
 
@@ -522,6 +525,34 @@ TEST(TelemetryCallbacksTest, ErrorsWithoutRegistryAndOnBadIds) {
   telemetry_unregister();
 }
 
+TEST(TelemetryCallbacksTest, TopAndCryptoErrors) {
+  telemetry_unregister();
+  {
+    TelData t;
+    EXPECT_EQ(telemetry_top_cmd(kTelemetryTopCmd, nullptr, t.d), -ENOENT);
+  }
+  {
+    TelData t;
+    EXPECT_EQ(telemetry_crypto_cmd(kTelemetryCryptoCmd, nullptr, t.d), -ENOENT);
+  }
+  const WorkerCounters a = known_block(0);
+  const std::array<const WorkerCounters*, 1> blocks = {&a};
+  ASSERT_TRUE(telemetry_register(blocks));
+  for (const char* bad : {"0", "33", "-1", "x", " 1", "1 ", "1,2"}) {
+    TelData t;
+    EXPECT_EQ(telemetry_top_cmd(kTelemetryTopCmd, bad, t.d), -EINVAL) << bad;
+  }
+  for (const char* good : {"1", "32", "", static_cast<const char*>(nullptr)}) {
+    TelData t;
+    EXPECT_EQ(telemetry_top_cmd(kTelemetryTopCmd, good, t.d), 0) << (good ? good : "null");
+  }
+  {
+    TelData t;
+    EXPECT_EQ(telemetry_crypto_cmd(kTelemetryCryptoCmd, nullptr, t.d), 0);
+  }
+  telemetry_unregister();
+}
+
 // --- telemetry: end to end over the socket ----------------------------------
 
 // The number after "key": in a flat JSON object, or nullopt.
@@ -609,7 +640,8 @@ TEST_F(TelemetrySocketTest, InfoAndCommandList) {
   EXPECT_NE(info_.find("\"version\":\"DPDK"), std::string::npos) << info_;
   EXPECT_EQ(json_u64(info_, "pid"), static_cast<std::uint64_t>(getpid())) << info_;
   const std::string list = client_.request("/");
-  for (const char* cmd : {kTelemetryStatsCmd, kTelemetryWorkersCmd, kTelemetryWorkerCmd})
+  for (const char* cmd : {kTelemetryStatsCmd, kTelemetryWorkersCmd, kTelemetryWorkerCmd,
+                          kTelemetryTopCmd, kTelemetryCryptoCmd})
     EXPECT_NE(list.find(std::string("\"") + cmd + "\""), std::string::npos) << list;
 }
 
@@ -752,6 +784,135 @@ TEST_F(TelemetrySocketTest, DpdkTelemetryScriptReadsOurCommands) {
   EXPECT_EQ(worker.rfind("{\"/dquic/worker\": {\"worker\": 1,", 0), 0u) << out;
   EXPECT_NE(worker.find("\"rx_packets\": 2000,"), std::string::npos) << out;
   EXPECT_NE(worker.find("\"next_hop_held\": 20007,"), std::string::npos) << out;
+}
+
+// A connection as a worker would publish it: `bytes` split 1:3.
+ConnectionSample sample(std::uint16_t worker, std::uint64_t bytes, std::uint8_t tag) {
+  ConnectionSample c;
+  c.bytes_sent = bytes / 4;
+  c.bytes_received = bytes - bytes / 4;
+  c.smoothed_rtt_us = 1000 + tag;
+  c.min_rtt_us = 500 + tag;
+  c.cwnd = 12000 + tag;
+  c.bytes_in_flight = 3000 + tag;
+  c.age_us = 7'000'000 + tag;
+  c.peer = PeerAddress::ipv4({198, 18, 0, tag}, static_cast<std::uint16_t>(4000 + tag));
+  c.worker = worker;
+  c.state = ConnectionState::kConnected;
+  c.has_rtt_sample = true;
+  c.cid_length = 4;
+  c.cid = {0xab, 0xcd, 0x00, tag};
+  return c;
+}
+
+// Every value of `key` in `json`, in order.
+std::vector<std::uint64_t> all_u64(const std::string& json, const std::string& key) {
+  std::vector<std::uint64_t> v;
+  const std::string needle = "\"" + key + "\":";
+  for (std::size_t pos = json.find(needle); pos != std::string::npos;
+       pos = json.find(needle, pos + 1)) {
+    const auto x = json_u64(json.substr(pos), key);
+    if (x) v.push_back(*x);
+  }
+  return v;
+}
+
+TEST_F(TelemetrySocketTest, TopMergesTheWorkersSnapshotsByBytes) {
+  // Nothing published yet, or no snapshots registered: an empty list.
+  EXPECT_EQ(client_.request(kTelemetryTopCmd), "{\"/dquic/top\":{}}");
+  ConnectionSnapshot s0, s1;
+  const std::array<const ConnectionSnapshot*, 2> snaps = {&s0, &s1};
+  TelemetryExtras extras;
+  extras.snapshots = snaps;
+  ASSERT_TRUE(telemetry_register(blocks_, loops_, extras));
+  EXPECT_EQ(client_.request(kTelemetryTopCmd), "{\"/dquic/top\":{}}");
+
+  // Each worker's list is in its own order (largest first).
+  const std::vector<ConnectionSample> w0 = {sample(0, 4000, 1), sample(0, 800, 2)};
+  std::vector<ConnectionSample> w1;
+  for (std::uint8_t i = 0; i < 12; ++i)
+    w1.push_back(sample(1, 3000 - 100 * i, static_cast<std::uint8_t>(10 + i)));
+  s0.publish(w0, 1);
+  s1.publish(w1, 1);
+
+  const std::string all = client_.request(kTelemetryTopCmd);
+  ASSERT_EQ(all.rfind("{\"/dquic/top\":{\"0\":{", 0), 0u) << all;
+  // The default 10, merged: 4000 (w0), 3000..2200 (w1).
+  const std::vector<std::uint64_t> bytes = all_u64(all, "bytes");
+  const std::vector<std::uint64_t> want = {4000, 3000, 2900, 2800, 2700,
+                                           2600, 2500, 2400, 2300, 2200};
+  EXPECT_EQ(bytes, want) << all;
+  EXPECT_EQ(all_u64(all, "worker"), (std::vector<std::uint64_t>{0, 1, 1, 1, 1, 1, 1, 1, 1, 1}));
+  // The first entry, field by field.
+  EXPECT_NE(all.find("\"0\":{\"cid\":\"abcd0001\",\"peer\":\"198.18.0.1:4001\",\"state\":"
+                     "\"connected\",\"worker\":0,\"bytes\":4000,\"bytes_sent\":1000,"
+                     "\"bytes_received\":3000,\"srtt_us\":1001,\"min_rtt_us\":501,"
+                     "\"cwnd\":12001,\"bytes_in_flight\":3001,\"age_ms\":7000},\"1\":{"),
+            std::string::npos)
+      << all;
+
+  const std::string two = client_.request("/dquic/top,2");
+  EXPECT_EQ(all_u64(two, "bytes"), (std::vector<std::uint64_t>{4000, 3000})) << two;
+  const std::string many = client_.request("/dquic/top,32");
+  EXPECT_EQ(all_u64(many, "bytes").size(), w0.size() + w1.size()) << many;
+  EXPECT_EQ(all_u64(many, "bytes").back(), 800u) << many;
+  EXPECT_EQ(client_.request("/dquic/top,0"), "{\"/dquic/top\":null}");
+  EXPECT_EQ(client_.request("/dquic/top,33"), "{\"/dquic/top\":null}");
+  EXPECT_EQ(client_.request("/dquic/top,abc"), "{\"/dquic/top\":null}");
+
+  // A newer publication replaces the worker's list.
+  s1.publish({}, 2);
+  EXPECT_EQ(all_u64(client_.request(kTelemetryTopCmd), "bytes"),
+            (std::vector<std::uint64_t>{4000, 800}));
+  // Unregistered: the snapshots are not read any more.
+  telemetry_unregister();
+  EXPECT_EQ(client_.request(kTelemetryTopCmd), "{\"/dquic/top\":null}");
+}
+
+TEST_F(TelemetrySocketTest, CryptoWithoutBackends) {
+  const std::string reply = client_.request(kTelemetryCryptoCmd);
+  ASSERT_EQ(reply.rfind("{\"/dquic/crypto\":{\"backend\":\"none\",\"workers\":2,", 0), 0u) << reply;
+  EXPECT_EQ(json_u64(reply, "sealed"), 0u) << reply;
+  EXPECT_EQ(reply.find("worker0"), std::string::npos) << reply;
+}
+
+TEST_F(TelemetrySocketTest, CryptoBackendsAndLanes) {
+  offload::ProtectionOptions po;
+  po.aead = "inline";
+  po.hp = "inline";
+  std::string err;
+  std::unique_ptr<offload::ProtectionBackends> b = offload::ProtectionBackends::create(po, 3, &err);
+  ASSERT_NE(b, nullptr) << err;
+  // Workers 0 and 1 on lanes 1 and 2 (as a second Dataplane sharing them).
+  std::unique_ptr<offload::Protector> p0 = b->make_protector(1);
+  std::unique_ptr<offload::Protector> p1 = b->make_protector(2);
+  ASSERT_NE(p0, nullptr);
+  ASSERT_NE(p1, nullptr);
+  const std::array<const offload::Protector*, 2> protectors = {p0.get(), p1.get()};
+  TelemetryExtras extras;
+  extras.protectors = protectors;
+  extras.backends = b.get();
+  extras.first_lane = 1;
+  ASSERT_TRUE(telemetry_register(blocks_, loops_, extras));
+  const std::string reply = client_.request(kTelemetryCryptoCmd);
+  ASSERT_EQ(reply.rfind("{\"/dquic/crypto\":{\"backend\":\"" + b->describe() + "\",", 0), 0u)
+      << reply;
+  EXPECT_NE(reply.find("\"aead\":\"inline\",\"aead_device\":-1,\"hp\":\"inline\","
+                       "\"hp_device\":-1,\"lanes\":3,\"workers\":2,\"sealed\":0,"),
+            std::string::npos)
+      << reply;
+  const std::string engines = std::string("\"aead_engine\":\"") + b->aead_engine(1)->name() +
+                              "\",\"hp_engine\":\"" + b->hp_engine(1)->name() + "\",";
+  EXPECT_NE(reply.find("\"worker0\":{\"lane\":1," + engines), std::string::npos) << reply;
+  EXPECT_NE(reply.find("\"worker1\":{\"lane\":2,"), std::string::npos) << reply;
+  for (const char* k : {"seal_failures", "auth_failures", "open_failures", "gather_copies",
+                        "aead_device_ops", "aead_inline_ops", "hp_device_ops", "hp_inline_ops",
+                        "key_fallbacks", "keys_installed", "keys_released"})
+    EXPECT_EQ(all_u64(reply, k).size(), 3u) << k << " in the totals and each worker: " << reply;
+  telemetry_unregister();  // before the protectors and backends go
+  p0.reset();
+  p1.reset();
+  b.reset();
 }
 
 // Removes `dir` and the files in it (the telemetry socket; --no-shconf
