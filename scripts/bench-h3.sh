@@ -2,14 +2,16 @@
 # HTTP/3 benchmark (issue 9): h3-static serving, our h3-get as the client,
 # two processes joined by a net_memif pair (no NIC, no hugepages, traffic
 # stays in this machine's memory), one lcore each, AES-128-GCM on
-# crypto_aesni_gcm CPU crypto. Scenarios, each RUNS times (default 3),
+# crypto_aesni_gcm: the client on CPU crypto, the server zero-copy (async on
+# the device, file pages gathered) unless H3_STATIC_OPTS="--zero-copy off"
+# (CPU crypto, file bytes copied into packets). Scenarios, each RUNS times (default 3),
 # medians printed:
 #   - one connection, one 100 MB file (single-connection throughput);
 #   - one connection, REQS requests (default and at most 1000) for a 1 KB file, all
 #     issued at once and capped by the server's stream limit (100 in flight);
 #   - the same REQS requests spread over CONNS connections (default 16,
 #     h3-get --conns), each handshake included.
-# Usage: scripts/bench-h3.sh [build dir]   (env: RUNS, REQS, CONNS)
+# Usage: scripts/bench-h3.sh [build dir]   (env: RUNS, REQS, CONNS, H3_STATIC_OPTS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/release}
@@ -42,7 +44,7 @@ eal=(--no-huge --no-shconf --no-pci -m 1024 --log-level error)
 sock=$tmp/memif.sock
 "$server" -l 1 "${eal[@]}" --file-prefix "bh3s$$" --vdev crypto_aesni_gcm0 \
   --vdev "net_memif0,role=server,socket=$sock" -- --root "$tmp/root" --addr 198.18.0.1/24 \
-  --port 4433 --write-cert "$tmp/cert.pem" >"$tmp/server.out" 2>&1 &
+  --port 4433 --write-cert "$tmp/cert.pem" ${H3_STATIC_OPTS:-} >"$tmp/server.out" 2>&1 &
 spid=$!
 for _ in $(seq 100); do
   grep -q serving "$tmp/server.out" 2>/dev/null && break
@@ -75,6 +77,7 @@ big=$(awk '{print $(NF - 1)}' "$tmp/big.stats" | median)
 rate=$(awk '{print $(NF - 3)}' "$tmp/small.stats" | median)
 many=$(awk '{print $(NF - 3)}' "$tmp/many.stats" | median)
 echo "h3-static <- h3-get over net_memif, one lcore each, AES-128-GCM (crypto_aesni_gcm), medians of $runs:"
+echo "  server $(grep -m1 '^crypto:' "$tmp/server.out")"
 echo "  one connection, 100 MB file:              $big Gbit/s"
 echo "  one connection, $reqs x 1 KB (100 in flight): $rate responses/s"
 echo "  $conns connections, $reqs x 1 KB, handshakes included: $many responses/s"
