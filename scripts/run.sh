@@ -27,12 +27,9 @@ PORT=4433
 TMP=$(mktemp -d /tmp/dquic-demo.XXXXXX)
 SERVER_PID=
 
+. tests/support/tap_server.sh
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID"
-    for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null
-  fi
+  stop_pid "$SERVER_PID"
   ip netns del "$NS" 2>/dev/null
   rm -rf "$TMP"
 }
@@ -42,28 +39,10 @@ trap 'exit 1' INT TERM HUP
 echo "== 1. h3-static serving $SITE over HTTP/3 (namespace $NS, net_tap $IF)"
 ip netns add "$NS" || exit 1
 ip -n "$NS" link set lo up
-ip netns exec "$NS" "$H3" --no-huge --no-shconf --no-pci -m 512 --no-telemetry -l 0 \
-  --log-level error --file-prefix "dquic-demo$$" --vdev "net_tap0,iface=$IF" -- \
-  --root "$SITE" --addr "$SERVER_IP/24" --port "$PORT" --alt-svc --access-log "$TMP/access.log" \
-  > "$TMP/server.out" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 100); do
-  ip -n "$NS" link show "$IF" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if ! ip -n "$NS" link show "$IF" >/dev/null 2>&1; then
-  echo "run.sh: the tap interface never appeared:"; cat "$TMP/server.out"; exit 1
-fi
-# The only set-up the kernel side needs: an address on the tap.
-ip -n "$NS" addr add 198.18.0.1/24 dev "$IF"
-ip -n "$NS" link set "$IF" up
-for _ in $(seq 100); do
-  grep -q serving "$TMP/server.out" && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-grep -q serving "$TMP/server.out" || { echo "run.sh: h3-static did not start:"; cat "$TMP/server.out"; exit 1; }
+# The only set-up the kernel side needs: an address on the tap (198.18.0.1/24).
+tap_server_start "$NS" "$IF" "$TMP/server.out" "$TMP/server.out" "dquic-demo$$" "$H3" -- \
+  --root "$SITE" --addr "$SERVER_IP/24" --port "$PORT" --alt-svc --access-log "$TMP/access.log" ||
+  { echo "run.sh: h3-static did not start"; exit 1; }
 sed 's/^/  server: /' "$TMP/server.out"
 
 URL=https://$SERVER_IP:$PORT
@@ -95,8 +74,9 @@ if cmp -s "$SITE/about/index.html" "$TMP/about/index.html"; then
 else echo "  /about/: NOT identical"; OK=0; fi
 echo "-- access log:"
 kill -TERM "$SERVER_PID"
-for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-wait "$SERVER_PID"; SRC=$?; SERVER_PID=
+wait_exit "$SERVER_PID" 100
+SRC=${WAIT_RC:-"none: still running after 10 s"}
+[ -n "$WAIT_RC" ] && SERVER_PID=
 sed 's/^/  /' "$TMP/access.log"
 echo "-- h3-static stopped on SIGTERM (exit $SRC)"
 [ "$SRC" = 0 ] || OK=0

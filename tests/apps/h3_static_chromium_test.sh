@@ -39,15 +39,12 @@ FAILS=0
 log() { echo "h3_static_chromium: $*"; }
 fail() { log "FAIL: $*"; FAILS=$((FAILS + 1)); }
 
+. "$(dirname "$0")/../support/tap_server.sh"
 cleanup() {
   # timeout(1) runs the browser in a process group of its own (its PID):
   # whatever of it is left (renderer, GPU, zygote) goes with it.
   if [ -n "$BROWSER_PID" ]; then kill -KILL -- "-$BROWSER_PID" 2>/dev/null; fi
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null
-  fi
+  stop_pid "$SERVER_PID"
   ip netns del "$NS" 2>/dev/null
   rm -rf "$TMP"
 }
@@ -83,49 +80,23 @@ ip netns add "$NS" || { log "FAIL: ip netns add"; exit 1; }
 ip -n "$NS" link set lo up
 
 # start_server TAG EXTRA_OPTIONS... : h3-static on a tap interface of its own
-# (as in h3_static_interop_test.sh); output under $TMP/TAG. Exits on failure.
+# (tests/support/tap_server.sh); output under $TMP/TAG. Exits on failure.
 start_server() {
   local tag=$1; shift
   OUT=$TMP/$tag
   IF=h3c${tag:0:1}$$  # IFNAMSIZ: 15 characters at most
   mkdir -p "$OUT"
-  ip netns exec "$NS" "$H3" --no-huge --no-shconf --no-pci -m 512 --no-telemetry -l 0 \
-    --log-level error --file-prefix "h3s-chromium-$tag$$" --vdev "net_tap0,iface=$IF" -- \
+  tap_server_start "$NS" "$IF" "$OUT/server.out" "$OUT/server.err" "h3s-chromium-$tag$$" "$H3" -- \
     --root "$ROOT" --addr "$SERVER_IP/24" --port "$PORT" --write-cert "$OUT/cert.pem" \
-    --access-log "$OUT/access.log" --keylog "$OUT/keylog" "$@" \
-    > "$OUT/server.out" 2> "$OUT/server.err" &
-  SERVER_PID=$!
-  for _ in $(seq 100); do
-    ip -n "$NS" link show "$IF" >/dev/null 2>&1 && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if ! ip -n "$NS" link show "$IF" >/dev/null 2>&1; then
-    log "FAIL: interface $IF never appeared; server said:"; cat "$OUT/server.err" "$OUT/server.out"
-    exit 1
-  fi
-  ip -n "$NS" addr add 198.18.0.1/24 dev "$IF"
-  ip -n "$NS" link set "$IF" up
-  for _ in $(seq 100); do
-    grep -q "serving" "$OUT/server.out" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if ! grep -q "serving" "$OUT/server.out"; then
-    log "FAIL: server did not start:"; cat "$OUT/server.err" "$OUT/server.out"
-    exit 1
-  fi
+    --access-log "$OUT/access.log" --keylog "$OUT/keylog" "$@" ||
+    { log "FAIL: start_server $tag"; exit 1; }
 }
 
 # stop_server: SIGTERM, at most 10 s, exit status 0 expected.
 stop_server() {
   kill -TERM "$SERVER_PID"
-  local rc=
-  for _ in $(seq 100); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then wait "$SERVER_PID"; rc=$?; break; fi
-    sleep 0.1
-  done
-  [ "$rc" = 0 ] || fail "$TAG: server exit status '$rc' after SIGTERM"
+  wait_exit "$SERVER_PID" 100
+  [ "$WAIT_RC" = 0 ] || fail "$TAG: server exit status '$WAIT_RC' after SIGTERM"
   SERVER_PID=
 }
 

@@ -29,12 +29,9 @@ FAILS=0
 log() { echo "h3_static_interop: $*"; }
 fail() { log "FAIL: $*"; FAILS=$((FAILS + 1)); }
 
+. "$(dirname "$0")/../support/tap_server.sh"
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null
-  fi
+  stop_pid "$SERVER_PID"
   ip netns del "$NS" 2>/dev/null
   rm -rf "$TMP"
 }
@@ -60,48 +57,23 @@ ip netns add "$NS" || { log "FAIL: ip netns add"; exit 1; }
 ip -n "$NS" link set lo up
 
 # start_server TAG EXTRA_OPTIONS... : h3-static in the namespace on a tap
-# ($EAL_EXTRA: more EAL arguments)
-# interface of its own (the PMD creates it there); the kernel side gets its
-# address (issue 9: nothing else is needed). Exits the script on failure.
+# interface of its own (tests/support/tap_server.sh; $EAL_EXTRA: more EAL
+# arguments). Exits the script on failure.
 start_server() {
   local tag=$1; shift
   IF=h3t$tag$$
-  ip netns exec "$NS" "$H3" --no-huge --no-shconf --no-pci -m 512 --no-telemetry -l 0 \
-    --log-level error --file-prefix "h3s-interop-$tag$$" --vdev "net_tap0,iface=$IF" ${EAL_EXTRA:-} -- \
-    --root "$ROOT" --addr "$SERVER_IP/24" --port "$PORT" "$@" \
-    > "$TMP/server.out" 2> "$TMP/server.err" &
-  SERVER_PID=$!
-  for _ in $(seq 100); do
-    ip -n "$NS" link show "$IF" >/dev/null 2>&1 && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if ! ip -n "$NS" link show "$IF" >/dev/null 2>&1; then
-    log "FAIL: interface $IF never appeared; server said:"; cat "$TMP/server.err" "$TMP/server.out"
-    exit 1
-  fi
-  ip -n "$NS" addr add 198.18.0.1/24 dev "$IF"
-  ip -n "$NS" link set "$IF" up
-  for _ in $(seq 100); do
-    grep -q "serving" "$TMP/server.out" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if ! grep -q "serving" "$TMP/server.out"; then
-    log "FAIL: server did not start:"; cat "$TMP/server.err" "$TMP/server.out"
-    exit 1
-  fi
+  # shellcheck disable=SC2086
+  tap_server_start "$NS" "$IF" "$TMP/server.out" "$TMP/server.err" "h3s-interop-$tag$$" "$H3" \
+    ${EAL_EXTRA:-} -- --root "$ROOT" --addr "$SERVER_IP/24" --port "$PORT" "$@" ||
+    { log "FAIL: start_server $tag"; exit 1; }
 }
 
 # stop_server [signalled]: SIGTERM (unless already sent: a second one could
 # land after the handlers are restored), at most 40 s, exit status checked.
 stop_server() {
   [ "${1:-}" = signalled ] || kill -TERM "$SERVER_PID"
-  local rc=
-  for _ in $(seq 400); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then wait "$SERVER_PID"; rc=$?; break; fi
-    sleep 0.1
-  done
+  wait_exit "$SERVER_PID" 400
+  local rc=$WAIT_RC
   if [ -z "$rc" ]; then fail "server still running 40 s after SIGTERM"
   elif [ "$rc" != 0 ]; then fail "server exited $rc after SIGTERM"
   else log "ok: SIGTERM, exit 0"; fi

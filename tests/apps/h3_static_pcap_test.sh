@@ -41,12 +41,9 @@ log() { echo "h3_static_pcap: $*"; }
 fail() { log "FAIL: $*"; FAILS=$((FAILS + 1)); }
 hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
 
+. "$(dirname "$0")/../support/tap_server.sh"
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null
-  fi
+  stop_pid "$SERVER_PID"
   ip netns del "$NS" 2>/dev/null
   rm -rf "$TMP"
 }
@@ -77,31 +74,9 @@ if [ "$RC" = 2 ] && grep -q -- "--pcap: cannot create '$TMP/no-such-dir/c.pcap':
 else fail "uncreatable --pcap file: exit $RC"; cat "$TMP/bad.err"; fi
 
 # --- the server, capturing
-ip netns exec "$NS" "$H3" --no-huge --no-shconf --no-pci -m 512 --no-telemetry -l 0 \
-  --log-level error --file-prefix "h3p$$" --vdev "net_tap0,iface=$IF" -- \
-  --root "$ROOT" --addr "$SERVER_IP/24" --port "$PORT" --pcap "$PCAP" --keylog "$KEYLOG" \
-  > "$TMP/server.out" 2> "$TMP/server.err" &
-SERVER_PID=$!
-for _ in $(seq 100); do
-  ip -n "$NS" link show "$IF" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if ! ip -n "$NS" link show "$IF" >/dev/null 2>&1; then
-  log "FAIL: interface $IF never appeared; server said:"; cat "$TMP/server.err" "$TMP/server.out"
-  exit 1
-fi
-ip -n "$NS" addr add 198.18.0.1/24 dev "$IF"
-ip -n "$NS" link set "$IF" up
-for _ in $(seq 100); do
-  grep -q "serving" "$TMP/server.out" 2>/dev/null && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if ! grep -q "serving" "$TMP/server.out"; then
-  log "FAIL: server did not start:"; cat "$TMP/server.err" "$TMP/server.out"
-  exit 1
-fi
+tap_server_start "$NS" "$IF" "$TMP/server.out" "$TMP/server.err" "h3p$$" "$H3" -- \
+  --root "$ROOT" --addr "$SERVER_IP/24" --port "$PORT" --pcap "$PCAP" --keylog "$KEYLOG" ||
+  { log "FAIL: h3-static did not start"; exit 1; }
 
 # --- one fetch over HTTP/3
 mkdir -p "$TMP/dl"
@@ -114,11 +89,8 @@ else fail "gtlsclient fetch of $URI_PATH"; tail -20 "$TMP/client.log"; fi
 
 # --- SIGINT: exit 0, the capture drained and counted in the exit summary
 kill -INT "$SERVER_PID"
-RC=
-for _ in $(seq 300); do
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then wait "$SERVER_PID"; RC=$?; break; fi
-  sleep 0.1
-done
+wait_exit "$SERVER_PID" 300
+RC=$WAIT_RC
 if [ -z "$RC" ]; then fail "server still running 30 s after SIGINT"
 elif [ "$RC" != 0 ]; then fail "server exited $RC after SIGINT"
 else log "ok: SIGINT, exit 0"; fi
