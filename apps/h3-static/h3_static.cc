@@ -123,8 +123,6 @@ Session tickets (resumption, RFC 8446 §4.6.1) are always issued, valid 24 h,
 sealed with a key drawn at start-up: they do not survive a restart and are
 not shared between processes (a client then makes a full handshake).
 
-Not available yet: --qlog.
-
 )";
   h += runtime_options_help(kProgram);
   h += "(In h3-static the shared --port is spelled --dpdk-port; --port is the UDP port.)\n";
@@ -236,9 +234,6 @@ int parse_options(const std::vector<std::string>& app, Options* o, std::string* 
       }
       o->preferred_ip = ip;
       o->preferred_port = static_cast<std::uint16_t>(port);
-    } else if (name == "--qlog") {
-      *err = name + ": not available yet (see --help)";
-      return kUsageExitCode;
     } else {
       *err = "unknown option \"" + rest[i] + "\" (see --help)";
       return kUsageExitCode;

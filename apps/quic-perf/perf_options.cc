@@ -355,7 +355,7 @@ std::string perf_help(std::string_view program) {
          "UDP port (the shared --udp-port); the DPDK port id is --dpdk-port.\n"
          "\n"
          "not implemented yet: unidirectional-stream and DATAGRAM variants of the\n"
-         "protocol, qlog output, multiple server\n"
+         "protocol, multiple server\n"
          "addresses, 0-RTT/resumption in the handshakes scenario, the fairness, idle\n"
          "connection and voice/video scenarios of the draft.\n"
          "\n" +

@@ -545,7 +545,7 @@ int run_loopback(RunContext& rc) {
   std::unique_ptr<Dataplane> server = Dataplane::create(std::move(sdc), &err);
   if (server == nullptr) {
     std::fprintf(stderr, "%s: server: %s\n", kProgram, err.c_str());
-    return kRunFailed;
+    return kUsageExitCode;
   }
   RuntimeOptions co = rc.runtime;
   co.port = static_cast<std::uint16_t>(rings.client_port);
@@ -562,7 +562,7 @@ int run_loopback(RunContext& rc) {
   std::unique_ptr<Dataplane> client = Dataplane::create(std::move(cdc), &err);
   if (client == nullptr) {
     std::fprintf(stderr, "%s: client: %s\n", kProgram, err.c_str());
-    return kRunFailed;
+    return kUsageExitCode;
   }
   rc.client_apps.front()->watch(counter_blocks(*client), counter_blocks(*server),
                                 &rc.server_apps.front()->sample());

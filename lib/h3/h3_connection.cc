@@ -95,6 +95,7 @@ Http3Connection::~Http3Connection() = default;
 
 void Http3Connection::attach(Connection* conn) {
   conn_ = conn;
+  observer_ = conn != nullptr ? conn->observer() : nullptr;
   if (conn_ != nullptr && conn_->handshake_complete()) {
     Guard g(this);
     open_local_streams();
@@ -156,6 +157,12 @@ void Http3Connection::open_local_streams() {
   s.qpack_blocked_streams = config_.qpack_blocked_streams;
   s.max_field_section_size = config_.max_field_section_size;
   (void)write_settings_frame(s, w, config_.grease ? kGreaseSetting : 0);
+  if (observer_) {
+    Reader r(ByteSpan(buf.data(), w.written()));  // stream type, frame type, length
+    std::uint64_t v = 0, length = 0;
+    if (r.read_varint(&v) && r.read_varint(&v) && r.read_varint(&length))
+      frame_created(*c, H3FrameType::kSettings, length);
+  }
   out(*create(*c), ByteSpan(buf.data(), w.written()));
   const std::uint8_t enc_type = kH3StreamQpackEncoder, dec_type = kH3StreamQpackDecoder;
   out(*create(*e), ByteSpan(&enc_type, 1));
@@ -234,6 +241,7 @@ bool Http3Connection::write_headers_frame(Stream& s, std::span<const QpackField>
   std::array<std::uint8_t, kH3MaxFrameHeader> hdr{};
   Writer h(hdr);
   write_frame_header(h, h3_type(H3FrameType::kHeaders), section.written());
+  frame_created(s.id, H3FrameType::kHeaders, section.written());
   return out(s, ByteSpan(hdr.data(), h.written())) &&
          out(s, ByteSpan(section_buf_.data(), section.written()));
 }
@@ -264,6 +272,7 @@ std::optional<std::uint64_t> Http3Connection::send_request(std::span<const Qpack
     std::array<std::uint8_t, kH3MaxFrameHeader> hdr{};
     Writer h(hdr);
     write_frame_header(h, h3_type(H3FrameType::kData), body.size());
+    frame_created(*id, H3FrameType::kData, body.size());
     if (!out(*s, ByteSpan(hdr.data(), h.written())) || !out(*s, body)) {
       reset(*id, H3Error::kInternalError);
       return std::nullopt;
@@ -312,6 +321,7 @@ std::int64_t Http3Connection::send_body(std::uint64_t stream, ByteSpan data) {
     std::array<std::uint8_t, kH3MaxFrameHeader> hdr{};
     Writer h(hdr);
     write_frame_header(h, h3_type(H3FrameType::kData), data.size());
+    frame_created(s->id, H3FrameType::kData, data.size());
     if (!out(*s, ByteSpan(hdr.data(), h.written()))) return -1;
     s->data_remaining = data.size();
   }
@@ -335,6 +345,7 @@ bool Http3Connection::send_body_mbuf(std::uint64_t stream, rte_mbuf* owner,
   std::array<std::uint8_t, kH3MaxFrameHeader> hdr{};
   Writer h(hdr);
   write_frame_header(h, h3_type(H3FrameType::kData), length);
+  frame_created(s->id, H3FrameType::kData, length);
   if (!out(*s, ByteSpan(hdr.data(), h.written()))) return false;
   s->data_remaining = length;
   // Queued behind the header; flush() hands it to the transport by reference.
@@ -388,6 +399,7 @@ void Http3Connection::shutdown() {
   std::array<std::uint8_t, kH3MaxFrameHeader> buf{};
   Writer w(buf);
   write_varint_frame(w, H3FrameType::kGoaway, id);
+  frame_created(*control_out_, H3FrameType::kGoaway, w.written() - 2);  // 1-byte type and length
   if (Stream* c = find(*control_out_)) out(*c, ByteSpan(buf.data(), w.written()));
   goaway_sent_ = id;
 }
@@ -609,6 +621,8 @@ bool Http3Connection::process(Stream& s, ByteSpan in, std::size_t* used) {
         connection_error(r.error, "frame");
         return false;
       case H3FrameReader::Event::kHeader:
+        if (observer_)
+          observer_->on_http3_frame(false, s.id, r.header.type, r.header.length, now());
         if (s.uni == UniKind::kControl) {
           // §6.2.1: SETTINGS first; §7.2: which frames the control stream carries.
           const std::uint64_t t = r.header.type;

@@ -94,7 +94,8 @@ class Http3Connection final : public ConnectionHandler {
 
   // The transport whose handler this is (set as ConnectionConfig::handler
   // before the connection starts). If its handshake already completed, our
-  // streams open now.
+  // streams open now. Frames we create and parse go to the transport's
+  // observer, when it has one (qlog's http3:frame_created / frame_parsed).
   void attach(Connection* conn);
 
   // --- Client.
@@ -190,6 +191,11 @@ class Http3Connection final : public ConnectionHandler {
   bool within_peer_field_limit(std::span<const QpackField> fields) const;
   void read_discard(std::uint64_t id);
   Time now() const { return config_.clock ? config_.clock() : 0; }
+  // Null unless the transport has an observer: one branch per frame.
+  void frame_created(std::uint64_t stream, H3FrameType type, std::uint64_t length) {
+    if (observer_) observer_->on_http3_frame(true, stream, h3_type(type), length, now());
+  }
+  ConnectionObserver* observer_ = nullptr;
 
   Http3Config config_;
   Http3Handler* handler_;

@@ -17,6 +17,26 @@ namespace dquic {
 
 namespace {
 
+// For ConnectionObserver::on_metrics. The phase: RFC 9002 §7.3.2's recovery
+// period lasts until a packet sent after it began is acknowledged; a packet
+// sent one smoothed RTT ago is about what ACKs arriving now cover.
+RecoveryMetrics recovery_metrics(const RttEstimator& rtt, const CongestionController& cc,
+                                 const Pacer& pacer, int pto_count, Time now) {
+  RecoveryMetrics m;
+  m.smoothed_rtt = rtt.smoothed_rtt();
+  m.min_rtt = rtt.min_rtt();
+  m.latest_rtt = rtt.latest_rtt();
+  m.rttvar = rtt.rttvar();
+  m.congestion_window = cc.congestion_window();
+  m.bytes_in_flight = cc.bytes_in_flight();
+  m.pacing_rate = pacer.rate_bytes_per_second();
+  m.pto_count = pto_count;
+  m.phase = cc.in_slow_start()                         ? CongestionPhase::kSlowStart
+            : cc.in_recovery(now - rtt.smoothed_rtt()) ? CongestionPhase::kRecovery
+                                                       : CongestionPhase::kCongestionAvoidance;
+  return m;
+}
+
 PacketSpace space_of(PacketType t) {
   switch (t) {
     case PacketType::kInitial:
@@ -129,6 +149,9 @@ bool Connection::start(Time now) {
   created_ = now;
   now_ = now;
   last_activity_ = now;
+  if (config_.observer)
+    config_.observer->on_connection_started(
+        {role_, config_.version, original_dcid_, local_cid_, peer_cid_, paths_[0].address}, now);
   for (std::size_t i = 0; i < kPacketSpaceCount; ++i) {
     AckTracker::Config ac;
     ac.max_ranges = config_.max_ack_ranges;
@@ -194,6 +217,7 @@ bool Connection::start(Time now) {
     return false;
   }
   local_params_encoded_.resize(w.written());
+  if (config_.observer) config_.observer->on_parameters_set(true, tp, now);
 
   // Flow control from what we advertise (RFC 9000 §4).
   conn_recv_ = ReceiveWindow(tp.initial_max_data, config_.max_connection_window);
@@ -205,6 +229,10 @@ bool Connection::start(Time now) {
   if (!install_initial_keys()) {
     close_with(TransportError::kInternalError, 0, "initial keys", now);
     return false;
+  }
+  if (config_.observer) {  // RFC 9001 §5.2: both directions, from the client's DCID
+    config_.observer->on_keys_installed(PacketSpace::kInitial, false, now);
+    config_.observer->on_keys_installed(PacketSpace::kInitial, true, now);
   }
   if (role_ == EndpointRole::kClient) {
     auto client = std::make_unique<TlsClient>(*config_.tls_client, local_params_encoded_, this);
@@ -354,7 +382,7 @@ void Connection::on_secret(EncryptionLevel level, KeyDirection direction, AeadAl
     app.write_key = one_rtt_.write();
     if (config_.observer)
       config_.observer->on_keys_installed(PacketSpace::kApplication,
-                                          direction == KeyDirection::kWrite, last_activity_);
+                                          direction == KeyDirection::kWrite, now_);
     return;
   }
   PacketKeys keys;
@@ -365,8 +393,7 @@ void Connection::on_secret(EncryptionLevel level, KeyDirection direction, AeadAl
   release_key(slot);
   slot = k;
   if (config_.observer)
-    config_.observer->on_keys_installed(space_of(level), direction == KeyDirection::kWrite,
-                                        last_activity_);
+    config_.observer->on_keys_installed(space_of(level), direction == KeyDirection::kWrite, now_);
   if (level == EncryptionLevel::kHandshake && direction == KeyDirection::kWrite &&
       role_ == EndpointRole::kClient) {
     // RFC 9001 §4.9.1: a client discards Initial keys when it first sends a
@@ -429,7 +456,7 @@ void Connection::discard_space(PacketSpace s) {
   AckTracker::Config ac;
   ac.max_ranges = 1;
   sp.acks = AckTracker(ac);
-  if (config_.observer) config_.observer->on_keys_discarded(s, last_activity_);
+  if (config_.observer) config_.observer->on_keys_discarded(s, now_);
 }
 
 void Connection::release_handshake_memory() {
@@ -659,6 +686,7 @@ void Connection::process_frames(const ReceivedPacket& p, PacketSpace s, Time now
       close_with(de, type, "frame decoding", now);
       return;
     }
+    if (config_.observer) config_.observer->on_frame_received(f, now);
     // RFC 9000 §12.4 Table 3 and the role rules of §19: frames allowed here.
     const TransportError ce = check_frame(f, p.type, role_);
     if (ce != TransportError::kNoError) {
@@ -786,18 +814,9 @@ TransportError Connection::on_ack(const AckFrame& f, PacketSpace s, Time now) {
   if (out.error) return *out.error;
   pacer_.update(cc_->congestion_window(), rtt_.smoothed_rtt(), cc_->in_slow_start(),
                 config_.max_datagram_size);
-  if (config_.observer && out.newly_acked) {
-    RecoveryMetrics m;
-    m.smoothed_rtt = rtt_.smoothed_rtt();
-    m.min_rtt = rtt_.min_rtt();
-    m.latest_rtt = rtt_.latest_rtt();
-    m.rttvar = rtt_.rttvar();
-    m.congestion_window = cc_->congestion_window();
-    m.bytes_in_flight = cc_->bytes_in_flight();
-    m.pacing_rate = pacer_.rate_bytes_per_second();
-    m.pto_count = loss_->pto_count();
-    config_.observer->on_metrics(m, now);
-  }
+  if (config_.observer && (out.newly_acked || out.lost != 0))
+    config_.observer->on_metrics(recovery_metrics(rtt_, *cc_, pacer_, loss_->pto_count(), now),
+                                 now);
   return TransportError::kNoError;
 }
 
@@ -911,6 +930,7 @@ TransportError Connection::on_peer_transport_parameters() {
   (void)uni_limits_.on_max_streams(peer_params_.initial_max_streams_uni);
   if (config_.max_datagram_size > peer_params_.max_udp_payload_size)
     config_.max_datagram_size = static_cast<std::uint32_t>(peer_params_.max_udp_payload_size);
+  if (config_.observer) config_.observer->on_parameters_set(false, peer_params_, now_);
   return TransportError::kNoError;
 }
 
@@ -956,6 +976,9 @@ void Connection::on_key_phase(const ReceivedPacket& p, Time) {
   Space& app = *spaces_[index(PacketSpace::kApplication)];
   app.read_key = one_rtt_.read();
   read_phase_start_ = p.packet_number;
+  if (config_.observer)
+    config_.observer->on_key_update(false, one_rtt_.write_phase() == one_rtt_.read_phase(),
+                                    one_rtt_.updates(), now_);
   // §6.1: keep the previous read keys for late packets, about three PTOs.
   read_previous_discard_at_ = now_ + three_pto();
   if (one_rtt_.write_phase() != one_rtt_.read_phase()) (void)update_write_keys(now_);
@@ -975,6 +998,10 @@ bool Connection::update_write_keys(Time now) {
   Space& app = *spaces_[index(PacketSpace::kApplication)];
   app.write_key = one_rtt_.write();
   write_phase_first_pn_ = app.next_pn;
+  // Ours leads when we initiated (RFC 9001 §6.1), follows the peer's (§6.2).
+  const bool local = one_rtt_.write_phase() != one_rtt_.read_phase();
+  if (config_.observer)
+    config_.observer->on_key_update(true, local, one_rtt_.updates() + local, now);
   return true;
 }
 
@@ -1198,6 +1225,9 @@ void Connection::on_timeout(Time now) {
     const LossDetector::Timeout t = loss_->on_timeout(now);
     pacer_.update(cc_->congestion_window(), rtt_.smoothed_rtt(), cc_->in_slow_start(),
                   config_.max_datagram_size);
+    if (config_.observer)
+      config_.observer->on_metrics(recovery_metrics(rtt_, *cc_, pacer_, loss_->pto_count(), now),
+                                   now);
     if (t.probe_space) {
       ++stats_.pto_count;
       Space& sp = *spaces_[index(*t.probe_space)];

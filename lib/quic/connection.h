@@ -450,6 +450,8 @@ class Connection final : public TlsSink, public LossListener {
   // a packet of the current phase acknowledged). False if not allowed.
   bool initiate_key_update(Time now);
   std::string_view alpn() const;
+  // ConnectionConfig::observer: layers above report their events to it too.
+  ConnectionObserver* observer() const { return config_.observer; }
 
  private:
   // TlsSink and LossListener are implementation details; they are public

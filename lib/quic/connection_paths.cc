@@ -111,6 +111,7 @@ void Connection::start_validation(std::size_t i, Time now) {
   p.challenge_count = 0;
   p.next_challenge = kNever;
   p.deadline = now + path_validation_timeout();
+  if (config_.observer) config_.observer->on_path_event(PathEvent::kProbingStarted, p.address, now);
 }
 
 void Connection::on_path_response(const PathData& d, Time now) {
@@ -134,6 +135,8 @@ void Connection::on_path_validated(std::size_t i, bool mtu_tested, Time now) {
   p.next_challenge = p.deadline = kNever;
   if (mtu_tested) p.mtu_validated = true;
   if (first) ++stats_.paths_validated;
+  if (config_.observer)
+    config_.observer->on_path_event(PathEvent::kProbingSuccessful, p.address, now);
   // RFC 9000 §8.2.1: a challenge the amplification limit kept below 1200
   // bytes validated the address, not the MTU: once more, expanded (the
   // credit is unlimited now).
@@ -148,6 +151,8 @@ void Connection::on_path_validated(std::size_t i, bool mtu_tested, Time now) {
 
 void Connection::on_path_validation_failed(std::size_t i, Time now) {
   ++stats_.path_validations_failed;
+  if (config_.observer)
+    config_.observer->on_path_event(PathEvent::kProbingAbandoned, paths_[i].address, now);
   if (i == fallback_path_) {
     // §9.3.3's check of the previous path went unanswered: it stays the
     // last validated one to revert to (§9.3.2) should the new path fail too.
@@ -189,6 +194,7 @@ void Connection::switch_path(std::size_t i, Time now) {
   active_path_ = i;
   fallback_path_ = paths_[old].validated ? old : kNoPath;
   ++stats_.migrations;
+  if (config_.observer) config_.observer->on_path_event(PathEvent::kMigrated, p.address, now);
   // RFC 9000 §9.4: the new path's capacity is unknown, unless only a port
   // changed (commonly a NAT rebinding), where the state may be kept.
   if (!only_port_changed(paths_[old].address, p.address)) reset_congestion(now);

@@ -435,6 +435,7 @@ void Connection::write_one_stream(Writer& f, Stream* st, SentPacket* rec) {
 // ---------------------------------------------------------------- acked / lost
 
 void Connection::on_packet_acked(const SentPacket& p) {
+  if (config_.observer) config_.observer->on_packet_acked(p, now_);
   Space& sp = *spaces_[index(p.space)];
   if (sp.largest_acked == kNoPacketNumber || p.packet_number > sp.largest_acked)
     sp.largest_acked = p.packet_number;
@@ -484,7 +485,7 @@ void Connection::on_packet_acked(const SentPacket& p) {
 
 void Connection::on_packet_lost(const SentPacket& p) {
   ++stats_.packets_lost;
-  if (config_.observer) config_.observer->on_packet_lost(p, last_activity_);
+  if (config_.observer) config_.observer->on_packet_lost(p, now_);
   Space& sp = *spaces_[index(p.space)];
   for (std::size_t i = 0; i < p.frame_count; ++i) {
     const SentFrame& fr = p.frames[i];

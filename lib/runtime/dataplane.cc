@@ -240,8 +240,13 @@ bool Dataplane::build(std::string* err) {
   }
 
   if (o.impairment) say("impairment: on every worker's receive path (test use only: --impair)");
-  // Parsed before they are built: refused until then, never ignored.
-  if (!o.qlog_directory().empty()) return *err = "--qlog: not built yet", false;
+  const std::string qlog_dir = o.qlog_directory();
+  if (!qlog_dir.empty()) {
+    if (!QlogWriter::directory_writable(qlog_dir))
+      return *err = "--qlog: '" + qlog_dir + "' is not a writable directory", false;
+    for (std::uint16_t i = 0; i < count; ++i)
+      qlog_recorders_.push_back(std::make_unique<QlogRecorder>());
+  }
   if (!o.pcap_file.empty()) {
     capture_ = PacketCapture::create(o.pcap_file, count, PacketCaptureConfig{}, err);
     if (capture_ == nullptr) return false;
@@ -272,6 +277,7 @@ bool Dataplane::build(std::string* err) {
       // Different seeds per worker, so that workers do not drop in lockstep.
       wc.impairment->seed += p.index;
     }
+    if (!qlog_recorders_.empty()) wc.qlog = qlog_recorders_[p.index].get();
     if (!config_.configure_worker(p, wc, &why)) {
       *err = "worker " + std::to_string(p.index) + ": " + why;
       return false;
@@ -281,8 +287,18 @@ bool Dataplane::build(std::string* err) {
       *err = "worker " + std::to_string(p.index) + ": " + why;
       return false;
     }
+    if (!qlog_recorders_.empty())
+      qlog_recorders_[p.index]->set_time_origin(workers_.back()->clock().now());
     counter_blocks_.push_back(&workers_.back()->counters());
     loop_blocks_.push_back(&workers_.back()->loop_counters());
+  }
+  if (!qlog_recorders_.empty()) {
+    std::vector<QlogRecorder*> recs;
+    for (const auto& r : qlog_recorders_)
+      recs.push_back(r.get());
+    qlog_writer_ = std::make_unique<QlogWriter>(qlog_dir, std::move(recs));
+    qlog_writer_->start();
+    say("qlog: a JSON-SEQ file per connection in " + qlog_dir);
   }
   runs_.resize(count);
   std::string lcore_list;
@@ -395,6 +411,15 @@ const DataplaneTeardown& Dataplane::shutdown() {
         " connections not closed after the drain\n";
     format_summary(counter_blocks_, loop_blocks_, &s);
     if (capture_ != nullptr) s += capture_->summary() + "\n";
+    if (qlog_writer_ != nullptr) {
+      std::uint64_t traced = 0;
+      for (const auto& r : qlog_recorders_) {
+        traced += r->connections();
+        teardown_.qlog_dropped += r->dropped();
+      }
+      s += "qlog: " + std::to_string(traced) + " connections, " +
+           std::to_string(teardown_.qlog_dropped) + " events dropped (recorder rings full)\n";
+    }
     if (config_.log != nullptr) {
       std::fputs(s.c_str(), config_.log);
       std::fflush(config_.log);
@@ -407,6 +432,11 @@ const DataplaneTeardown& Dataplane::shutdown() {
   loop_blocks_.clear();
   workers_.clear();
   capture_.reset();
+  // The lcores are back and the connections gone: the writer drains the
+  // rings, closes every file and joins before the recorders go.
+  if (qlog_writer_ != nullptr) qlog_writer_->stop();
+  qlog_writer_.reset();
+  qlog_recorders_.clear();
   protectors_.clear();
   backends_.reset();
   flow_rules_.remove();                  // before the port is closed

@@ -38,6 +38,8 @@
 #include <vector>
 
 #include "quic/timestamp.h"
+#include "runtime/qlog_recorder.h"
+#include "runtime/qlog_writer.h"
 #include "runtime/runtime_options.h"
 #include "runtime/stats_printer.h"
 #include "runtime/steering.h"
@@ -116,6 +118,7 @@ struct DataplaneTeardown {
   std::string summary;                     // as printed
   std::uint64_t mbufs_in_use_at_free = 0;  // over the pools, just before rte_mempool_free
   std::size_t connections_left = 0;        // not closed when the drain ended
+  std::uint64_t qlog_dropped = 0;          // qlog events dropped (rings full), all workers
 };
 
 class Dataplane {
@@ -188,6 +191,9 @@ class Dataplane {
   std::unique_ptr<PdumpServer> pdump_;      // outlives the port
   std::unique_ptr<offload::ProtectionBackends> backends_;
   std::vector<std::unique_ptr<offload::Protector>> protectors_;
+  // qlog (--qlog / $QLOGDIR): a recorder per worker, one writer thread.
+  std::vector<std::unique_ptr<QlogRecorder>> qlog_recorders_;
+  std::unique_ptr<QlogWriter> qlog_writer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<const WorkerCounters*> counter_blocks_;
   std::vector<const WorkerLoopCounters*> loop_blocks_;

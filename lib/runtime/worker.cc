@@ -96,6 +96,7 @@ bool Worker::init(std::string* why) {
   // The application sees every server connection before it is built.
   ec.on_new_connection = [this, user = std::move(ec.on_new_connection)](
                              const IncomingConnection& in, ConnectionConfig& c) {
+    if (config_.qlog != nullptr && c.observer == nullptr) c.observer = config_.qlog->open();
     if (user && !user(in, c)) return false;
     return app_ == nullptr || app_->on_incoming(*this, in, c);
   };
@@ -417,6 +418,7 @@ Connection* Worker::connect(const ConnectionConfig& config, const NetworkPath& p
   c.path = path;
   if (c.keys == nullptr) c.keys = keys_.get();
   if (c.copy_pool == nullptr) c.copy_pool = config_.pool;
+  if (config_.qlog != nullptr && c.observer == nullptr) c.observer = config_.qlog->open();
   now_ = std::max(now_, clock_.now());
   Connection* conn = endpoint_->connect(c, path.peer, now_);
   if (conn == nullptr) return nullptr;
@@ -502,6 +504,7 @@ void Worker::maybe_collect() {
   }
   closed_pending_ = 0;
   endpoint_->collect(now_);
+  if (config_.qlog != nullptr) config_.qlog->on_collected();  // their observers are free
   if (now_ >= next_snapshot_) publish_snapshot();
 }
 

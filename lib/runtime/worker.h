@@ -50,6 +50,7 @@
 #include "runtime/frame_sender.h"
 #include "runtime/impairment.h"
 #include "runtime/neighbor_table.h"
+#include "runtime/qlog_recorder.h"
 #include "runtime/route.h"
 #include "runtime/steering.h"
 #include "runtime/tsc_clock.h"
@@ -115,6 +116,9 @@ struct WorkerConfig {
   // (before the impairment stage) and every frame handed to
   // rte_eth_tx_burst is copied here; null = off. Must outlive the worker.
   CaptureRing* capture = nullptr;
+  // qlog (runtime/qlog_recorder.h): every connection gets an observer from
+  // it (unless its config already names one). Must outlive the worker.
+  QlogRecorder* qlog = nullptr;
 };
 
 class Worker {
