@@ -80,7 +80,7 @@ stop_server() {
   SERVER_PID=
 }
 
-start_server a --alt-svc --write-cert "$TMP/cert.pem" --access-log "$TMP/access.log" \
+start_server a --stats-interval 1 --alt-svc --write-cert "$TMP/cert.pem" --access-log "$TMP/access.log" \
   --keylog "$TMP/keylog" --shutdown-wait-ms 30000
 [ -s "$TMP/cert.pem" ] || fail "--write-cert wrote no certificate"
 openssl x509 -in "$TMP/cert.pem" -noout -ext subjectAltName 2>/dev/null | grep -q "IP Address:$SERVER_IP" \
@@ -169,6 +169,12 @@ zero_copy_held() {
   else log "ok: zero-copy on $1: $seals seals read file pages in place, 0 copied"; fi
 }
 zero_copy_held inline-evp
+# --stats-interval 1 (issue 10): a line a second while serving, with rates
+# that saw the transfers.
+STATS=$(grep -c '^stats: port=0 t=[0-9]*s conns=[0-9]* rx=' "$TMP/server.out")
+if [ "$STATS" -ge 2 ] && grep -Eq '^stats: .* tx_gbps=(0\.[0-9]*[1-9]|[1-9])' "$TMP/server.out"; then
+  log "ok: --stats-interval 1: $STATS stats lines, sending seen"
+else fail "--stats-interval 1: $STATS stats lines"; grep '^stats:' "$TMP/server.out" | head -5; fi
 
 # --- a second server that sends a Retry to every client (RFC 9000 §8.1),
 # with a software crypto device: zero-copy then seals on it, async.
