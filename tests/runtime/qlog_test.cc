@@ -35,6 +35,7 @@
 #include "runtime/qlog_recorder.h"
 #include "runtime/qlog_writer.h"
 #include "runtime/worker.h"
+#include "tests/support/ring_port_pair.h"
 #include "tests/support/test_certs.h"
 
 #ifndef DQUIC_QLOG_CHECKER
@@ -72,78 +73,10 @@ rte_mempool* test_pool() {
   return pool;
 }
 
-// Port A's TX feeds port B's RX and back (one queue each).
-class RingPortPair {
- public:
-  RingPortPair() {
-    static int serial = 0;
-    const std::string id = std::to_string(serial++);
-    to_a_ = rte_ring_create(("qa" + id).c_str(), 4096, static_cast<int>(rte_socket_id()), 0);
-    to_b_ = rte_ring_create(("qb" + id).c_str(), 4096, static_cast<int>(rte_socket_id()), 0);
-    if (to_a_ == nullptr || to_b_ == nullptr) return;
-    const int a =
-        rte_eth_from_rings(("net_ring_qa" + id).c_str(), &to_a_, 1, &to_b_, 1, rte_socket_id());
-    const int b =
-        rte_eth_from_rings(("net_ring_qb" + id).c_str(), &to_b_, 1, &to_a_, 1, rte_socket_id());
-    if (a < 0 || b < 0) return;
-    a_id_ = static_cast<std::uint16_t>(a);
-    b_id_ = static_cast<std::uint16_t>(b);
-    ok_ = start(a_, a_id_) && start(b_, b_id_);
-  }
-  ~RingPortPair() {
-    a_.close();
-    b_.close();
-    for (rte_ring* r : {to_a_, to_b_}) {
-      if (r == nullptr) continue;
-      void* m = nullptr;
-      while (rte_ring_dequeue(r, &m) == 0)
-        rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
-      rte_ring_free(r);
-    }
-  }
-  RingPortPair(const RingPortPair&) = delete;
-  RingPortPair& operator=(const RingPortPair&) = delete;
-  bool ok() const { return ok_; }
-  const std::string& error() const { return error_; }
-  std::uint16_t a() const { return a_id_; }
-  std::uint16_t b() const { return b_id_; }
+using test::RingPortPair;
 
- private:
-  bool start(drivers::EthPort& port, std::uint16_t id) {
-    drivers::EthPortConfig cfg;
-    cfg.port_id = id;
-    cfg.queues = 1;
-    cfg.rx_descriptors = 512;
-    cfg.tx_descriptors = 512;
-    cfg.rx_pools.assign(1, test_pool());
-    return port.start(cfg, &error_);
-  }
-  rte_ring* to_a_ = nullptr;
-  rte_ring* to_b_ = nullptr;
-  drivers::EthPort a_, b_;
-  std::uint16_t a_id_ = 0, b_id_ = 0;
-  bool ok_ = false;
-  std::string error_;
-};
-
-struct Tls {
-  Tls() {
-    credentials = test::test_server_credentials(test::test_pki().p256);
-    verifier = test::test_verifier();
-    server.credentials = credentials.get();
-    server.alpn = {kAlpn};
-    client.server_name = test::kTestDnsName;
-    client.alpn = {kAlpn};
-    client.verifier = verifier.get();
-  }
-  std::unique_ptr<ServerCredentials> credentials;
-  std::unique_ptr<CertificateVerifier> verifier;
-  TlsServerConfig server;
-  TlsClientConfig client;
-};
-
-const Tls& tls() {
-  static const Tls* t = new Tls;
+const test::TestTlsPair& tls() {
+  static const auto* t = new test::TestTlsPair(kAlpn);
   return *t;
 }
 
@@ -360,7 +293,7 @@ class QlogTest : public ::testing::Test {
   // A client-server echo of `bytes`, closed by the client, both traced.
   void run_connection(std::size_t bytes, std::optional<ImpairmentConfig> client_impair,
                       std::optional<ImpairmentConfig> server_impair) {
-    ports_ = std::make_unique<RingPortPair>();
+    ports_ = std::make_unique<RingPortPair>("q", 1, test_pool());
     ASSERT_TRUE(ports_->ok()) << ports_->error();
     server_ = make_side(true, ports_->b(), &app_, server_impair);
     client_ = make_side(false, ports_->a(), nullptr, client_impair);

@@ -31,6 +31,7 @@
 #include "offload/test_backends.h"
 #include "quic/cid_generator.h"
 #include "quic/stateless_reset.h"
+#include "tests/support/ring_port_pair.h"
 #include "tests/support/test_certs.h"
 
 namespace dquic {
@@ -70,89 +71,12 @@ std::uint8_t pattern(std::size_t stream, std::uint64_t offset) {
 
 // ------------------------------------------------------------ ports
 
-// Two ports of `queues` queue pairs: A's TX queue q feeds B's RX queue q and
-// B's TX queue q feeds A's RX queue q.
-class RingPortPair {
- public:
-  RingPortPair(const std::string& tag, std::uint16_t queues) {
-    static int serial = 0;
-    const std::string id = tag + std::to_string(serial++);
-    for (std::uint16_t q = 0; q < queues; ++q) {
-      to_a_.push_back(rte_ring_create(("wa" + id + "_" + std::to_string(q)).c_str(), 4096,
-                                      static_cast<int>(rte_socket_id()), 0));
-      to_b_.push_back(rte_ring_create(("wb" + id + "_" + std::to_string(q)).c_str(), 4096,
-                                      static_cast<int>(rte_socket_id()), 0));
-      if (to_a_.back() == nullptr || to_b_.back() == nullptr) return;
-    }
-    const int a = rte_eth_from_rings(("net_ring_a" + id).c_str(), to_a_.data(), queues,
-                                     to_b_.data(), queues, rte_socket_id());
-    const int b = rte_eth_from_rings(("net_ring_b" + id).c_str(), to_b_.data(), queues,
-                                     to_a_.data(), queues, rte_socket_id());
-    if (a < 0 || b < 0) return;
-    a_id_ = static_cast<std::uint16_t>(a);
-    b_id_ = static_cast<std::uint16_t>(b);
-    ok_ = start(a_, a_id_, queues) && start(b_, b_id_, queues);
-  }
-  ~RingPortPair() {
-    a_.close();
-    b_.close();
-    for (auto* rings : {&to_a_, &to_b_})
-      for (rte_ring* r : *rings) {
-        if (r == nullptr) continue;
-        void* m = nullptr;
-        while (rte_ring_dequeue(r, &m) == 0)
-          rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
-        rte_ring_free(r);
-      }
-  }
-  RingPortPair(const RingPortPair&) = delete;
-  RingPortPair& operator=(const RingPortPair&) = delete;
-
-  bool ok() const { return ok_; }
-  const std::string& error() const { return error_; }
-  std::uint16_t a() const { return a_id_; }
-  std::uint16_t b() const { return b_id_; }
-  rte_ring* to_a(std::uint16_t q) const { return to_a_[q]; }
-  rte_ring* to_b(std::uint16_t q) const { return to_b_[q]; }
-
- private:
-  bool start(drivers::EthPort& port, std::uint16_t id, std::uint16_t queues) {
-    drivers::EthPortConfig cfg;
-    cfg.port_id = id;
-    cfg.queues = queues;
-    cfg.rx_descriptors = 512;
-    cfg.tx_descriptors = 512;
-    cfg.rx_pools.assign(queues, test_pool());
-    return port.start(cfg, &error_);
-  }
-
-  std::vector<rte_ring*> to_a_, to_b_;
-  drivers::EthPort a_, b_;
-  std::uint16_t a_id_ = 0, b_id_ = 0;
-  bool ok_ = false;
-  std::string error_;
-};
+using test::RingPortPair;
 
 // ------------------------------------------------------------ applications
 
-struct Tls {
-  Tls() {
-    credentials = test::test_server_credentials(test::test_pki().p256);
-    verifier = test::test_verifier();
-    server.credentials = credentials.get();
-    server.alpn = {kAlpn};
-    client.server_name = test::kTestDnsName;
-    client.alpn = {kAlpn};
-    client.verifier = verifier.get();
-  }
-  std::unique_ptr<ServerCredentials> credentials;
-  std::unique_ptr<CertificateVerifier> verifier;
-  TlsServerConfig server;
-  TlsClientConfig client;
-};
-
-const Tls& tls() {
-  static const Tls* t = new Tls;
+const test::TestTlsPair& tls() {
+  static const auto* t = new test::TestTlsPair(kAlpn);
   return *t;
 }
 
@@ -332,7 +256,7 @@ class WorkerTest : public ::testing::Test {
   }
 
   RingPortPair& ports(const std::string& tag, std::uint16_t queues) {
-    ports_.push_back(std::make_unique<RingPortPair>(tag, queues));
+    ports_.push_back(std::make_unique<RingPortPair>(tag, queues, test_pool()));
     return *ports_.back();
   }
 

@@ -121,4 +121,13 @@ std::unique_ptr<CertificateVerifier> test_verifier(bool insecure) {
   return v;
 }
 
+TestTlsPair::TestTlsPair(const char* alpn)
+    : credentials(test_server_credentials(test_pki().p256)), verifier(test_verifier()) {
+  server.credentials = credentials.get();
+  server.alpn = {alpn};
+  client.server_name = kTestDnsName;
+  client.alpn = {alpn};
+  client.verifier = verifier.get();
+}
+
 }  // namespace dquic::test

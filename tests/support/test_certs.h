@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <string>
 
+#include "quic/tls_client.h"
 #include "quic/tls_credentials.h"
+#include "quic/tls_server.h"
 
 namespace dquic::test {
 
@@ -43,5 +45,16 @@ const TestPki& test_pki();
 std::unique_ptr<ServerCredentials> test_server_credentials(const TestLeaf& leaf);
 // Trusts test_pki().ca_pem (or nothing else) unless insecure.
 std::unique_ptr<CertificateVerifier> test_verifier(bool insecure = false);
+
+// A server and a client configuration that handshake with each other: the
+// P-256 leaf, the client verifying it against the test root as
+// kTestDnsName, ALPN `alpn` on both (a literal: it must outlive them).
+struct TestTlsPair {
+  explicit TestTlsPair(const char* alpn);
+  std::unique_ptr<ServerCredentials> credentials;
+  std::unique_ptr<CertificateVerifier> verifier;
+  TlsServerConfig server;
+  TlsClientConfig client;
+};
 
 }  // namespace dquic::test
