@@ -41,6 +41,8 @@ struct Http3Connection::Stream {
   std::vector<std::uint8_t> blocked_section, pending_in;
   bool pending_fin = false;
   bool read_done = false;  // FIN processed
+  // Closed by the transport while blocked: released once it completes.
+  bool transport_closed = false;
   // Sending.
   std::vector<std::uint8_t> pending;  // bytes the transport has not taken yet
   rte_mbuf* pending_mbuf = nullptr;   // a zero-copy payload behind `pending`
@@ -123,6 +125,13 @@ Http3Connection::Stream* Http3Connection::create(std::uint64_t id) {
 void Http3Connection::release(std::uint64_t id) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
+  if (it->second->blocked && !closed_) {
+    // RFC 9204 §2.1.2: the transport closed the stream (FIN read, our side
+    // done) while its section waits for encoder inserts; its bytes are all
+    // here: keep it until resume_unblocked completes it.
+    it->second->transport_closed = true;
+    return;
+  }
   if (it->second->counted && active_requests_ > 0) --active_requests_;
   if (it->second->blocked && conn_ != nullptr) {
     Writer w(dec_stream_buf_);
@@ -953,6 +962,9 @@ void Http3Connection::resume_unblocked() {
     }
     read_stream(s->id);
   }
+  for (std::size_t i = 0; i < n; ++i)
+    if (Stream* s = find(ids[i]); s != nullptr && s->transport_closed && !s->blocked)
+      deferred_release_.push_back(ids[i]);
 }
 
 void Http3Connection::on_stream_writable(std::uint64_t id) {

@@ -110,7 +110,6 @@ Connection::Connection(const ConnectionConfig& config, const ServerIds& ids)
       local_cid_(ids.local_cid),
       peer_cid_(ids.peer_cid),
       original_dcid_(ids.original_dcid),
-      peer_cid_set_(true),
       rtt_(kInitialRtt),
       pacer_(PacerConfig{config.max_burst_packets, 200, 125}),
       datagrams_out_(kDatagramQueueSlots, config.max_datagram_size) {
@@ -602,8 +601,11 @@ void Connection::on_packet(const ReceivedPacket& p, Time now) {
       return;
     }
   }
-  // RFC 9000 §7.2: the client switches to the server's first SCID.
-  if (role_ == EndpointRole::kClient && !peer_cid_set_ && p.type != PacketType::kOneRtt) {
+  // RFC 9000 §7.2: the client switches to the server's first SCID. The
+  // server takes the client's from the first packet that authenticates:
+  // the header the connection was created from was not yet (a damaged
+  // SCID there would misaddress every reply, §7.3 then fail the handshake).
+  if (!peer_cid_set_ && p.type != PacketType::kOneRtt) {
     if (!ConnectionId::from(p.scid, &peer_cid_)) return;
     peer_cid_set_ = true;
   }
@@ -823,7 +825,17 @@ TransportError Connection::on_ack(const AckFrame& f, PacketSpace s, Time now) {
 TransportError Connection::on_crypto(const CryptoFrame& f, PacketSpace s, Time now) {
   CryptoSpace& c = spaces_[index(s)]->crypto;
   const std::uint64_t end = f.offset + f.data.size();
-  if (end <= c.recv_offset) return TransportError::kNoError;  // old retransmission
+  if (end <= c.recv_offset) {  // old retransmission
+    // RFC 9002 §6.2.3: the client repeating its Initial CRYPTO data tells a
+    // server its own flight did not arrive: resend the unacknowledged
+    // CRYPTO data now (within §8.1's limit, which the client's datagram
+    // just raised) rather than at a PTO the amplification limit may hold.
+    if (role_ == EndpointRole::kServer && s == PacketSpace::kInitial && !handshake_complete_) {
+      for (PacketSpace r : {PacketSpace::kInitial, PacketSpace::kHandshake})
+        if (!spaces_[index(r)]->discarded) mark_unacked_crypto_lost(*spaces_[index(r)]);
+    }
+    return TransportError::kNoError;
+  }
   // RFC 9000 §7.5: data beyond what we buffer is CRYPTO_BUFFER_EXCEEDED.
   if (end - c.recv_offset > kMaxBufferedHandshakeBytes)
     return TransportError::kCryptoBufferExceeded;
@@ -1234,15 +1246,19 @@ void Connection::on_timeout(Time now) {
       sp.probes_pending = t.probes;
       // RFC 9002 §6.2.4: probes should carry data; unacknowledged CRYPTO
       // data is small and is what the peer is most likely missing.
-      CryptoSpace& c = sp.crypto;
-      std::uint64_t a = 0;
-      for (const Interval& r : c.acked.ranges()) {
-        if (r.first > a) (void)c.lost.insert(a, r.first - 1);
-        a = r.last + 1;
-      }
-      if (a < c.sent_up_to) (void)c.lost.insert(a, c.sent_up_to - 1);
+      mark_unacked_crypto_lost(sp);
     }
   }
+}
+
+void Connection::mark_unacked_crypto_lost(Space& sp) {
+  CryptoSpace& c = sp.crypto;
+  std::uint64_t a = 0;
+  for (const Interval& r : c.acked.ranges()) {
+    if (r.first > a) (void)c.lost.insert(a, r.first - 1);
+    a = r.last + 1;
+  }
+  if (a < c.sent_up_to) (void)c.lost.insert(a, c.sent_up_to - 1);
 }
 
 }  // namespace dquic

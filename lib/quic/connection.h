@@ -485,6 +485,9 @@ class Connection final : public TlsSink, public LossListener {
   void enter_closing(CloseInfo ci, Time now);
   void enter_draining(Time now);
   void discard_space(PacketSpace s);
+  // Every CRYPTO byte of `sp` sent and not acknowledged goes out again
+  // (PTO probes, RFC 9002 §6.2.4; a repeated client Initial, §6.2.3).
+  void mark_unacked_crypto_lost(Space& sp);
   // Handshake confirmed: frees what only the handshake needed (quic-perf
   // issue 8). Outside TLS callbacks.
   void release_handshake_memory();
@@ -549,7 +552,7 @@ class Connection final : public TlsSink, public LossListener {
   ConnectionId local_cid_;
   ConnectionId peer_cid_;
   ConnectionId original_dcid_;
-  bool peer_cid_set_ = false;  // client: learned the server's SCID
+  bool peer_cid_set_ = false;  // learned the peer's SCID from an authenticated packet
   // RFC 9001 §5.2: Initial keys come from the client's current Initial DCID
   // (original_dcid_, or after a Retry the Retry's SCID).
   ConnectionId initial_key_cid_;

@@ -903,6 +903,49 @@ TEST_F(H3ConnectionTest, ClientSkipsInterimResponses) {
   EXPECT_TRUE(m.ended);
 }
 
+// RFC 9204 §2.1.2: a response whose section waits for encoder inserts and
+// whose FIN came with it. Our request was sent and acknowledged, so the
+// transport closes the stream once the FIN is read; the waiting section
+// must survive that and complete when the inserts arrive (found by the
+// interop suite: ngtcp2 resent a lost response ahead of its inserts).
+TEST_F(H3ConnectionTest, ClientBlockedResponseSurvivesStreamClose) {
+  connect_raw_server();
+  const auto id = get("/");
+  ASSERT_TRUE(id);
+  run();
+  QpackEncoderConfig ec;
+  ec.peer_max_table_capacity = 4096;  // our client's advertised table
+  ec.peer_blocked_streams = 16;
+  QpackEncoder enc(ec);
+  const QpackField f[] = {{":status", "200"}, {"x-custom-field", "a custom value"}};
+  Bytes section(512), instr(512);
+  Writer sw(section), iw(instr);
+  ASSERT_EQ(enc.encode(*id, f, sw, iw), QpackStatus::kOk);
+  ASSERT_GT(iw.written(), 0u);
+  Bytes resp(sw.written() + 32);
+  Writer rw(resp);
+  write_frame_header(rw, h3_type(H3FrameType::kHeaders), sw.written());
+  rw.write_bytes(ByteSpan(section.data(), sw.written()));
+  resp.resize(rw.written());
+  resp.insert(resp.end(), {0x00, 0x03, 'a', 'b', 'c'});
+  server_write(*id, resp, true);
+  run();
+  EXPECT_EQ(client_h3_->stats().blocked_sections, 1u);
+  EXPECT_FALSE(client_.responses[*id].ended);
+  auto e = server().open_stream(false);
+  ASSERT_TRUE(e);
+  Bytes enc_stream = {kH3StreamQpackEncoder};
+  enc_stream.insert(enc_stream.end(), instr.begin(), instr.begin() + iw.written());
+  server_write(*e, enc_stream, false);
+  run();
+  const Message& m = client_.responses[*id];
+  EXPECT_EQ(m.status, 200);
+  EXPECT_EQ(m.body, (Bytes{'a', 'b', 'c'}));
+  EXPECT_TRUE(m.ended);
+  EXPECT_FALSE(client_h3_->closed());
+  EXPECT_EQ(client_h3_->active_streams(), 0u);
+}
+
 TEST_F(H3ConnectionTest, ClientRejectsMalformedResponse) {
   connect_raw_server();
   const auto id = get("/");

@@ -593,6 +593,114 @@ TEST_P(ConnectionIoTest, ChainAndExternalWritesAreSentByReferenceAndReleasedOnce
   EXPECT_EQ(big_log.calls, 16);  // released once each by the reset
 }
 
+// Only with packet protection: a damaged header must fail authentication.
+class DamagedInitialTest : public ConnectionIoTest {};
+
+// RFC 9000 §7.2, §7.3: a client Initial whose SCID was damaged in transit
+// made the connection (the endpoint creates it from the header before
+// anything is authenticated) and then failed authentication; the intact
+// copy that follows must set the CID we send to, or every reply goes to
+// the damaged one and the handshake fails its CID check (found by the
+// interop suite's handshakecorruption case against ngtcp2).
+TEST_P(DamagedInitialTest, ServerTakesPeerCidFromTheFirstAuthenticatedInitial) {
+  std::vector<rte_mbuf*> d = send_all(*client_, 0);
+  ASSERT_EQ(d.size(), 1u);
+  const ByteSpan good(rte_pktmbuf_mtod(d[0], const std::uint8_t*), rte_pktmbuf_data_len(d[0]));
+  InvariantHeader inv;
+  ASSERT_EQ(parse_invariant_header(good, 0, &inv), PacketDropReason::kNone);
+  ASSERT_FALSE(inv.scid.empty());
+  const std::vector<std::uint8_t> client_scid(inv.scid.begin(), inv.scid.end());
+  const std::size_t scid_at = static_cast<std::size_t>(inv.scid.data() - good.data());
+
+  rte_mbuf* bad = rte_pktmbuf_alloc(pool_);
+  ASSERT_NE(bad, nullptr);
+  ASSERT_TRUE(append(bad, d[0]));
+  rte_pktmbuf_mtod(bad, std::uint8_t*)[scid_at] ^= 0x5a;
+  server_ = server_for(bad);
+  std::vector<rte_mbuf*> first{bad};
+  deliver(*server_, first, 0);
+  EXPECT_TRUE(send_all(*server_, kMillisecond).empty()) << "answered an unauthenticated Initial";
+
+  deliver(*server_, d, 2 * kMillisecond);
+  std::vector<rte_mbuf*> back = send_all(*server_, 3 * kMillisecond);
+  ASSERT_FALSE(back.empty());
+  const ByteSpan reply(rte_pktmbuf_mtod(back[0], const std::uint8_t*),
+                       rte_pktmbuf_data_len(back[0]));
+  InvariantHeader r;
+  ASSERT_EQ(parse_invariant_header(reply, 0, &r), PacketDropReason::kNone);
+  EXPECT_EQ(std::vector<std::uint8_t>(r.dcid.begin(), r.dcid.end()), client_scid);
+
+  Time now = 4 * kMillisecond;
+  for (int round = 0;
+       round < 8 && !(client_->conn->handshake_confirmed() && server_->conn->handshake_complete());
+       ++round) {
+    deliver(*client_, back, now);
+    now += kMillisecond;
+    d = send_all(*client_, now);
+    deliver(*server_, d, now);
+    now += kMillisecond;
+    back = send_all(*server_, now);
+  }
+  deliver(*client_, back, now);
+  EXPECT_TRUE(server_->conn->handshake_complete());
+  EXPECT_TRUE(client_->conn->handshake_confirmed());
+  EXPECT_FALSE(server_->conn->close_info().has_value());
+}
+
+// RFC 9002 §6.2.3: the client's Initial arriving again (its PTO probe)
+// means the server's flight was lost: the server resends its unacknowledged
+// CRYPTO data at once, not at its own PTO (about a second away here, and
+// possibly held by the amplification limit).
+TEST_P(DamagedInitialTest, RepeatedClientInitialBringsTheServerFlightBack) {
+  std::vector<rte_mbuf*> d = send_all(*client_, 0);
+  ASSERT_EQ(d.size(), 1u);
+  server_ = server_for(d[0]);
+  deliver(*server_, d, 0);
+  auto total = [](const std::vector<rte_mbuf*>& v) {
+    std::size_t n = 0;
+    for (const rte_mbuf* m : v)
+      n += rte_pktmbuf_pkt_len(m);
+    return n;
+  };
+  std::vector<rte_mbuf*> flight = send_all(*server_, kMillisecond);
+  ASSERT_FALSE(flight.empty());
+  const std::size_t flight_bytes = total(flight);
+  for (rte_mbuf* m : flight)  // lost on the way
+    rte_pktmbuf_free(m);
+
+  // The client's PTO probe repeats its Initial CRYPTO data (RFC 9002
+  // §6.2.4); it reaches the server before the server's own PTO.
+  const Time pto = client_->conn->next_timeout();
+  ASSERT_NE(pto, kNever);
+  client_->conn->on_timeout(pto);
+  d = send_all(*client_, pto);
+  ASSERT_FALSE(d.empty());
+  ASSERT_GT(server_->conn->next_timeout(), pto) << "the server's PTO would resend anyway";
+  deliver(*server_, d, pto);
+  std::vector<rte_mbuf*> resent = send_all(*server_, pto);
+  // An ACK alone would be a few dozen bytes; the flight again is as large.
+  EXPECT_GE(total(resent), flight_bytes) << resent.size() << " datagrams";
+  // And the handshake completes from the resent flight.
+  Time now = pto + kMillisecond;
+  std::vector<rte_mbuf*> back = std::move(resent);
+  for (int round = 0; round < 8 && !client_->conn->handshake_confirmed(); ++round) {
+    deliver(*client_, back, now);
+    now += kMillisecond;
+    d = send_all(*client_, now);
+    deliver(*server_, d, now);
+    now += kMillisecond;
+    back = send_all(*server_, now);
+  }
+  deliver(*client_, back, now);
+  EXPECT_TRUE(client_->conn->handshake_confirmed());
+  EXPECT_TRUE(server_->conn->handshake_complete());
+}
+
+INSTANTIATE_TEST_SUITE_P(Crypto, DamagedInitialTest, ::testing::Values(true),
+                         [](const ::testing::TestParamInfo<bool>&) {
+                           return std::string("inline");
+                         });
+
 INSTANTIATE_TEST_SUITE_P(Crypto, ConnectionIoTest, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return std::string(i.param ? "inline" : "none");
