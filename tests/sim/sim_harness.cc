@@ -15,6 +15,8 @@
 #include "quic/packet_header.h"
 #include "quic/stateless_reset.h"
 #include "runtime/connection_io.h"
+#include "runtime/connection_snapshot.h"
+#include "runtime/null_key_store.h"
 #include "tests/sim/sim_rng.h"
 #include "tests/support/test_certs.h"
 
@@ -60,41 +62,6 @@ const SimTls& sim_tls() {
     return t;
   }();
   return *tls;
-}
-
-// No-crypto mode: keys are distinct dummy pointers, never dereferenced
-// (connection_io does not seal or open without a Protector).
-class NullKeyStore final : public KeyStore {
- public:
-  ProtectionKey* install(const PacketKeys&, bool) override {
-    ++installed_;
-    return reinterpret_cast<ProtectionKey*>(static_cast<std::uintptr_t>(++next_) << 4);
-  }
-  void release(ProtectionKey* key) override {
-    if (key != nullptr) ++released_;
-  }
-  std::int64_t live() const { return static_cast<std::int64_t>(installed_ - released_); }
-
- private:
-  std::uint64_t next_ = 0;
-  std::uint64_t installed_ = 0;
-  std::uint64_t released_ = 0;
-};
-
-const char* state_name(ConnectionState s) {
-  switch (s) {
-    case ConnectionState::kHandshaking:
-      return "handshaking";
-    case ConnectionState::kConnected:
-      return "connected";
-    case ConnectionState::kClosing:
-      return "closing";
-    case ConnectionState::kDraining:
-      return "draining";
-    case ConnectionState::kClosed:
-      return "closed";
-  }
-  return "?";
 }
 
 }  // namespace
@@ -384,7 +351,8 @@ struct SimHarness::Endpoint {
   std::unique_ptr<Connection> conn;
 
   std::int64_t keys_live() const {
-    if (null_keys != nullptr) return null_keys->live();
+    if (null_keys != nullptr)
+      return static_cast<std::int64_t>(null_keys->installed() - null_keys->released());
     const offload::ProtectorCounters& c = protector->counters();
     return static_cast<std::int64_t>(c.keys_installed - c.keys_released);
   }
@@ -589,7 +557,7 @@ std::string SimHarness::describe_state() const {
       const Connection& c = *e->conn;
       const ConnectionStats& st = c.stats();
       o << "  flow " << i << (e->role == EndpointRole::kClient ? " client: " : " server: ")
-        << state_name(c.state()) << (c.handshake_complete() ? " hs-complete" : "")
+        << connection_state_name(c.state()) << (c.handshake_complete() ? " hs-complete" : "")
         << (c.handshake_confirmed() ? " hs-confirmed" : "") << " sent=" << st.packets_sent
         << " recv=" << st.packets_received << " lost=" << st.packets_lost
         << " dropped=" << st.packets_dropped << " pto=" << st.pto_count
