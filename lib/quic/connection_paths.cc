@@ -62,9 +62,13 @@ bool Connection::on_datagram_received(std::size_t bytes, Time now, const Network
   rx_path_ = i;
   ConnectionPath& p = paths_[i];
   if (p.validated || role_ == EndpointRole::kClient) return true;
-  const bool was_blocked = amplification_room(i) < kMinAmplificationRoom;
   p.received += bytes;
-  if (was_blocked && i == active_path_) update_recovery_state();  // RFC 9002 §6.2.2.1
+  // RFC 9002 §6.2.2.1, §A.6: a datagram may lift the amplification limit;
+  // the PTO is re-armed then (set_state acts on a change only). Not keyed
+  // to room < kMinAmplificationRoom: a server waiting for room for a full
+  // 1200-byte Initial is blocked too (amplification_blocked()), and a
+  // datagram lifting that never re-armed its PTO: the handshake stalled.
+  if (i == active_path_) update_recovery_state();
   return true;
 }
 

@@ -245,6 +245,11 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
     if (probing_only_) {
       write_path_frames(f, now, &rec);
     } else if (cc_ok) {
+      // RFC 9002 §6.2.4: probes carry data where there is any. Each probe
+      // repeats the unacknowledged CRYPTO data, not only the first (a bare
+      // PING second probe leaves a handshake under heavy loss to the next,
+      // doubled, PTO).
+      if (sp.probes_pending > 0 && sp.crypto.lost.empty()) mark_unacked_crypto_lost(sp);
       write_crypto_frames(f, s, &rec);
       if (s == PacketSpace::kApplication && (handshake_complete_ || zero_rtt))
         write_app_frames(f, now, &rec);
