@@ -594,7 +594,24 @@ TEST_P(ConnectionIoTest, ChainAndExternalWritesAreSentByReferenceAndReleasedOnce
 }
 
 // Only with packet protection: a damaged header must fail authentication.
-class DamagedInitialTest : public ConnectionIoTest {};
+class DamagedInitialTest : public ConnectionIoTest {
+ protected:
+  // Delivers `back` (the server's last datagrams) and plays both sides
+  // from `now` until the client confirms the handshake, 8 rounds at most.
+  void finish_handshake(std::vector<rte_mbuf*> back, Time now) {
+    for (int round = 0; round < 8 && !(client_->conn->handshake_confirmed() &&
+                                       server_->conn->handshake_complete());
+         ++round) {
+      deliver(*client_, back, now);
+      now += kMillisecond;
+      std::vector<rte_mbuf*> d = send_all(*client_, now);
+      deliver(*server_, d, now);
+      now += kMillisecond;
+      back = send_all(*server_, now);
+    }
+    deliver(*client_, back, now);
+  }
+};
 
 // RFC 9000 §7.2, §7.3: a client Initial whose SCID was damaged in transit
 // made the connection (the endpoint creates it from the header before
@@ -630,18 +647,7 @@ TEST_P(DamagedInitialTest, ServerTakesPeerCidFromTheFirstAuthenticatedInitial) {
   ASSERT_EQ(parse_invariant_header(reply, 0, &r), PacketDropReason::kNone);
   EXPECT_EQ(std::vector<std::uint8_t>(r.dcid.begin(), r.dcid.end()), client_scid);
 
-  Time now = 4 * kMillisecond;
-  for (int round = 0;
-       round < 8 && !(client_->conn->handshake_confirmed() && server_->conn->handshake_complete());
-       ++round) {
-    deliver(*client_, back, now);
-    now += kMillisecond;
-    d = send_all(*client_, now);
-    deliver(*server_, d, now);
-    now += kMillisecond;
-    back = send_all(*server_, now);
-  }
-  deliver(*client_, back, now);
+  finish_handshake(std::move(back), 4 * kMillisecond);
   EXPECT_TRUE(server_->conn->handshake_complete());
   EXPECT_TRUE(client_->conn->handshake_confirmed());
   EXPECT_FALSE(server_->conn->close_info().has_value());
@@ -681,17 +687,7 @@ TEST_P(DamagedInitialTest, RepeatedClientInitialBringsTheServerFlightBack) {
   // An ACK alone would be a few dozen bytes; the flight again is as large.
   EXPECT_GE(total(resent), flight_bytes) << resent.size() << " datagrams";
   // And the handshake completes from the resent flight.
-  Time now = pto + kMillisecond;
-  std::vector<rte_mbuf*> back = std::move(resent);
-  for (int round = 0; round < 8 && !client_->conn->handshake_confirmed(); ++round) {
-    deliver(*client_, back, now);
-    now += kMillisecond;
-    d = send_all(*client_, now);
-    deliver(*server_, d, now);
-    now += kMillisecond;
-    back = send_all(*server_, now);
-  }
-  deliver(*client_, back, now);
+  finish_handshake(std::move(resent), pto + kMillisecond);
   EXPECT_TRUE(client_->conn->handshake_confirmed());
   EXPECT_TRUE(server_->conn->handshake_complete());
 }
