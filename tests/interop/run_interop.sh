@@ -616,6 +616,11 @@ for row in "${RESULTS[@]}"; do
   esac
 done
 echo
+# Failures again, last, so that the end of a long log names them.
+for row in "${RESULTS[@]}"; do
+  IFS='|' read -r c p r s why <<< "$row"
+  [ "$s" = fail ] && say "FAILED: $c / $r vs $p -- $why"
+done
 say "$NPASS pass, $NFAIL fail, $NUNS unsupported in ${ELAPSED} s"
 if [ -n "$DOC" ]; then
   {
