@@ -1247,6 +1247,7 @@ void Connection::on_timeout(Time now) {
       // RFC 9002 §6.2.4: probes should carry data; unacknowledged CRYPTO
       // data is small and is what the peer is most likely missing.
       mark_unacked_crypto_lost(sp);
+      if (*t.probe_space == PacketSpace::kApplication) queue_probe_stream_data(t.probes);
     }
   }
 }

@@ -488,6 +488,12 @@ class Connection final : public TlsSink, public LossListener {
   // Every CRYPTO byte of `sp` sent and not acknowledged goes out again
   // (PTO probes, RFC 9002 §6.2.4; a repeated client Initial, §6.2.3).
   void mark_unacked_crypto_lost(Space& sp);
+  // PTO in the application space: the STREAM data of the oldest `packets`
+  // outstanding packets that carry any is queued to go out again in the
+  // probes (RFC 9002 §6.2.4). The packets stay in flight; whichever copy is
+  // acknowledged first settles the bytes.
+  void queue_probe_stream_data(int packets);
+  std::uint64_t probe_requeue_from_ = 0;  // application packet numbers below were requeued
   // Handshake confirmed: frees what only the handshake needed (quic-perf
   // issue 8). Outside TLS callbacks.
   void release_handshake_memory();

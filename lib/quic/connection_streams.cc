@@ -483,6 +483,35 @@ void Connection::on_packet_acked(const SentPacket& p) {
   }
 }
 
+// RFC 9002 §6.2.4: a probe should carry data. Without this, the probes of a
+// sender with nothing new to send were bare PINGs (or the handshake's CRYPTO
+// again), and a tail lost together with the ACKs that would have revealed the
+// loss waited for ACKs to get through, PTO after doubled PTO (found by the
+// interop handshakeloss case: 30% loss each way, a 1 KB response's last
+// packet lost and four ACKs after it, until the peer's idle timeout).
+void Connection::queue_probe_stream_data(int packets) {
+  int left = packets;
+  loss_->for_each_outstanding(PacketSpace::kApplication, [&](const SentPacket& p) {
+    if (left <= 0) return false;
+    // Each packet's data once: the next PTO goes on with younger packets
+    // (the copies sent now included) rather than repeat the same oldest ones.
+    if (p.packet_number < probe_requeue_from_) return true;
+    probe_requeue_from_ = p.packet_number + 1;
+    bool any = false;
+    for (std::size_t i = 0; i < p.frame_count; ++i) {
+      const SentFrame& fr = p.frames[i];
+      if (fr.kind != SentFrame::Kind::kStream) continue;
+      Stream* st = find_stream(fr.stream_id);
+      if (st == nullptr || st->reset_error) continue;
+      st->send.on_lost(fr.offset, fr.length, fr.fin);  // nothing if acked since
+      queue_stream(st);
+      any = true;
+    }
+    if (any) --left;
+    return left > 0;
+  });
+}
+
 void Connection::on_packet_lost(const SentPacket& p) {
   ++stats_.packets_lost;
   if (config_.observer) config_.observer->on_packet_lost(p, now_);

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -181,7 +182,8 @@ class LossDetector {
   std::size_t capacity(PacketSpace s) const { return spaces_[index(s)].sent.capacity(); }
 
   // Visits outstanding packets of `space`, oldest first (e.g. to pick PTO
-  // probe content, RFC 9002 §6.2.4). `f` must not call back into this object.
+  // probe content, RFC 9002 §6.2.4). `f` must not call back into this object;
+  // if it returns bool, false stops the walk.
   template <class F>
   void for_each_outstanding(PacketSpace sp, F&& f) const {
     const Space& s = spaces_[index(sp)];
@@ -190,7 +192,11 @@ class LossDetector {
     for (std::size_t i = 0; i < s.sent.size(); ++i) {
       if (s.sent[i].state != State::kOutstanding) continue;
       fill(s, s.sent[i], p, filled);
-      f(static_cast<const SentPacket&>(p));
+      if constexpr (std::is_same_v<decltype(f(static_cast<const SentPacket&>(p))), bool>) {
+        if (!f(static_cast<const SentPacket&>(p))) return;
+      } else {
+        f(static_cast<const SentPacket&>(p));
+      }
     }
   }
 

@@ -643,6 +643,40 @@ TEST_F(IssueCidTest, RetireBeyondIssuedIsProtocolViolation) {
             static_cast<std::uint64_t>(TransportError::kProtocolViolation));
 }
 
+// ---------------------------------------------------------------- PTO probes
+
+// RFC 9002 §6.2.4: a sender with nothing new to send probes with data still
+// unacknowledged. The tail of a stream is lost and so is every ACK after it,
+// so the sender never learns of the loss: only probes carrying the tail
+// complete the stream (bare PINGs would not, however many got through).
+TEST_F(ConnectionFeaturesTest, PtoProbesResendUnacknowledgedStreamData) {
+  connect();
+  const std::optional<std::uint64_t> id = client().open_stream(false);
+  ASSERT_TRUE(id.has_value());
+  const Bytes data = pattern(3000, 9);
+  ASSERT_EQ(client().write(*id, span(data), true), 3000);
+  std::vector<rte_mbuf*> out = pair_->send_all(pair_->client());
+  ASSERT_GE(out.size(), 2u);
+  rte_pktmbuf_free(out.back());  // the tail, with the FIN
+  out.pop_back();
+  pair_->deliver(pair_->server(), out);
+  std::array<std::uint8_t, 4000> buf{};
+  bool fin = false;
+  const auto head = server().read(*id, buf, &fin);
+  ASSERT_GT(head, 0);
+  ASSERT_LT(head, 3000);
+  ASSERT_FALSE(fin);
+  const std::uint64_t ptos = client().stats().pto_count;
+  // Every datagram toward the client is lost: no ACK reaches it.
+  pair_->run_until(pair_->now + 3 * kSecond, true, false);
+  EXPECT_GT(client().stats().pto_count, ptos);
+  EXPECT_EQ(client().stats().packets_lost, 0u);  // the loss was never detected
+  const auto tail = server().read(*id, std::span<std::uint8_t>(buf).subspan(head), &fin);
+  ASSERT_EQ(head + tail, 3000);
+  EXPECT_TRUE(fin);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), buf.begin()));
+}
+
 // ---------------------------------------------------------------- key update
 
 // RFC 9001 §6.1-6.2: we update our keys, the peer answers with its own
