@@ -3,7 +3,7 @@
 //
 //   h3-get [EAL options] -- --addr IP/PREFIX --server IP [--port 443]
 //          [--gateway IP] [--ca FILE | --insecure-no-verify] [--sni NAME]
-//          [--out DIR] PATH...
+//          [--out DIR] [--resume | --zero-rtt] [--key-update] PATH...
 //
 // Options and files are checked before the EAL starts: a bad one costs no
 // EAL start-up and exits 2 with one line. One worker (the main lcore runs
@@ -119,6 +119,39 @@ std::string authority(const H3GetOptions& o) {
   return host;
 }
 
+// --resume / --zero-rtt / --key-update evidence, name=value (docs/H3-GET.md;
+// scripts grep these): one line per connection started, then the totals.
+void print_connection_summaries(const std::vector<ConnectionSummary>& all) {
+  ConnectionSummary t;
+  std::uint64_t started = 0, resumed = 0;
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    const ConnectionSummary& s = all[k];
+    if (!s.started) continue;
+    ++started;
+    resumed += s.resumed ? 1 : 0;
+    t.session_tickets += s.session_tickets;
+    t.zero_rtt_packets_sent += s.zero_rtt_packets_sent;
+    t.zero_rtt_offered = t.zero_rtt_offered || s.zero_rtt_offered;
+    t.zero_rtt_accepted = t.zero_rtt_accepted || s.zero_rtt_accepted;
+    t.key_updates_initiated += s.key_updates_initiated;
+    t.key_updates += s.key_updates;
+    std::printf("conn=%zu resumed=%d session_tickets=%" PRIu64
+                " zero_rtt_offered=%d"
+                " zero_rtt_packets_sent=%" PRIu64
+                " zero_rtt_accepted=%s"
+                " key_updates_initiated=%" PRIu64 " key_updates=%" PRIu64 " key_phase=%d\n",
+                k + 1, s.resumed ? 1 : 0, s.session_tickets, s.zero_rtt_offered ? 1 : 0,
+                s.zero_rtt_packets_sent, s.zero_rtt_accepted ? "yes" : "no",
+                s.key_updates_initiated, s.key_updates, s.key_phase ? 1 : 0);
+  }
+  std::printf("quic: connections=%" PRIu64 " resumed=%" PRIu64 " session_tickets=%" PRIu64
+              " zero_rtt_packets_sent=%" PRIu64
+              " zero_rtt_accepted=%s"
+              " key_updates_initiated=%" PRIu64 " key_updates=%" PRIu64 "\n",
+              started, resumed, t.session_tickets, t.zero_rtt_packets_sent,
+              t.zero_rtt_accepted ? "yes" : "no", t.key_updates_initiated, t.key_updates);
+}
+
 int run(GetContext& gc) {
   const H3GetOptions& o = gc.opts;
   std::array<std::uint8_t, 32> key;
@@ -146,6 +179,12 @@ int run(GetContext& gc) {
       plan.out_files.push_back(o.out_dir + "/" + n);
   plan.stop = &gc.stop;
   plan.interrupt = &stop_requested();
+  plan.resume = o.resume;
+  plan.early_data = o.zero_rtt;
+  plan.ticket_wait = static_cast<Duration>(o.ticket_wait_ms) * kMillisecond;
+  plan.resume_delay = static_cast<Duration>(o.resume_delay_ms) * kMillisecond;
+  plan.key_update = o.key_update;
+  plan.notes = stderr;
   gc.app = std::make_unique<H3GetApp>(std::move(plan));
 
   RuntimeOptions ro = o.runtime;
@@ -234,6 +273,7 @@ int run(GetContext& gc) {
                 done, bytes, s, s > 0 ? static_cast<double>(done) / s : 0,
                 s > 0 ? static_cast<double>(bytes) * 8 / s / 1e9 : 0);
   }
+  if (o.resume || o.key_update) print_connection_summaries(app.summaries());
   std::fflush(stdout);
   if (!app.connection_error().empty()) {
     std::fprintf(stderr, "%s: %s\n", kProgram, app.connection_error().c_str());

@@ -23,14 +23,37 @@ class H3GetApp::Session final : public Http3Handler {
   bool empty() const { return indexes_.empty(); }
   Connection* connection() const { return conn_; }
 
+  bool done() const { return finished_requests_ == indexes_.size(); }
+  const ConnectionSummary& summary() const { return summary_; }
+  // The last session ticket this connection's server issued.
+  const std::optional<TlsSession>& ticket() const { return ticket_; }
+  std::optional<Time> done_at() const { return done_at_; }
+
   // False when the endpoint refused the connection (its requests failed).
-  bool start(Worker& w) {
+  // `resume`: the session to offer (must outlive the connection), with
+  // 0-RTT if `early_data`.
+  bool start(Worker& w, const TlsSession* resume, bool early_data) {
     Http3Config hc;
     hc.role = EndpointRole::kClient;
     hc.clock = [&w] { return w.now(); };
     h3_ = std::make_unique<Http3Connection>(hc, this);
     ConnectionConfig c = app_.plan_.connection;
     c.handler = h3_.get();
+    // A TLS configuration of our own so that tickets are counted per
+    // connection (the store is called from inside this connection's receive).
+    if (c.tls_client != nullptr) {
+      tls_ = *c.tls_client;
+      tls_.session_store = [this](const TlsSession& t) {
+        ticket_ = t;
+        ++summary_.session_tickets;
+      };
+      c.tls_client = &tls_;
+    }
+    c.resume = resume;
+    c.early_data = resume != nullptr && early_data;
+    // --key-update after the requests ended (may_close): a PING when idle
+    // makes the peer answer, in the new phase, an update we started last.
+    if (app_.plan_.key_update) c.keep_alive = kKeyUpdatePing;
     NetworkPath path = app_.plan_.path;
     path.local.port = static_cast<std::uint16_t>(path.local.port + number_);
     conn_ = w.connect(c, path);
@@ -38,13 +61,43 @@ class H3GetApp::Session final : public Http3Handler {
       fail_remaining("the endpoint refused a new connection");
       return false;
     }
+    summary_.started = true;
     h3_->attach(conn_);
+    if (conn_->early_data_offered()) {
+      // RFC 9001 §4.6.1: attach() opened our control and QPACK streams.
+      // Now, so that the requests leave in the first flight with the
+      // ClientHello (the Interop Runner's zerortt case counts them).
+      if (h3_->ready()) send_pending(w);
+    }
+    snapshot();
     return true;
   }
 
-  void poll(Worker& w) {
-    if (conn_ == nullptr || closing_) return;
-    if (h3_->ready() && next_ < indexes_.size()) send_pending(w);
+  void poll(Worker& w, Time now) {
+    if (conn_ == nullptr) return;
+    if (!closing_) {
+      // RFC 9001 §6.1: once confirmed and a packet of the current phase
+      // was acknowledged; initiate_key_update says no until then, so every
+      // poll tries again (bounded by the connection's life and may_close()).
+      if (app_.plan_.key_update && summary_.key_updates_initiated == 0 &&
+          conn_->handshake_confirmed() && conn_->initiate_key_update(now)) {
+        ++summary_.key_updates_initiated;
+        w.wake(*conn_);
+      }
+      if (h3_->ready() && next_ < indexes_.size()) send_pending(w);
+      if (done() && !done_at_) done_at_ = now;
+    }
+    snapshot();  // after the update: the run may stop right after this poll
+  }
+
+  // Whether closing now keeps --key-update's promise: the update was
+  // started and the peer answered in the new phase (its packets moved our
+  // read keys on, §6.2), or it cannot be any more, or we waited
+  // kKeyUpdateHold for it.
+  bool may_close(Time now) const {
+    if (!app_.plan_.key_update || conn_ == nullptr || closing_) return true;
+    if (summary_.key_updates_initiated != 0 && summary_.key_updates != 0) return true;
+    return done_at_ && now - *done_at_ >= kKeyUpdateHold;
   }
 
   // RFC 9114 §5.2: nothing more to ask (or interrupted).
@@ -56,9 +109,11 @@ class H3GetApp::Session final : public Http3Handler {
     else
       h3_->close(e, reason);
     w.wake(*conn_);
+    snapshot();
   }
 
   void on_closed(Connection& c) {
+    snapshot();
     if (finished_requests_ < indexes_.size()) {
       std::string why;
       const PeerAddress& peer = app_.plan_.path.peer;
@@ -133,6 +188,23 @@ class H3GetApp::Session final : public Http3Handler {
   void on_goaway(std::uint64_t) override {}
 
  private:
+  // Bound on holding the close for --key-update after the requests ended.
+  static constexpr Duration kKeyUpdateHold = kSecond;
+  static constexpr Duration kKeyUpdatePing = 50 * kMillisecond;
+
+  // Monotone: resumed()/early_data_accepted() read the TLS engine, which
+  // may forget its state after the handshake.
+  void snapshot() {
+    const Connection& c = *conn_;
+    summary_.resumed = summary_.resumed || c.resumed();
+    summary_.zero_rtt_offered = summary_.zero_rtt_offered || c.early_data_offered();
+    summary_.zero_rtt_accepted =
+        summary_.zero_rtt_accepted || (c.early_data_offered() && c.early_data_accepted());
+    summary_.zero_rtt_packets_sent = c.stats().zero_rtt_packets_sent;
+    summary_.key_updates = c.key_updates();
+    summary_.key_phase = c.key_phase();
+  }
+
   struct Active {
     std::size_t index = 0;
     std::FILE* file = nullptr;
@@ -240,10 +312,26 @@ class H3GetApp::Session final : public Http3Handler {
   Connection* conn_ = nullptr;
   std::unordered_map<std::uint64_t, Active> active_;  // by request stream id
   bool closing_ = false;
+  TlsClientConfig tls_;  // the plan's, with our session_store
+  std::optional<TlsSession> ticket_;
+  ConnectionSummary summary_;
+  std::optional<Time> done_at_;  // when the last request ended
 };
 
 H3GetApp::H3GetApp(H3GetPlan plan) : plan_(std::move(plan)) {
   results_.resize(plan_.paths.size());
+  if (plan_.resume && plan_.paths.size() >= 2) {
+    // The first path on connection 0, the rest on connection 1 (the
+    // Interop Runner's resumption and zerortt cases).
+    for (std::uint32_t k = 0; k < 2; ++k)
+      sessions_.push_back(std::make_unique<Session>(*this, k));
+    sessions_[0]->add(0);
+    for (std::size_t i = 1; i < plan_.paths.size(); ++i)
+      sessions_[1]->add(i);
+    second_pending_ = true;
+    return;
+  }
+  plan_.resume = false;
   const std::size_t n =
       std::max<std::size_t>(1, std::min<std::size_t>(plan_.connections, plan_.paths.size()));
   for (std::size_t k = 0; k < n; ++k)
@@ -253,6 +341,68 @@ H3GetApp::H3GetApp(H3GetPlan plan) : plan_(std::move(plan)) {
 }
 
 H3GetApp::~H3GetApp() = default;
+
+std::vector<ConnectionSummary> H3GetApp::summaries() const {
+  std::vector<ConnectionSummary> out;
+  for (const auto& s : sessions_)
+    out.push_back(s->summary());
+  return out;
+}
+
+void H3GetApp::note(const std::string& line) {
+  if (plan_.notes != nullptr) std::fprintf(plan_.notes, "h3-get: %s\n", line.c_str());
+}
+
+void H3GetApp::maybe_resume(Worker& w, Time now) {
+  if (!second_pending_) return;
+  Session& first = *sessions_[0];
+  Session& second = *sessions_[1];
+  if (!error_.empty()) {
+    // The first connection failed (its line is the run's error): the
+    // second one is not tried.
+    second_pending_ = false;
+    std::vector<std::size_t> left;
+    for (std::size_t i = 1; i < results_.size(); ++i)
+      left.push_back(i);
+    fail(left, "not sent: the first connection failed");
+    return;
+  }
+  if (!second_at_) {
+    if (!first.done()) return;
+    const bool open = first.connection() != nullptr;
+    // RFC 8446 §4.6.1: the ticket comes after the handshake, usually
+    // before the response; give it ticket_wait after the first request
+    // ended.
+    const bool waited = !first.done_at() || now - *first.done_at() >= plan_.ticket_wait;
+    if (open && !first.ticket() && !waited) return;
+    if (open && !first.may_close(now)) return;
+    first_closed_early_ = !open;
+    first.close(w, H3Error::kNoError, "done", now);
+    second_at_ = now + plan_.resume_delay;
+  }
+  if (now < *second_at_) return;
+  second_pending_ = false;
+  const TlsSession* offer = nullptr;
+  if (first.ticket()) {
+    resume_session_ = *first.ticket();
+    offer = &*resume_session_;
+    if (plan_.early_data && !resume_session_->allows_early_data)
+      note("the session ticket does not allow 0-RTT: the second connection resumes without it");
+  } else if (first_closed_early_) {
+    note(
+        "the first connection closed without a session ticket: the second connection does a "
+        "full handshake");
+  } else {
+    note("no session ticket from the server within " +
+         std::to_string(plan_.ticket_wait / kMillisecond) +
+         " ms of the first response: the second connection does a full handshake");
+  }
+  if (!second.start(w, offer, plan_.early_data)) return;
+  const ConnectionSummary& s = second.summary();
+  if (offer != nullptr && plan_.early_data && resume_session_->allows_early_data &&
+      !s.zero_rtt_offered)
+    note("0-RTT not offered on the second connection (the ticket does not fit or expired)");
+}
 
 void H3GetApp::finish() {
   if (finished_) return;
@@ -275,8 +425,10 @@ void H3GetApp::on_poll(Worker& w, Time now) {
   if (!started_) {
     started_ = true;
     worker_ = &w;
-    for (auto& s : sessions_)
-      if (!s->empty()) s->start(w);
+    for (std::size_t k = 0; k < sessions_.size(); ++k) {
+      if (plan_.resume && k == 1) continue;  // after the first (maybe_resume)
+      if (!sessions_[k]->empty()) sessions_[k]->start(w, nullptr, false);
+    }
   }
   if (plan_.interrupt != nullptr && plan_.interrupt->load(std::memory_order_relaxed) && !closing_) {
     closing_ = true;
@@ -291,8 +443,11 @@ void H3GetApp::on_poll(Worker& w, Time now) {
     return;
   }
   for (auto& s : sessions_)
-    s->poll(w);
+    s->poll(w, now);
+  maybe_resume(w, now);
   if (ended_ == results_.size() && !closing_) {
+    for (auto& s : sessions_)
+      if (!s->may_close(now)) return;  // --key-update not started yet
     closing_ = true;
     for (auto& s : sessions_)
       s->close(w, H3Error::kNoError, "done", now);
@@ -311,7 +466,8 @@ void H3GetApp::on_closed(Worker&, Connection& c) {
   bool any_open = false;
   for (auto& s : sessions_)
     any_open = any_open || s->connection() != nullptr;
-  if (!any_open) finish();
+  // --resume: the second connection starts at the next poll.
+  if (!any_open && !second_pending_) finish();
 }
 
 }  // namespace dquic::h3get

@@ -75,20 +75,28 @@ H3GetOptionsResult parse_h3_get_options(std::span<const std::string> args) {
       value = rest[++i];
       return true;
     };
-    if (name == "--insecure-no-verify" || name == "--verbose" || name == "--stats") {
+    if (name == "--insecure-no-verify" || name == "--verbose" || name == "--stats" ||
+        name == "--resume" || name == "--zero-rtt" || name == "--key-update") {
       if (has_value) return fail(name + ": takes no value");
-      (name == "--verbose" ? o.verbose : name == "--stats" ? o.stats : o.insecure) = true;
+      bool& flag = name == "--verbose"      ? o.verbose
+                   : name == "--stats"      ? o.stats
+                   : name == "--resume"     ? o.resume
+                   : name == "--zero-rtt"   ? o.zero_rtt
+                   : name == "--key-update" ? o.key_update
+                                            : o.insecure;
+      flag = true;
       continue;
     }
     if (name == "--server" || name == "--ca" || name == "--sni" || name == "--out" ||
         name == "--keylog" || name == "--timeout-ms" || name == "--handshake-timeout-ms" ||
-        name == "--conns") {
+        name == "--conns" || name == "--ticket-wait-ms" || name == "--resume-delay-ms") {
       if (!need()) return fail(name + ": missing value");
       if (value.empty()) return fail(name + ": empty");
     } else if (name == "--insecure") {
       return fail("--insecure: spelled --insecure-no-verify here (see --help)");
-    } else if (name == "--early-data" || name == "--method" || name == "--data" ||
-               name == "--header") {
+    } else if (name == "--early-data" || name == "--0rtt") {
+      return fail(name + ": spelled --zero-rtt here (see --help)");
+    } else if (name == "--method" || name == "--data" || name == "--header") {
       return fail(name + ": not supported (GET only; see --help)");
     } else {
       return fail("unknown option \"" + rest[i] + "\" (see --help)");
@@ -109,6 +117,12 @@ H3GetOptionsResult parse_h3_get_options(std::span<const std::string> args) {
       if (!parse_u32(value, 1, kMaxConnections, &o.connections))
         return fail("--conns: expected 1.." + std::to_string(kMaxConnections) + ", got \"" + value +
                     "\"");
+    } else if (name == "--ticket-wait-ms") {
+      if (!parse_u32(value, 0, 60'000, &o.ticket_wait_ms))
+        return fail("--ticket-wait-ms: expected 0..60000, got \"" + value + "\"");
+    } else if (name == "--resume-delay-ms") {
+      if (!parse_u32(value, 0, 60'000, &o.resume_delay_ms))
+        return fail("--resume-delay-ms: expected 0..60000, got \"" + value + "\"");
     } else if (name == "--timeout-ms") {
       if (!parse_u32(value, 100, 3'600'000, &o.timeout_ms))
         return fail("--timeout-ms: expected 100..3600000, got \"" + value + "\"");
@@ -130,6 +144,15 @@ H3GetOptionsResult parse_h3_get_options(std::span<const std::string> args) {
   if (o.paths.empty()) return fail("PATH: at least one is required");
   if (o.paths.size() > kMaxPaths)
     return fail("PATH: at most " + std::to_string(kMaxPaths) + " in one run");
+  if (o.zero_rtt) o.resume = true;  // 0-RTT needs a session to resume
+  if (o.resume) {
+    const char* opt = o.zero_rtt ? "--zero-rtt" : "--resume";
+    if (o.paths.size() < 2)
+      return fail(std::string(opt) +
+                  ": needs at least two PATHs (the first on the first connection, the rest "
+                  "on the resumed one)");
+    if (o.connections != 1) return fail(std::string(opt) + ": not with --conns");
+  }
   std::set<std::string> names;
   for (const std::string& p : o.paths) {
     if (!valid_path(p))
@@ -173,16 +196,44 @@ status, body bytes, time from request to end of response.
   --stats                  a last stdout line: responses, body bytes, seconds from
                            the first request to the last response end, responses/s
                            and Gbit/s of body (a load figure for one connection)
+  --resume                 the first PATH on a first connection; once it ended and
+                           a session ticket arrived (or --ticket-wait-ms passed),
+                           that connection closes and the other PATHs go on a
+                           second one offering the ticket (resumption: no
+                           certificate); without a ticket it does a full handshake
+                           (said on stderr). Not with --conns
+  --zero-rtt               --resume, and the second connection sends its requests
+                           in 0-RTT (sent again in 1-RTT if the server rejects it)
+  --ticket-wait-ms N       --resume: how long to wait for the ticket after the first
+                           response (0..60000, default 1000)
+  --resume-delay-ms N      --resume: start the second connection N ms after the first
+                           one closed (0..60000, default 0; e.g. to restart the
+                           server in between and see its 0-RTT rejected)
+  --key-update             each connection starts one key update (RFC 9001 §6) as
+                           soon as its handshake is confirmed and the keys allow;
+                           its close waits (at most 1 s after the last response)
+                           for that and for the server's packets in the new phase
   --help                   this text
 
 Exit status: 0 when every response is 2xx and complete; 1 on a handshake
 failure or timeout, a connection error, a reset stream or a non-2xx
 status; 2 on a bad option or an unreadable/unwritable file.
 
+With --resume, --zero-rtt or --key-update, stdout ends with one line per
+connection and a totals line (name=value fields):
+  conn=K resumed=0|1 session_tickets=N zero_rtt_offered=0|1
+    zero_rtt_packets_sent=N zero_rtt_accepted=yes|no key_updates_initiated=N
+    key_updates=N key_phase=0|1
+  quic: connections=N resumed=N session_tickets=N zero_rtt_packets_sent=N
+    zero_rtt_accepted=yes|no key_updates_initiated=N key_updates=N
+(key_updates: how often the read keys moved on, i.e. the peer's packets in
+a new key phase; key_phase: our write phase at the end.)
+
 Supported: GET, HTTP/3 (RFC 9114) with QPACK, TLS 1.3 (AES-GCM, ChaCha20),
-IPv4 and IPv6, a default gateway. Not supported: other methods, request
-bodies or extra headers, redirects, 0-RTT / session resumption, Alt-Svc
-discovery, HTTP/1.1 or HTTP/2 fallback, connection migration.
+IPv4 and IPv6, a default gateway, session resumption and 0-RTT, key
+updates. Not supported: other methods, request bodies or extra headers,
+redirects, Alt-Svc discovery, HTTP/1.1 or HTTP/2 fallback, connection
+migration.
 
 )";
   h += runtime_options_help("h3-get");

@@ -1,7 +1,8 @@
 // h3-get's command line after DPDK's `--` (runtime/eal_args.h):
 //
 //   --addr IP/PREFIX --server IP [--port N] [--gateway IP]
-//   [--ca FILE | --insecure-no-verify] [--sni NAME] [--out DIR] PATH...
+//   [--ca FILE | --insecure-no-verify] [--sni NAME] [--out DIR]
+//   [--resume | --zero-rtt] [--key-update] PATH...
 //
 // The shared options (runtime/runtime_options.h) go through their own
 // parser first, with h3-static's spellings: `--addr` is `--address`
@@ -37,6 +38,15 @@ struct H3GetOptions {
   std::string keylog;    // NSS key log file; empty: off
   bool verbose = false;  // the Dataplane's start-up lines and summary on stderr
   bool stats = false;    // a summary line (rates) after the response lines
+  // --resume: the first PATH on a first connection, the rest on a second
+  // one offering that connection's session ticket (RFC 8446 §2.2);
+  // --zero-rtt also sends them in 0-RTT (RFC 9001 §4.6). --zero-rtt sets
+  // both.
+  bool resume = false;
+  bool zero_rtt = false;
+  std::uint32_t ticket_wait_ms = 1000;  // for a NewSessionTicket after the first response
+  std::uint32_t resume_delay_ms = 0;    // first connection closed -> second started
+  bool key_update = false;              // --key-update: one per connection, RFC 9001 §6
 };
 
 struct H3GetOptionsResult {

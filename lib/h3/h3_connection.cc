@@ -98,7 +98,12 @@ Http3Connection::~Http3Connection() = default;
 void Http3Connection::attach(Connection* conn) {
   conn_ = conn;
   observer_ = conn != nullptr ? conn->observer() : nullptr;
-  if (conn_ != nullptr && conn_->handshake_complete()) {
+  // RFC 9114 §6.2, RFC 9001 §4.6.1: a client offering 0-RTT opens its
+  // control and QPACK streams at once, so that they and its requests can go
+  // in the first flight (the transport runs them under the remembered limits,
+  // RFC 9000 §7.4.1).
+  if (conn_ != nullptr &&
+      (conn_->handshake_complete() || (client() && conn_->early_data_offered()))) {
     Guard g(this);
     open_local_streams();
   }

@@ -102,6 +102,9 @@ Connection::Connection(const ConnectionConfig& config)
   paths_[0].mtu_validated = true;  // Initials fill 1200 bytes (RFC 9000 §14.1)
   paths_[0].address = config_.path;
   path_bound_ = true;
+  ecn_ = EcnValidator(config_.ecn);
+  ecn_path_ = paths_[0].address;
+  stats_.ecn_state = ecn_.state();
 }
 
 Connection::Connection(const ConnectionConfig& config, const ServerIds& ids)
@@ -118,6 +121,8 @@ Connection::Connection(const ConnectionConfig& config, const ServerIds& ids)
   paths_[0].mtu_validated = true;
   retry_scid_ = ids.retry_scid;
   initial_key_cid_ = retry_scid_ ? *retry_scid_ : original_dcid_;
+  ecn_ = EcnValidator(config_.ecn);
+  stats_.ecn_state = ecn_.state();
 }
 
 Connection::~Connection() {
@@ -814,6 +819,7 @@ TransportError Connection::on_ack(const AckFrame& f, PacketSpace s, Time now) {
   }
   const AckOutcome out = loss_->on_ack_received(s, f, delay, now);
   if (out.error) return *out.error;
+  update_ecn();
   pacer_.update(cc_->congestion_window(), rtt_.smoothed_rtt(), cc_->in_slow_start(),
                 config_.max_datagram_size);
   if (config_.observer && (out.newly_acked || out.lost != 0))
@@ -1235,6 +1241,7 @@ void Connection::on_timeout(Time now) {
   }
   if (now >= loss_->timer()) {
     const LossDetector::Timeout t = loss_->on_timeout(now);
+    if (t.losses) update_ecn();
     pacer_.update(cc_->congestion_window(), rtt_.smoothed_rtt(), cc_->in_slow_start(),
                   config_.max_datagram_size);
     if (config_.observer)

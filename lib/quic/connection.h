@@ -26,6 +26,7 @@
 #include "quic/connection_path.h"
 #include "quic/datagram_queue.h"
 #include "quic/ecn.h"
+#include "quic/ecn_validation.h"
 #include "quic/error.h"
 #include "quic/flow_control.h"
 #include "quic/frame.h"
@@ -181,6 +182,10 @@ struct ConnectionConfig {
   std::size_t max_stream_send_buffer = 1 << 20;  // writable below this
   bool pacing = true;
   std::uint32_t max_burst_packets = 10;
+  // RFC 9000 §13.4: mark our datagrams ECT(0), validated per path
+  // (§13.4.2, Appendix A.4). Off: never marked (incoming marks are still
+  // counted and reported, §13.4.1).
+  bool ecn = true;
   // ms since the Unix epoch at `now == 0`, for the TLS certificate checks.
   std::int64_t wall_clock_ms_at_zero = 0;
 
@@ -309,6 +314,12 @@ struct ConnectionStats {
   std::uint64_t migrations = 0;              // the active path changed
   std::uint64_t congestion_resets = 0;       // §9.4
   std::uint64_t datagrams_unknown_path = 0;  // dropped: from a path we do not accept
+  // RFC 9000 §13.4: packets we sent marked ECT(0); the active path's ECN
+  // validation state (ecn_state_name()); ECN-CE increases the peer reported
+  // in validated ACK frames (RFC 9002 §7.1).
+  std::uint64_t ecn_ect0_sent = 0;
+  EcnState ecn_state = EcnState::kTesting;
+  std::uint64_t ecn_ce_reported = 0;
 };
 
 class Connection final : public TlsSink, public LossListener {
@@ -634,6 +645,11 @@ class Connection final : public TlsSink, public LossListener {
   std::size_t rx_path_ = 0;              // of the datagram being processed
   std::size_t tx_path_ = 0;              // of the datagram being laid out
   bool path_bound_ = false;              // server: path 0 is the first datagram's
+  // ECN (RFC 9000 §13.4.2): validation of the active path, whose address it
+  // was started for, and the codepoint of the datagram being laid out.
+  EcnValidator ecn_;
+  NetworkPath ecn_path_;
+  Ecn tx_ecn_ = Ecn::kNotEct;
   // A datagram from an unknown peer address (server): it becomes a path
   // when one of its packets opens and is not a duplicate.
   std::optional<NetworkPath> rx_new_path_;
@@ -666,6 +682,11 @@ class Connection final : public TlsSink, public LossListener {
   void switch_path(std::size_t i, Time now);
   void free_path(std::size_t i);
   void reset_congestion(Time now);
+  // RFC 9000 §13.4.2: the codepoint for the next datagram on the active
+  // path, restarting validation when that path changed.
+  Ecn ecn_for_datagram(Time now);
+  // Applies loss detection's ECN feedback (after ACKs and loss timeouts).
+  void update_ecn();
   void on_path_response(const PathData& d, Time now);
   void check_path_timers(Time now);
   Time path_timer() const;

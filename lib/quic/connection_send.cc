@@ -94,6 +94,7 @@ bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingD
   out->length = 0;
   out->packet_count = 0;
   out->ecn = Ecn::kNotEct;
+  tx_ecn_ = Ecn::kNotEct;  // probes on other paths go unmarked (their ECN is untested)
   out->path = {};
   out->gathered_count = 0;
   // Zero-copy send: write_one_stream lists stream bytes in out->gathered
@@ -120,6 +121,7 @@ bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingD
           write_probe_datagram(i, buf, now, out))
         return true;
   }
+  tx_ecn_ = ecn_for_datagram(now);
   std::size_t limit = std::min<std::size_t>(buf.size(), config_.max_datagram_size);
   // RFC 9000 §8.1: before the client's address is validated, a server sends
   // at most three times the bytes it received, padding and closes included.
@@ -169,6 +171,15 @@ bool Connection::write_datagram(std::span<std::uint8_t> buf, Time now, OutgoingD
   }
   if (out->packet_count == 0) return false;
   out->length = offset;
+  out->ecn = tx_ecn_;
+  if (tx_ecn_ != Ecn::kNotEct) {
+    // RFC 9000 §13.4.2: three PTOs of the path (only read for the first).
+    const Duration period =
+        ecn_.marked() == 0 ? kEcnTestingPtos * loss_->pto(PacketSpace::kApplication) : 0;
+    ecn_.on_sent(tx_ecn_, out->packet_count, now, period);
+    stats_.ecn_state = ecn_.state();
+    if (tx_ecn_ == Ecn::kEct0) stats_.ecn_ect0_sent += out->packet_count;
+  }
   if (state_ == ConnectionState::kClosing) close_frame_pending_ = false;
   ++stats_.datagrams_sent;
   out->path = paths_[active_path_].address;
@@ -307,7 +318,7 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
   rec.sent_bytes = static_cast<std::uint32_t>(total);
   rec.app_limited = !has_data_to_send();
   if (state_ != ConnectionState::kClosing) {
-    loss_->on_packet_sent(rec, now);
+    loss_->on_packet_sent(rec, now, tx_ecn_);
     if (rec.ack_eliciting) {
       // RFC 9000 §10.1: sending an ack-eliciting packet restarts the idle
       // timer if none was sent since the last packet received.
@@ -322,6 +333,33 @@ std::size_t Connection::write_packet(std::span<std::uint8_t> buf, std::size_t of
       !spaces_[index(PacketSpace::kInitial)]->discarded)
     discard_initial_pending_ = true;
   return total;
+}
+
+Ecn Connection::ecn_for_datagram(Time now) {
+  // RFC 9000 §13.4.2: validation is per path; a new one (migration, a
+  // preferred address, a NAT rebinding) starts testing again. Only the
+  // active path is marked; probes of others are not.
+  const NetworkPath& a = paths_[active_path_].address;
+  if (!(a == ecn_path_)) {
+    ecn_path_ = a;
+    ecn_.restart();
+    loss_->restart_ecn_validation();
+    stats_.ecn_state = ecn_.state();
+  }
+  // Close packets are not recorded by loss detection: unmarked. Initial
+  // packets are marked: RFC 9000 §13.4.2 marks "early outgoing packets"
+  // on a new path, and the peer counts ECN in every space (§13.4.1).
+  if (state_ == ConnectionState::kClosing) return Ecn::kNotEct;
+  // RFC 9000 §8.2: while the path is being validated its datagrams go
+  // unmarked, so that a path dropping ECT packets cannot fail the
+  // validation (and the migration); ECN testing starts once it passed.
+  if (paths_[active_path_].validating) return Ecn::kNotEct;
+  return ecn_.codepoint(now);
+}
+
+void Connection::update_ecn() {
+  if (ecn_.on_feedback(loss_->ecn_feedback())) stats_.ecn_state = ecn_.state();
+  stats_.ecn_ce_reported = loss_->ecn_ce_reported();
 }
 
 void Connection::write_close_frame(Writer& f, PacketSpace s) {

@@ -297,7 +297,7 @@ AckOutcome LossDetector::on_ack_received(PacketSpace sp, const AckFrame& ack, Du
   acked_scratch_.clear();
   std::uint64_t largest_newly = 0;
   Time largest_newly_sent = 0;
-  std::uint64_t newly_ect0 = 0, newly_ect1 = 0;
+  std::uint64_t newly_ect0 = 0, newly_ect1 = 0, newly_marked_path = 0;
   const std::uint64_t oldest = s.sent.size() != 0 ? s.sent[0].packet_number : 0;
   for (const AckRange& r : ack) {
     if (s.sent.size() == 0 || r.largest < oldest) break;
@@ -315,6 +315,7 @@ AckOutcome LossDetector::on_ack_received(PacketSpace sp, const AckFrame& ack, Du
       if (e.ack_eliciting) out.ack_eliciting_acked = true;
       if (e.ecn == Ecn::kEct0) ++newly_ect0;
       if (e.ecn == Ecn::kEct1) ++newly_ect1;
+      if (counts_for_ecn(s, e)) ++newly_marked_path;
       if (e.in_flight && counts_for_cc(s, e)) acked_scratch_.push_back(cc_packet(e));
       listener_.on_packet_acked(view(s, e));
     }
@@ -335,7 +336,8 @@ AckOutcome LossDetector::on_ack_received(PacketSpace sp, const AckFrame& ack, Du
   }
   // RFC 9000 §13.4.2.1: ACKs that do not raise the largest acknowledged may be
   // reordered and are not validated or used.
-  if (largest_increased) process_ecn(s, ack, newly_ect0, newly_ect1, largest_newly_sent, now);
+  if (largest_increased)
+    process_ecn(s, ack, newly_ect0, newly_ect1, newly_marked_path, largest_newly_sent, now);
 
   out.lost = detect_lost(s, now);
   if (!acked_scratch_.empty()) cc_->on_packets_acked(acked_scratch_, now, rtt_);
@@ -353,11 +355,13 @@ AckOutcome LossDetector::on_ack_received(PacketSpace sp, const AckFrame& ack, Du
 }
 
 void LossDetector::process_ecn(Space& s, const AckFrame& ack, std::uint64_t newly_ect0,
-                               std::uint64_t newly_ect1, Time largest_sent_time, Time now) {
-  if (ecn_failed_) return;
+                               std::uint64_t newly_ect1, std::uint64_t newly_marked_path,
+                               Time largest_sent_time, Time now) {
+  bool& failed = ecn_feedback_.failed;
+  if (failed) return;
   // RFC 9000 §13.4.2.1: marked packets acknowledged without counts.
   if (!ack.has_ecn) {
-    if (newly_ect0 + newly_ect1 != 0) ecn_failed_ = true;
+    if (newly_ect0 + newly_ect1 != 0) failed = true;
     return;
   }
   const EcnCounts& c = ack.ecn;
@@ -365,18 +369,27 @@ void LossDetector::process_ecn(Space& s, const AckFrame& ack, std::uint64_t newl
   // Counts are cumulative; more than we marked means remarking on the path.
   if (c.ect0 < last.ect0 || c.ect1 < last.ect1 || c.ce < last.ce || c.ect0 > s.ect0_sent ||
       c.ect1 > s.ect1_sent || c.ce > s.ect0_sent + s.ect1_sent) {
-    ecn_failed_ = true;
+    failed = true;
     return;
   }
   const std::uint64_t inc0 = c.ect0 - last.ect0, inc1 = c.ect1 - last.ect1, inc_ce = c.ce - last.ce;
   // CE remarked to ECT, or marks cleared, on newly acknowledged packets.
   if (inc0 + inc_ce < newly_ect0 || inc1 + inc_ce < newly_ect1) {
-    ecn_failed_ = true;
+    failed = true;
     return;
   }
   s.ecn_acked = c;
-  // RFC 9002 §B.7.
+  // RFC 9000 §13.4.2.1, A.4: validated counts covering marked packets.
+  ecn_feedback_.acked += newly_marked_path;
+  ecn_ce_reported_ += inc_ce;
+  // RFC 9002 §7.1, §B.7.
   if (inc_ce != 0) cc_->on_ecn_ce(largest_sent_time, now);
+}
+
+void LossDetector::restart_ecn_validation() {
+  const Space& s = space(PacketSpace::kApplication);
+  ecn_feedback_ = {};
+  ecn_first_pn_ = s.has_sent ? s.largest_sent + 1 : 0;
 }
 
 // RFC 9002 §A.10 DetectAndRemoveLostPackets, with the persistent congestion
@@ -415,6 +428,7 @@ std::size_t LossDetector::detect_lost(Space& s, Time now) {
       e.state = State::kLost;
       forget(s, e);
       ++lost;
+      if (counts_for_ecn(s, p)) ++ecn_feedback_.lost;  // RFC 9000 §13.4.2
       if (p.in_flight && !counts_for_cc(s, p)) {
         // RFC 9000 §9.4: sent on an old path, no signal for the new one.
       } else if (p.in_flight && p.is_pmtu_probe) {

@@ -24,6 +24,7 @@
 
 #include "quic/congestion_controller.h"
 #include "quic/ecn.h"
+#include "quic/ecn_validation.h"
 #include "quic/error.h"
 #include "quic/frame.h"
 #include "quic/packet_space.h"
@@ -177,7 +178,17 @@ class LossDetector {
     return spaces_[index(s)].last_ack_eliciting;
   }
   // RFC 9000 §13.4.2.2: validation failed; stop marking packets ECT.
-  bool ecn_failed() const { return ecn_failed_; }
+  bool ecn_failed() const { return ecn_feedback_.failed; }
+  // RFC 9000 §13.4.2, A.4: what the ACKs said about packets marked since the
+  // last restart_ecn_validation() (application packets sent before it do not
+  // count; the others' spaces are over by the time a path changes).
+  const EcnFeedback& ecn_feedback() const { return ecn_feedback_; }
+  // A new path starts ECN testing (RFC 9000 §13.4.2: validation is per
+  // path). The counts stay per space (§13.4.1): the baseline carries on.
+  void restart_ecn_validation();
+  // ECN-CE increases the peer reported in ACKs whose counts validated
+  // (RFC 9002 §7.1), over the connection.
+  std::uint64_t ecn_ce_reported() const { return ecn_ce_reported_; }
   // Records a space can hold now without growing.
   std::size_t capacity(PacketSpace s) const { return spaces_[index(s)].sent.capacity(); }
 
@@ -339,7 +350,8 @@ class LossDetector {
   void trim(Space& s);
   std::size_t detect_lost(Space& s, Time now);
   void process_ecn(Space& s, const AckFrame& ack, std::uint64_t newly_ect0,
-                   std::uint64_t newly_ect1, Time largest_sent_time, Time now);
+                   std::uint64_t newly_ect1, std::uint64_t newly_marked_path,
+                   Time largest_sent_time, Time now);
   void abandon(Space& s);
   void evict_oldest(Space& s);
   void reserve_scratch(std::size_t n);
@@ -353,6 +365,11 @@ class LossDetector {
   bool counts_for_cc(const Space& s, const Record& e) const {
     return s.id != PacketSpace::kApplication || e.packet_number >= cc_first_pn_;
   }
+  // Marked records that count for the ECN validation in progress.
+  bool counts_for_ecn(const Space& s, const Record& e) const {
+    return e.ecn != Ecn::kNotEct &&
+           (s.id != PacketSpace::kApplication || e.packet_number >= ecn_first_pn_);
+  }
   // The in-flight bytes of such records, for discard/abandon; zeroes them.
   std::uint64_t drop_old_path_bytes(const Space& s);
 
@@ -365,7 +382,9 @@ class LossDetector {
   std::array<Space, kPacketSpaceCount> spaces_;
   RecoveryState state_;
   bool handshake_ack_received_ = false;
-  bool ecn_failed_ = false;
+  EcnFeedback ecn_feedback_;
+  std::uint64_t ecn_first_pn_ = 0;  // see counts_for_ecn
+  std::uint64_t ecn_ce_reported_ = 0;
   int pto_count_ = 0;
   // When SetLossDetectionTimer last ran: the anti-deadlock PTO counts from
   // it (RFC 9002 §A.8 "now() + duration"). kNever: never armed.

@@ -67,9 +67,12 @@ bool TlsClient::offer_session(const TlsSession& session, std::int64_t now_ms, bo
                   [&](CipherSuite s) { return cipher_suite_hash(s) == session.psk.hash; });
   if (!hash_offered || cipher_suite_hash(suite) != session.psk.hash) return false;
   session_ = session;
-  // RFC 8446 §4.2.11.1: age in ms plus ticket_age_add, mod 2^32.
-  obfuscated_ticket_age_ =
-      static_cast<std::uint32_t>(now_ms - session.received_ms) + session.ticket_age_add;
+  // RFC 8446 §4.2.11.1: age in ms plus ticket_age_add, mod 2^32. One ms less
+  // than measured: both ends round to whole ms, and a server that rejects an
+  // age above its own view (GnuTLS's anti-replay check) refused 0-RTT now
+  // and then over a sub-millisecond path when the roundings differed by one.
+  const std::int64_t age = std::max<std::int64_t>(0, now_ms - session.received_ms - 1);
+  obfuscated_ticket_age_ = static_cast<std::uint32_t>(age) + session.ticket_age_add;
   // RFC 8446 §4.2.10: 0-RTT uses the session's suite and ALPN, so both must
   // still be ours.
   const bool suite_offered = std::find(config_.cipher_suites.begin(), config_.cipher_suites.end(),

@@ -239,7 +239,12 @@ bool Dataplane::build(std::string* err) {
     }
   }
 
-  if (o.impairment) say("impairment: on every worker's receive path (test use only: --impair)");
+  if (o.impairment)
+    say(o.impairment->blackhole()
+            ? "impairment: on every worker's receive path, blackhole windows in both directions "
+              "(test "
+              "use only: --impair)"
+            : "impairment: on every worker's receive path (test use only: --impair)");
   const std::string qlog_dir = o.qlog_directory();
   if (!qlog_dir.empty()) {
     if (!QlogWriter::directory_writable(qlog_dir))

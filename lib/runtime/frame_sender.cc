@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "runtime/impairment.h"
 #include "runtime/ip_endpoint.h"
 #include "runtime/packet_capture.h"
 
@@ -36,6 +37,14 @@ void FrameSender::send_frame(rte_mbuf* m) {
 
 void FrameSender::flush() {
   if (tx_count_ == 0) return;
+  if (config_.blackhole != nullptr && config_.blackhole->in_blackhole(now_)) {
+    // Test impairment: dropped on the way to the wire, so not captured.
+    for (std::size_t i = 0; i < tx_count_; ++i)
+      rte_pktmbuf_free(tx_[i]);
+    counters_.impair_blackholed_tx += tx_count_;
+    tx_count_ = 0;
+    return;
+  }
   // Lengths are read before the burst: sent mbufs belong to the PMD.
   std::array<std::uint32_t, kMaxTxBurst> lengths;
   for (std::size_t i = 0; i < tx_count_; ++i)
@@ -62,6 +71,7 @@ void FrameSender::frame_and_queue(rte_mbuf* m, const UdpFrameSpec& spec) {
 }
 
 void FrameSender::send_datagram(rte_mbuf* m, const NetworkPath& path, Ecn ecn, Time now) {
+  set_now(now);
   UdpFrameSpec spec;
   spec.src_mac = config_.mac;
   spec.dst = to_ip_address(path.peer);
@@ -150,6 +160,7 @@ void FrameSender::drop_held(const IpAddress& ip) {
 }
 
 void FrameSender::service(Time now) {
+  set_now(now);
   const auto t = static_cast<std::uint64_t>(now);
   if (now >= next_neighbor_poll_) {
     next_neighbor_poll_ = now + config_.neighbor_poll_interval;

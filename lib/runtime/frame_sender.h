@@ -7,6 +7,10 @@
 // No allocation after construction: the TX batch and the hold are fixed
 // arrays; solicitations are mbufs from the worker's pool. One per worker
 // (one TX queue); not thread-safe.
+//
+// Test-only: with a Blackhole schedule (runtime/impairment.h, --impair
+// blackhole=) a batch flushed inside a window is freed instead of sent
+// (impair_blackholed_tx), neither sent nor captured: it never reaches the wire.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -30,6 +34,7 @@
 
 namespace dquic {
 
+class Blackhole;
 class CaptureRing;
 
 struct FrameSenderConfig {
@@ -52,6 +57,9 @@ struct FrameSenderConfig {
   Duration neighbor_poll_interval = kMillisecond;
   // --pcap: every frame is copied here just before rte_eth_tx_burst; null = off.
   CaptureRing* capture = nullptr;
+  // Test-only blackhole schedule, shared with the receive side's impairment
+  // stage; null = off. Must outlive the sender.
+  Blackhole* blackhole = nullptr;
 };
 
 class FrameSender {
@@ -77,8 +85,13 @@ class FrameSender {
   // failed or that waited too long are dropped.
   void service(Time now);
   // Hands the batch to the NIC; what the TX queue refuses is freed and
-  // counted (tx_dropped).
+  // counted (tx_dropped). Inside a blackhole window (at the latest time
+  // given to set_now, send_datagram or service) the batch is freed and
+  // counted in impair_blackholed_tx instead.
   void flush();
+  // The time of the worker's iteration, for flushes of frames queued
+  // without one (send_frame); never moves back.
+  void set_now(Time now) { now_ = now > now_ ? now : now_; }
 
   std::size_t held() const { return hold_count_; }
   std::size_t queued() const { return tx_count_; }
@@ -108,6 +121,7 @@ class FrameSender {
   std::size_t hold_count_ = 0;
   std::uint16_t ipv4_id_ = 0;
   Time next_neighbor_poll_ = 0;
+  Time now_ = 0;
   std::array<NeighborEvent, 16> events_{};
 };
 

@@ -71,12 +71,16 @@ bool ImpairmentConfig::valid() const {
   return drop_ppm <= kMillion && duplicate_ppm <= kMillion && corrupt_ppm <= kMillion &&
          reorder_ppm <= kMillion && is_delay(delay) && is_delay(jitter) &&
          is_delay(reorder_delay) && queue_capacity >= 1 && queue_capacity <= kMaxQueue &&
-         (reorder_ppm == 0 || reorder_gap > 0 || reorder_delay > 0);
+         (reorder_ppm == 0 || reorder_gap > 0 || reorder_delay > 0) && is_delay(blackhole_start) &&
+         ((blackhole_on == 0 && blackhole_period == 0) ||
+          (blackhole_on > 0 && blackhole_on < blackhole_period && is_delay(blackhole_period)));
 }
 
-Impairment::Impairment(const ImpairmentConfig& config, rte_mempool* pool)
+Impairment::Impairment(const ImpairmentConfig& config, rte_mempool* pool, Blackhole* blackhole)
     : config_(config),
       pool_(pool),
+      own_blackhole_(config),
+      blackhole_(blackhole != nullptr ? blackhole : &own_blackhole_),
       drop_rng_(config.seed, 1),
       duplicate_rng_(config.seed, 2),
       corrupt_rng_(config.seed, 3),
@@ -240,6 +244,11 @@ std::size_t Impairment::process(std::span<rte_mbuf* const> in, Time now, std::sp
   for (rte_mbuf* m : in) {
     if (m == nullptr) continue;
     ++counters_.received;
+    if (blackhole_->in_blackhole(now)) {
+      ++counters_.blackholed;
+      rte_pktmbuf_free(m);
+      continue;
+    }
     if (drop_rng_.chance(config_.drop_ppm)) {
       ++counters_.dropped;
       rte_pktmbuf_free(m);
@@ -376,8 +385,9 @@ bool parse_impairment(std::string_view spec, ImpairmentConfig* config, std::stri
     return false;
   };
   static constexpr std::string_view kKeys[] = {
-      "drop",        "duplicate",     "corrupt", "reorder", "delay",         "jitter",
-      "reorder_gap", "reorder_delay", "queue",   "seed",    "corrupt_offset"};
+      "drop",           "duplicate",   "corrupt",        "reorder", "delay",
+      "jitter",         "reorder_gap", "reorder_delay",  "queue",   "seed",
+      "corrupt_offset", "blackhole",   "blackhole_start"};
   bool seen[std::size(kKeys)] = {};
   const std::string_view kProbability =
       "expected a percentage (1%), ppm (150ppm) or fraction (0.01) from 0 to 100%";
@@ -422,6 +432,17 @@ bool parse_impairment(std::string_view spec, ImpairmentConfig* config, std::stri
       if (!parse_duration(value, &c.jitter)) return bad(kDuration);
     } else if (key == "reorder_delay") {
       if (!parse_duration(value, &c.reorder_delay)) return bad(kDuration);
+    } else if (key == "blackhole_start") {
+      if (!parse_duration(value, &c.blackhole_start)) return bad(kDuration);
+    } else if (key == "blackhole") {
+      // ON/PERIOD: dark for ON out of every PERIOD.
+      const std::size_t slash = value.find('/');
+      Duration on = 0, period = 0;
+      if (slash == std::string_view::npos || !parse_duration(trim(value.substr(0, slash)), &on) ||
+          !parse_duration(trim(value.substr(slash + 1)), &period) || on == 0 || on >= period)
+        return bad("expected ON/PERIOD, two durations with 0 < ON < PERIOD (2s/5s)");
+      c.blackhole_on = on;
+      c.blackhole_period = period;
     } else if (key == "reorder_gap") {
       if (!parse_u64(value, 1u << 20, &n, false))
         return bad("expected an integer from 0 to 1048576");

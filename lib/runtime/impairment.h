@@ -16,6 +16,12 @@
 // trigger). Held packets (delayed or reordered) occupy a queue of fixed
 // capacity; a packet that would be held when it is full is dropped and counted
 // in queue_full (as netem's `limit`): size it for rate x delay.
+//
+// Blackhole (the QUIC Interop Runner's "blackhole" case: 100% loss for 2 s
+// every 5 s): a periodic window during which every packet is dropped, before
+// any other impairment and without a random draw. It is the one impairment
+// that also acts on what the worker sends: the worker keeps one Blackhole
+// schedule that this stage and its FrameSender both ask.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -55,18 +61,27 @@ struct ImpairmentConfig {
   std::uint32_t corrupt_offset = kUdpPayload;
   std::uint64_t seed = 1;
   std::uint32_t queue_capacity = 4096;  // held packets, delayed and reordered
+  // Blackhole windows [start + k * period, start + k * period + on), k >= 0,
+  // in both directions, the times counted from the first packet the worker
+  // sees either way; blackhole_on 0: off.
+  Duration blackhole_on = 0;
+  Duration blackhole_period = 0;
+  Duration blackhole_start = 100 * kMillisecond;
 
+  bool blackhole() const { return blackhole_on > 0; }
   // Probabilities <= kMillion, delays in [0, kMaxDelay], 1 <= queue capacity
-  // <= kMaxQueue, and a reorder trigger when reordering is on.
+  // <= kMaxQueue, a reorder trigger when reordering is on, and, when a
+  // blackhole is set, 0 < on < period (all three up to kMaxDelay).
   bool valid() const;
 };
 
 // Parses "drop=1%,delay=5ms,jitter=1ms,reorder=2%,duplicate=0.5%,corrupt=0.1%,
 // seed=7" on top of the values already in *config (empty spec: unchanged).
 // Keys: drop, duplicate, corrupt, reorder (percent "1.5%", ppm "150ppm" or a
-// fraction "0.015"), delay, jitter, reorder_delay (a number and ns/us/ms/s),
-// reorder_gap, queue, seed (integers; seed also 0x-hex), corrupt_offset (an
-// integer or "udp"). On failure returns false, leaves *config unchanged and
+// fraction "0.015"), delay, jitter, reorder_delay, blackhole_start (a number
+// and ns/us/ms/s), reorder_gap, queue, seed (integers; seed also 0x-hex),
+// corrupt_offset (an integer or "udp"), blackhole (ON/PERIOD, two durations,
+// "2s/5s"; 0 < ON < PERIOD). On failure returns false, leaves *config unchanged and
 // sets *error to one line naming the bad item.
 bool parse_impairment(std::string_view spec, ImpairmentConfig* config, std::string* error);
 
@@ -82,6 +97,7 @@ struct ImpairmentCounters {
   std::uint64_t reordered = 0;        // held back by the reorder rule
   std::uint64_t copy_failures = 0;    // mempool empty: not duplicated / not corrupted
   std::uint64_t flushed = 0;          // freed by clear() or the destructor
+  std::uint64_t blackholed = 0;       // dropped inside a blackhole window
   friend bool operator==(const ImpairmentCounters&, const ImpairmentCounters&) = default;
 };
 
@@ -121,12 +137,45 @@ class HeldRing {
 };
 }  // namespace impairment_detail
 
+// The blackhole schedule of one worker, asked by both directions (the
+// receive stage per packet, FrameSender per TX batch) with the worker's
+// clock; no state but the anchor, so the answer depends only on `now`.
+class Blackhole {
+ public:
+  Blackhole() = default;  // off: never drops
+  explicit Blackhole(const ImpairmentConfig& config)
+      : on_(config.blackhole_on),
+        period_(config.blackhole_period),
+        start_(config.blackhole_start) {}
+
+  bool enabled() const { return on_ > 0; }
+  // Whether a packet at `now` falls into a window. The first call when
+  // enabled anchors the schedule at `now`: ask only with a packet in hand.
+  bool in_blackhole(Time now) {
+    if (on_ <= 0) return false;
+    if (origin_ == kNever) origin_ = now;
+    const Duration since = now - origin_ - start_;
+    return since >= 0 && since % period_ < on_;
+  }
+  // The first packet's time; kNever before it (or when off).
+  Time origin() const { return origin_; }
+
+ private:
+  Duration on_ = 0;
+  Duration period_ = 0;
+  Duration start_ = 0;
+  Time origin_ = kNever;
+};
+
 class Impairment {
  public:
   // `pool` supplies duplicates, and private copies of packets whose data is
   // shared (refcnt > 1, indirect, external) before corrupting them; when null
-  // each packet's own pool is used. `config` must be valid().
-  explicit Impairment(const ImpairmentConfig& config, rte_mempool* pool = nullptr);
+  // each packet's own pool is used. `config` must be valid(). `blackhole`:
+  // the schedule shared with the send side (must outlive the stage); when
+  // null the stage keeps its own, built from `config`.
+  explicit Impairment(const ImpairmentConfig& config, rte_mempool* pool = nullptr,
+                      Blackhole* blackhole = nullptr);
   ~Impairment();  // frees everything held
   Impairment(const Impairment&) = delete;
   Impairment& operator=(const Impairment&) = delete;
@@ -149,6 +198,7 @@ class Impairment {
   std::size_t held() const { return line_.size() + reorder_.size(); }
   const ImpairmentCounters& counters() const { return counters_; }
   const ImpairmentConfig& config() const { return config_; }
+  const Blackhole& blackhole() const { return *blackhole_; }
 
  private:
   using Held = impairment_detail::Held;
@@ -161,6 +211,8 @@ class Impairment {
 
   ImpairmentConfig config_;
   rte_mempool* pool_;
+  Blackhole own_blackhole_;
+  Blackhole* blackhole_;
   impairment_detail::Rng drop_rng_;
   impairment_detail::Rng duplicate_rng_;
   impairment_detail::Rng corrupt_rng_;

@@ -245,7 +245,10 @@ Options shared by the dquic programs (after --):
   --hp MODE             header protection: auto|inline|cryptodev (default auto)
   --crypto-device NAME  the cryptodev to use (default: the first capable one)
   --impair SPEC         test impairment of what every worker receives, e.g.
-                        drop=1%,delay=5ms,seed=7 (never for real traffic)
+                        drop=1%,delay=5ms,seed=7 (never for real traffic);
+                        blackhole=2s/5s drops everything received and sent
+                        for 2 s of every 5 s, from blackhole_start=DUR
+                        (default 100ms) after the first packet
   --mbufs N             mbufs per NUMA socket (default: computed from the
                         descriptors, queues and workers)
   --drain-ms N          on SIGINT/SIGTERM, time to send CONNECTION_CLOSE (default 200)

@@ -85,6 +85,10 @@ bool Worker::init(std::string* why) {
   fs.vlan_tci = config_.vlan_tci.value_or(0);
   fs.hold_capacity = config_.hold_capacity;
   fs.capture = config_.capture;
+  if (config_.impairment && config_.impairment->blackhole()) {
+    blackhole_ = Blackhole(*config_.impairment);
+    fs.blackhole = &blackhole_;
+  }
   sender_ =
       std::make_unique<FrameSender>(fs, config_.route, *neighbors_, *control_, counters_, loop_);
 
@@ -115,7 +119,7 @@ bool Worker::init(std::string* why) {
   flushing_.reserve(slots);
   rx_.assign(config_.rx_burst, nullptr);
   if (config_.impairment) {
-    impair_ = std::make_unique<Impairment>(*config_.impairment, config_.pool);
+    impair_ = std::make_unique<Impairment>(*config_.impairment, config_.pool, &blackhole_);
     // A burst, each frame duplicated, and as many held ones that became due:
     // what does not fit stays queued in order for the next iteration.
     impaired_.assign(4 * std::size_t{config_.rx_burst}, nullptr);
@@ -136,6 +140,7 @@ void Worker::poll_once() {
   const std::uint64_t t0 = rte_rdtsc();
   const std::uint64_t tx_before = counters_.tx_packets;
   now_ = clock_.now();
+  sender_->set_now(now_);  // control replies are queued without a time
   const std::uint16_t n =
       rte_eth_rx_burst(config_.port_id, config_.rx_queue, rx_.data(), config_.rx_burst);
   if (config_.capture != nullptr) config_.capture->capture({rx_.data(), n});
@@ -595,6 +600,7 @@ void Worker::update_impairment_counters() {
   counters_.impair_delayed = i.delayed;
   counters_.impair_reordered = i.reordered;
   counters_.impair_copy_failures = i.copy_failures;
+  counters_.impair_blackholed_rx = i.blackholed;
 }
 
 }  // namespace dquic

@@ -17,7 +17,8 @@
 //   connections touched this iteration (the dirty list): send_datagrams
 //      (build + seal) -> framed for the datagram's NetworkPath, next-hop MAC
 //      from the neighbour cache (unresolved: solicit, park a bounded few)
-//   neighbour timers, parked datagrams -> rte_eth_tx_burst
+//   neighbour timers, parked datagrams [-> a blackhole window, when
+//      configured: the batch is freed] -> rte_eth_tx_burst
 //   closed connections collected (now and then)
 //
 // No allocation, lock or exception per packet: every array is sized in
@@ -109,7 +110,9 @@ struct WorkerConfig {
   // plane and UDP parsing (corruption patches the UDP checksum, so damaged
   // datagrams reach QUIC and its AEAD); not again to datagrams redirected
   // from other workers (their receiver impaired them). Held frames leave on later
-  // iterations by the worker's clock; duplicates come from `pool`. Must be
+  // iterations by the worker's clock; duplicates come from `pool`. A
+  // blackhole (ImpairmentConfig::blackhole_on) also drops what the worker
+  // sends, in FrameSender, by the same schedule (one per worker). Must be
   // valid(); what it did is in WorkerCounters' impair_* counters.
   std::optional<ImpairmentConfig> impairment;
   // --pcap (runtime/packet_capture.h): every frame rte_eth_rx_burst returns
@@ -161,6 +164,8 @@ class Worker {
   std::size_t timers_scheduled() const { return timers_ ? timers_->scheduled() : 0; }
   // The impairment stage, null without one (tests: held(), counters()).
   const Impairment* impairment() const { return impair_.get(); }
+  // The blackhole schedule both directions ask (off without one).
+  const Blackhole& blackhole() const { return blackhole_; }
   // This worker's top connections by bytes, for other threads (seqlock:
   // runtime/connection_snapshot.h); published by the collect step.
   const ConnectionSnapshot& connection_snapshot() const { return snapshot_; }
@@ -208,6 +213,8 @@ class Worker {
   WorkerApp* app_ = nullptr;
   WorkerCounters counters_;
   WorkerLoopCounters loop_;
+  // Before the sender and the stage that point to it.
+  Blackhole blackhole_;
 
   // Keys outlive the endpoint: its connections release theirs when destroyed.
   std::unique_ptr<KeyStore> keys_;

@@ -38,13 +38,8 @@ log() { echo "h3_get_interop: $*"; }
 fail() { log "FAIL: $*"; FAILS=$((FAILS + 1)); }
 
 # stop PID: SIGTERM, at most 5 s, then SIGKILL.
-stop_pid() {
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null
-}
+# shellcheck source=tests/support/tap_server.sh
+. "$(dirname "$0")/../support/tap_server.sh"  # stop_pid
 cleanup() {
   stop_pid "$GET_PID"
   stop_pid "$SERVER_PID"

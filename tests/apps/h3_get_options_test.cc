@@ -87,6 +87,51 @@ TEST(H3GetOptions, PathsAfterDoubleDash) {
   EXPECT_EQ(r.options.paths, (std::vector<std::string>{"/a", "/b", "/c"}));
 }
 
+TEST(H3GetOptions, ResumeZeroRttKeyUpdate) {
+  {
+    const H3GetOptions o = parse(base({"/a", "/b"})).options;
+    EXPECT_FALSE(o.resume);
+    EXPECT_FALSE(o.zero_rtt);
+    EXPECT_FALSE(o.key_update);
+    EXPECT_EQ(o.ticket_wait_ms, 1000u);
+    EXPECT_EQ(o.resume_delay_ms, 0u);
+  }
+  {
+    const H3GetOptionsResult r = parse(base({"--resume", "/a", "/b", "/c"}));
+    ASSERT_EQ(r.exit_code, 0) << r.error;
+    EXPECT_TRUE(r.options.resume);
+    EXPECT_FALSE(r.options.zero_rtt);
+    EXPECT_FALSE(r.options.key_update);
+  }
+  {
+    // --zero-rtt implies --resume.
+    const H3GetOptionsResult r = parse(base({"--zero-rtt", "--ticket-wait-ms=250", "/a", "/b"}));
+    ASSERT_EQ(r.exit_code, 0) << r.error;
+    EXPECT_TRUE(r.options.resume);
+    EXPECT_TRUE(r.options.zero_rtt);
+    EXPECT_EQ(r.options.ticket_wait_ms, 250u);
+  }
+  {
+    // One path is enough for a key update; it combines with --conns.
+    const H3GetOptionsResult r = parse(base({"--key-update", "--conns", "2", "/a"}));
+    ASSERT_EQ(r.exit_code, 0) << r.error;
+    EXPECT_TRUE(r.options.key_update);
+    EXPECT_FALSE(r.options.resume);
+    EXPECT_EQ(r.options.connections, 2u);
+  }
+  {
+    const H3GetOptionsResult r = parse(base({"--resume", "--key-update", "/a", "/b"}));
+    ASSERT_EQ(r.exit_code, 0) << r.error;
+    EXPECT_TRUE(r.options.resume);
+    EXPECT_TRUE(r.options.key_update);
+  }
+  EXPECT_EQ(parse(base({"--ticket-wait-ms", "0", "--resume", "/a", "/b"})).options.ticket_wait_ms,
+            0u);
+  EXPECT_EQ(
+      parse(base({"--resume-delay-ms=3000", "--zero-rtt", "/a", "/b"})).options.resume_delay_ms,
+      3000u);
+}
+
 TEST(H3GetOptions, OutputName) {
   EXPECT_EQ(output_name("/a/b/c.txt"), "c.txt");
   EXPECT_EQ(output_name("/a/b/"), "index.html");
@@ -102,6 +147,15 @@ TEST(H3GetOptions, Help) {
   const std::string h = h3_get_help();
   EXPECT_NE(h.find("--insecure-no-verify"), std::string::npos);
   EXPECT_NE(h.find("Not supported"), std::string::npos);
+  EXPECT_NE(h.find("--resume"), std::string::npos);
+  EXPECT_NE(h.find("--zero-rtt"), std::string::npos);
+  EXPECT_NE(h.find("--key-update"), std::string::npos);
+  EXPECT_NE(h.find("key_updates_initiated="), std::string::npos);
+  // Built now: no longer listed as missing; migration still is.
+  const std::string missing = h.substr(h.find("Not supported"));
+  EXPECT_EQ(missing.find("0-RTT"), std::string::npos);
+  EXPECT_EQ(missing.find("resumption"), std::string::npos);
+  EXPECT_NE(missing.find("migration"), std::string::npos);
 }
 
 TEST(H3GetOptions, BadOptionsAreOneLineExit2) {
@@ -130,6 +184,17 @@ TEST(H3GetOptions, BadOptionsAreOneLineExit2) {
   expect_error(base({"--insecure-no-verify=1", "/a"}), "--insecure-no-verify: takes no value");
   expect_error(base({"--insecure", "/a"}), "--insecure:");
   expect_error(base({"--method", "POST", "/a"}), "--method: not supported");
+  expect_error(base({"--early-data", "/a", "/b"}), "--early-data: spelled --zero-rtt");
+  expect_error(base({"--resume", "/a"}), "--resume: needs at least two PATHs");
+  expect_error(base({"--zero-rtt", "/a"}), "--zero-rtt: needs at least two PATHs");
+  expect_error(base({"--resume", "--conns", "2", "/a", "/b"}), "--resume: not with --conns");
+  expect_error(base({"--zero-rtt=1", "/a", "/b"}), "--zero-rtt: takes no value");
+  expect_error(base({"--key-update=yes", "/a"}), "--key-update: takes no value");
+  expect_error(base({"--resume", "--ticket-wait-ms", "60001", "/a", "/b"}),
+               "--ticket-wait-ms: expected 0..60000");
+  expect_error(base({"--ticket-wait-ms"}), "--ticket-wait-ms: missing value");
+  expect_error(base({"--resume", "--resume-delay-ms", "-1", "/a", "/b"}),
+               "--resume-delay-ms: expected 0..60000");
   expect_error(base({"--bogus", "/a"}), "unknown option");
 }
 
@@ -232,6 +297,7 @@ TEST(H3GetProgram, BadOptionsExit2OneLine) {
                        "--server: required");
   expect_program_error(base({"--frobnicate", "/a"}), "unknown option");
   expect_program_error(base({"no-slash"}), "PATH:");
+  expect_program_error(base({"--resume", "/only-one"}), "--resume: needs at least two PATHs");
 }
 
 TEST(H3GetProgram, UnreadableFilesExit2OneLine) {

@@ -357,6 +357,56 @@ TEST_F(H3ConnectionTest, ServerAnswersRequestReceivedInZeroRtt) {
   EXPECT_EQ(server_h3_->stats().stream_errors, 0u);
 }
 
+// RFC 9001 §4.6.1, RFC 9114 §6.2: an HTTP/3 client attached to a connection
+// that offers 0-RTT opens its control and QPACK streams at once, so that its
+// request leaves in 0-RTT with them, and the response follows.
+TEST_F(H3ConnectionTest, ClientSendsRequestInZeroRtt) {
+  tls_.enable_resumption(/*early_data=*/true);
+  connect();
+  ASSERT_FALSE(tls_.sessions.empty());
+  const TlsSession session = tls_.sessions.back();
+  pair_.reset();
+  client_h3_.reset();
+  server_h3_.reset();
+  server_.requests.clear();
+  server_.outs.clear();
+  client_.responses.clear();
+
+  server_h3_ = std::make_unique<Http3Connection>(config(EndpointRole::kServer), &server_);
+  server_.h3 = server_h3_.get();
+  client_h3_ = std::make_unique<Http3Connection>(config(EndpointRole::kClient), &client_);
+  auto resume = [&session](ConnectionConfig& c) {
+    h3_transport(c);
+    c.resume = &session;
+    c.early_data = true;
+  };
+  pair_ = std::make_unique<ConnectedPair>(h3_pool(), resume, h3_transport, client_h3_.get(),
+                                          server_h3_.get(), &tls_);
+  pair_->now = 10 * kSecond;  // after the ticket was issued
+  std::vector<rte_mbuf*> first;
+  ASSERT_TRUE(pair_->start(&first));
+  ASSERT_TRUE(client().early_data_offered());
+  client_h3_->attach(&client());
+  EXPECT_TRUE(client_h3_->ready());  // before the handshake completed
+  server_h3_->attach(pair_->server().conn.get());
+  const std::optional<std::uint64_t> id = get("/size/5");
+  ASSERT_TRUE(id);
+  std::vector<rte_mbuf*> early = pair_->send_all(pair_->client());  // 0-RTT
+  ASSERT_FALSE(early.empty());
+  EXPECT_GT(client().stats().zero_rtt_packets_sent, 0u);
+  first.insert(first.end(), early.begin(), early.end());
+  ASSERT_TRUE(pair_->complete(std::move(first)));
+  run();
+  EXPECT_TRUE(client().early_data_accepted());
+  ASSERT_TRUE(server_.requests.count(*id));
+  EXPECT_EQ(server_.requests[*id].path, "/size/5");
+  const Message& m = client_.responses[*id];
+  EXPECT_EQ(m.status, 200);
+  EXPECT_EQ(m.body.size(), 5u);
+  EXPECT_TRUE(m.ended);
+  EXPECT_TRUE(server_h3_->settings_received());  // the client's, sent in 0-RTT
+}
+
 TEST_F(H3ConnectionTest, GetBodiesOfEverySize) {
   connect();
   for (std::size_t n : {std::size_t{0}, std::size_t{1024}, std::size_t{1} << 20}) {

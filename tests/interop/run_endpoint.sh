@@ -21,12 +21,11 @@ H3_GET=${H3_GET:-$REPO/build/release/apps/h3-get/h3-get}
 
 SERVER_CASES="handshake transfer http3 multiplexing chacha20 retry resumption zerortt keyupdate v2
   ipv6 transferloss handshakeloss transfercorruption handshakecorruption longrtt rebind-port
-  rebind-addr connectionmigration blackhole amplificationlimit"
-# h3-get: no resumption, 0-RTT, key update trigger, migration, cipher
-# restriction or v2 offer (docs/H3-GET.md); ECN marking on send is in
-# neither program (docs/ARCHITECTURE.md).
-CLIENT_CASES="handshake transfer http3 multiplexing retry ipv6 transferloss handshakeloss
-  transfercorruption handshakecorruption longrtt blackhole amplificationlimit"
+  rebind-addr connectionmigration blackhole amplificationlimit ecn"
+# h3-get: no migration, cipher restriction or v2 offer (docs/H3-GET.md).
+CLIENT_CASES="handshake transfer http3 multiplexing retry resumption zerortt keyupdate ipv6
+  transferloss handshakeloss transfercorruption handshakecorruption longrtt blackhole
+  amplificationlimit ecn"
 
 supported() {  # supported ROLE CASE
   local list=$SERVER_CASES
@@ -37,12 +36,12 @@ supported() {  # supported ROLE CASE
 
 if [ "${1:-}" = --self-test ]; then
   fails=0
-  for c in ecn v2 resumption zerortt keyupdate connectionmigration chacha20 no-such-case; do
+  for c in v2 connectionmigration rebind-port chacha20 no-such-case; do
     [ "$c" != v2 ] || continue
     ROLE=client TESTCASE=$c IOP_DRY_RUN=1 "$0" > /dev/null 2>&1
     rc=$?; [ "$rc" = 127 ] || { echo "client $c: exit $rc, expected 127"; fails=$((fails + 1)); }
   done
-  for c in ecn no-such-case; do
+  for c in no-such-case; do
     ROLE=server TESTCASE=$c IOP_DRY_RUN=1 "$0" > /dev/null 2>&1
     rc=$?; [ "$rc" = 127 ] || { echo "server $c: exit $rc, expected 127"; fails=$((fails + 1)); }
   done
@@ -51,6 +50,11 @@ if [ "${1:-}" = --self-test ]; then
   out=$(ROLE=client TESTCASE=multiplexing IFACE=lo REQUESTS="https://127.0.0.1:443/a https://127.0.0.1:443/b" \
     IOP_DRY_RUN=1 "$0" 2>&1)
   echo "$out" | grep -q -- '--server 127.0.0.1 --port 443 .* /a /b' || { echo "client: bad command: $out"; fails=$((fails + 1)); }
+  for c in resumption:--resume zerortt:--zero-rtt keyupdate:--key-update; do
+    out=$(ROLE=client TESTCASE=${c%%:*} IFACE=lo REQUESTS="https://127.0.0.1:443/a https://127.0.0.1:443/b" \
+      IOP_DRY_RUN=1 "$0" 2>&1)
+    echo "$out" | grep -q -- " ${c#*:} " || { echo "client ${c%%:*}: no ${c#*:} in: $out"; fails=$((fails + 1)); }
+  done
   ROLE=tester TESTCASE=handshake IOP_DRY_RUN=1 "$0" > /dev/null 2>&1
   [ $? = 127 ] || { echo "ROLE=tester: expected 127"; fails=$((fails + 1)); }
   [ "$fails" = 0 ] && echo "run_endpoint self-test: ok"
@@ -112,5 +116,10 @@ opts=(--server "$server" --port "$port" --out /downloads --insecure-no-verify)
 [ "$TESTCASE" = handshakeloss ] || [ "$TESTCASE" = handshakecorruption ] \
   && opts+=(--conns "$(( ${#paths[@]} < 64 ? ${#paths[@]} : 64 ))")
 [ "$TESTCASE" = longrtt ] && opts+=(--handshake-timeout-ms 60000)
+# Resumption and 0-RTT: the first URL on one connection, the rest on a
+# second that resumes (with 0-RTT requests); keyupdate: we initiate one.
+[ "$TESTCASE" = resumption ] && opts+=(--resume)
+[ "$TESTCASE" = zerortt ] && opts+=(--zero-rtt)
+[ "$TESTCASE" = keyupdate ] && opts+=(--key-update)
 # shellcheck disable=SC2086
 run "$H3_GET" "${eal[@]}" -- "${common[@]}" "${opts[@]}" ${CLIENT_PARAMS:-} "${paths[@]}"

@@ -1106,3 +1106,82 @@ TEST_F(LossDetectorTest, PathChangeThenAbandonCountsOnlyNewBytes) {
 
 }  // namespace
 }  // namespace dquic
+
+// RFC 9000 §13.4.2, A.4: the feedback ECN validation runs on.
+namespace dquic {
+namespace {
+
+TEST_F(LossDetectorTest, EcnFeedbackCountsValidatedMarkedPackets) {
+  confirm(0);
+  for (std::uint64_t pn = 0; pn < 3; ++pn)
+    send(kApp, pn, 0, true, true, 1200, pn == 1 ? Ecn::kNotEct : Ecn::kEct0);
+  EcnCounts e{2, 0, 0};
+  ack(kApp, {{0, 2}}, 10 * kMs, 0, &e);
+  EXPECT_EQ(ld->ecn_feedback().acked, 2u);  // the unmarked one does not count
+  EXPECT_EQ(ld->ecn_feedback().lost, 0u);
+  EXPECT_FALSE(ld->ecn_feedback().failed);
+  EXPECT_EQ(ld->ecn_ce_reported(), 0u);
+}
+
+TEST_F(LossDetectorTest, EcnFeedbackNotCountedWhenCountsFail) {
+  for (std::uint64_t pn = 0; pn < 3; ++pn)
+    send(kApp, pn, 0, true, true, 1200, Ecn::kEct0);
+  EcnCounts e{0, 3, 0};  // remarked to ECT(1)
+  ack(kApp, {{0, 2}}, 10 * kMs, 0, &e);
+  EXPECT_TRUE(ld->ecn_feedback().failed);
+  EXPECT_EQ(ld->ecn_feedback().acked, 0u);
+}
+
+TEST_F(LossDetectorTest, EcnFeedbackCountsLostMarkedPackets) {
+  confirm(0);
+  for (std::uint64_t pn = 0; pn < 10; ++pn)
+    send(kApp, pn, 0, true, true, 1200, Ecn::kEct0);
+  for (std::uint64_t pn = 10; pn < 14; ++pn)
+    send(kApp, pn, kMs);
+  // Only unmarked packets arrive: the ten marked ones are lost (§6.1.1).
+  const AckOutcome o = ack(kApp, {{10, 13}}, 20 * kMs);
+  EXPECT_EQ(o.lost, 10u);
+  EXPECT_EQ(ld->ecn_feedback().lost, 10u);
+  EXPECT_EQ(ld->ecn_feedback().acked, 0u);
+  EXPECT_FALSE(ld->ecn_feedback().failed);  // no marked packet acknowledged
+  // Fed to the A.4 state machine past its testing period: failed.
+  EcnValidator v;
+  v.on_sent(Ecn::kEct0, kEcnTestingPackets, 0, kSecond);
+  ASSERT_EQ(v.state(), EcnState::kUnknown);
+  EXPECT_TRUE(v.on_feedback(ld->ecn_feedback()));
+  EXPECT_EQ(v.state(), EcnState::kFailed);
+}
+
+TEST_F(LossDetectorTest, EcnCeIsCountedOverTheConnection) {
+  confirm(0);
+  for (std::uint64_t pn = 0; pn < 4; ++pn)
+    send(kApp, pn, 0, true, true, 1200, Ecn::kEct0);
+  EcnCounts e{1, 0, 1};
+  ack(kApp, {{0, 1}}, 10 * kMs, 0, &e);
+  e = {1, 0, 3};
+  ack(kApp, {{0, 3}}, 20 * kMs, 0, &e);
+  EXPECT_EQ(ld->ecn_ce_reported(), 3u);
+  EXPECT_EQ(ld->ecn_feedback().acked, 4u);
+  EXPECT_FALSE(ld->ecn_failed());
+}
+
+// A new path: failure and counts restart; application packets sent before
+// count for neither (they went on the old path).
+TEST_F(LossDetectorTest, EcnRestartForgetsTheOldPath) {
+  confirm(0);
+  for (std::uint64_t pn = 0; pn < 2; ++pn)
+    send(kApp, pn, 0, true, true, 1200, Ecn::kEct0);
+  ack(kApp, {{0, 0}}, 10 * kMs);  // marked, acknowledged without counts
+  ASSERT_TRUE(ld->ecn_failed());
+  ld->restart_ecn_validation();
+  EXPECT_FALSE(ld->ecn_failed());
+  EXPECT_EQ(ld->ecn_feedback().acked, 0u);
+  send(kApp, 2, 20 * kMs, true, true, 1200, Ecn::kEct0);
+  EcnCounts e{2, 0, 0};
+  ack(kApp, {{0, 2}}, 30 * kMs, 0, &e);
+  EXPECT_FALSE(ld->ecn_failed());
+  EXPECT_EQ(ld->ecn_feedback().acked, 1u);  // packet 2 only, not packet 1
+}
+
+}  // namespace
+}  // namespace dquic

@@ -2,7 +2,8 @@
 // wide statistical bounds, delay order and release times, reorder semantics
 // against a reference model, independent duplicates, single-byte corruption
 // in the allowed region (UDP checksum kept valid), the bounded queue, no mbuf
-// leaks, and every option-string error. Runs under dpdk_test_main.cc.
+// leaks, every option-string error, and the blackhole schedule with its
+// receive-side drops. Runs under dpdk_test_main.cc.
 #include "runtime/impairment.h"
 
 #include <gtest/gtest.h>
@@ -609,6 +610,96 @@ TEST_F(ImpairmentTest, DestructorAndClearFreeHeldPackets) {
   // TearDown checks the destructor freed the second batch.
 }
 
+ImpairmentConfig blackhole_config(Duration on, Duration period, Duration start) {
+  ImpairmentConfig c;
+  c.blackhole_on = on;
+  c.blackhole_period = period;
+  c.blackhole_start = start;
+  return c;
+}
+
+// A blackhole alone: inside a window every packet is freed and counted,
+// outside the same mbufs pass straight through, in order, nothing held.
+TEST_F(ImpairmentTest, BlackholeDropsReceivedPacketsInWindowsOnly) {
+  const ImpairmentConfig config =
+      blackhole_config(2 * kMillisecond, 5 * kMillisecond, kMillisecond);
+  Impairment imp(config, g_pool);
+  std::vector<rte_mbuf*> out(64);
+  std::uint32_t seq = 0;
+  std::vector<std::uint32_t> passed;
+  // One burst of 4 every 250 us for 12 ms: windows [1, 3) ms and [6, 8) ms
+  // and [11, 13) ms from the first burst at t0.
+  const Time t0 = 50 * kMillisecond;
+  std::uint64_t expect_dropped = 0;
+  for (Time t = t0; t < t0 + 12 * kMillisecond; t += 250 * kMicrosecond) {
+    std::vector<rte_mbuf*> in;
+    for (int i = 0; i < 4; ++i)
+      in.push_back(packet(seq++));
+    const std::vector<rte_mbuf*> sent = in;
+    const Duration since = t - t0 - kMillisecond;
+    const bool dark = since >= 0 && since % (5 * kMillisecond) < 2 * kMillisecond;
+    const std::size_t n = imp.process(in, t, out);
+    if (dark) {
+      EXPECT_EQ(n, 0u) << "at " << (t - t0);
+      expect_dropped += 4;
+    } else {
+      ASSERT_EQ(n, 4u) << "at " << (t - t0);
+      for (std::size_t i = 0; i < n; ++i) {
+        EXPECT_EQ(out[i], sent[i]);
+        passed.push_back(seq_of(out[i]));
+      }
+    }
+    EXPECT_EQ(imp.held(), 0u);  // no queue: a blackhole only drops
+    EXPECT_EQ(imp.next_release(), kNever);
+    free_all(std::span(out.data(), n));
+  }
+  EXPECT_EQ(imp.blackhole().origin(), t0);
+  EXPECT_TRUE(std::is_sorted(passed.begin(), passed.end()));
+  const ImpairmentCounters& k = imp.counters();
+  EXPECT_EQ(k.received, seq);
+  EXPECT_GT(k.blackholed, 0u);
+  EXPECT_EQ(k.blackholed, expect_dropped);
+  EXPECT_EQ(k.emitted, seq - expect_dropped);
+  EXPECT_EQ(passed.size(), seq - expect_dropped);
+  EXPECT_EQ(k.dropped + k.delayed + k.reordered + k.duplicated + k.corrupted + k.queue_full, 0u);
+  // 4 windows' worth: [1,3), [6,8), [11,12) ms: 8 + 8 + 4 bursts.
+  EXPECT_EQ(expect_dropped, 4u * 20);
+}
+
+// The schedule shared with the send side: anchored by a frame sent before
+// anything arrived, the receive stage follows that anchor.
+TEST_F(ImpairmentTest, BlackholeSharedWithTheSendSide) {
+  const ImpairmentConfig config = blackhole_config(10, 100, 50);
+  Blackhole shared(config);
+  EXPECT_FALSE(shared.in_blackhole(1000));  // "the first frame sent"
+  Impairment imp(config, g_pool, &shared);
+  std::vector<rte_mbuf*> out(8);
+  rte_mbuf* in[1] = {packet(1)};
+  EXPECT_EQ(imp.process(in, 1050, out), 0u);  // 50 ns after the anchor: dark
+  in[0] = packet(2);
+  ASSERT_EQ(imp.process(in, 1060, out), 1u);
+  free_all(std::span(out.data(), 1));
+  EXPECT_EQ(imp.counters().blackholed, 1u);
+  EXPECT_EQ(&imp.blackhole(), &shared);
+  EXPECT_EQ(shared.origin(), 1000);
+}
+
+// Other impairments still apply outside the windows; dropped by the
+// blackhole means no random draw, so nothing else is counted for it.
+TEST_F(ImpairmentTest, BlackholeComesBeforeOtherImpairments) {
+  ImpairmentConfig config = blackhole_config(kMillisecond, 2 * kMillisecond, 0);
+  config.duplicate_ppm = ImpairmentConfig::kMillion;  // every packet twice
+  Impairment imp(config, g_pool);
+  std::vector<rte_mbuf*> out(8);
+  rte_mbuf* in[1] = {packet(1)};
+  EXPECT_EQ(imp.process(in, 0, out), 0u);  // dark from the first packet
+  in[0] = packet(2);
+  ASSERT_EQ(imp.process(in, kMillisecond, out), 2u);  // light: duplicated
+  free_all(std::span(out.data(), 2));
+  EXPECT_EQ(imp.counters().blackholed, 1u);
+  EXPECT_EQ(imp.counters().duplicated, 1u);
+}
+
 TEST(ImpairmentParse, FullSpec) {
   ImpairmentConfig c;
   std::string error;
@@ -646,6 +737,40 @@ TEST(ImpairmentParse, FullSpec) {
   const ImpairmentConfig before = c;
   ASSERT_TRUE(parse_impairment("", &c, &error));
   EXPECT_EQ(c.delay, before.delay);
+}
+
+TEST(ImpairmentParse, Blackhole) {
+  ImpairmentConfig c;
+  std::string error;
+  ASSERT_TRUE(parse_impairment("blackhole=2s/5s", &c, &error)) << error;
+  EXPECT_EQ(c.blackhole_on, 2 * kSecond);
+  EXPECT_EQ(c.blackhole_period, 5 * kSecond);
+  EXPECT_EQ(c.blackhole_start, 100 * kMillisecond);  // the default
+  EXPECT_TRUE(c.blackhole());
+  EXPECT_TRUE(c.valid());
+  // A blackhole alone sets nothing else.
+  EXPECT_EQ(c.drop_ppm, 0u);
+  EXPECT_EQ(c.delay, 0);
+  EXPECT_EQ(c.jitter, 0);
+  EXPECT_EQ(c.reorder_ppm, 0u);
+  EXPECT_EQ(c.duplicate_ppm, 0u);
+  EXPECT_EQ(c.corrupt_ppm, 0u);
+
+  ASSERT_TRUE(
+      parse_impairment("drop=1%, blackhole = 250ms / 1.5s ,blackhole_start=0ns", &c, &error))
+      << error;
+  EXPECT_EQ(c.blackhole_on, 250 * kMillisecond);
+  EXPECT_EQ(c.blackhole_period, 1500 * kMillisecond);
+  EXPECT_EQ(c.blackhole_start, 0);
+  EXPECT_EQ(c.drop_ppm, 10000u);
+  EXPECT_TRUE(c.valid());
+  // The start alone keeps the schedule given before.
+  ASSERT_TRUE(parse_impairment("blackhole_start=3s", &c, &error)) << error;
+  EXPECT_EQ(c.blackhole_start, 3 * kSecond);
+  EXPECT_EQ(c.blackhole_on, 250 * kMillisecond);
+  ASSERT_TRUE(parse_impairment("blackhole=1ns/2ns", &c, &error)) << error;
+  EXPECT_EQ(c.blackhole_on, 1);
+  EXPECT_EQ(c.blackhole_period, 2);
 }
 
 TEST(ImpairmentParse, EveryError) {
@@ -689,6 +814,23 @@ TEST(ImpairmentParse, EveryError) {
       {"corrupt_offset=tcp", "for corrupt_offset"},
       {"corrupt_offset=70000", "for corrupt_offset"},
       {"reorder=1%,reorder_gap=0", "reorder needs reorder_gap or reorder_delay"},
+      {"blackhole=2s", "bad value '2s' for blackhole: expected ON/PERIOD"},
+      {"blackhole=5s/2s", "bad value '5s/2s' for blackhole"},
+      {"blackhole=2s/2s", "bad value '2s/2s' for blackhole"},
+      {"blackhole=0s/5s", "bad value '0s/5s' for blackhole"},
+      {"blackhole=2s/", "for blackhole"},
+      {"blackhole=/5s", "for blackhole"},
+      {"blackhole=2/5s", "for blackhole"},
+      {"blackhole=2s/5", "for blackhole"},
+      {"blackhole=2s/5s/7s", "for blackhole"},
+      {"blackhole=-1s/5s", "for blackhole"},
+      {"blackhole=1s/4000s", "for blackhole"},
+      {"blackhole=", "bad value '' for blackhole"},
+      {"blackhole=1s/5s,blackhole=1s/6s", "'blackhole' given twice"},
+      {"blackhole_start=5", "bad value '5' for blackhole_start"},
+      {"blackhole_start=-1ms", "for blackhole_start"},
+      {"blackhole_start=4000s", "for blackhole_start"},
+      {"blackhole=1s/5s,drop=x", "for drop"},
   };
   for (const Case& k : cases) {
     ImpairmentConfig c;
@@ -720,6 +862,79 @@ TEST(ImpairmentConfigValid, Bounds) {
   EXPECT_FALSE(c.valid());
   c.reorder_delay = 1;
   EXPECT_TRUE(c.valid());
+}
+
+TEST(ImpairmentConfigValid, BlackholeBounds) {
+  ImpairmentConfig c;
+  c.blackhole_on = 2 * kSecond;
+  c.blackhole_period = 5 * kSecond;
+  EXPECT_TRUE(c.valid());
+  c.blackhole_period = 2 * kSecond;  // never light again
+  EXPECT_FALSE(c.valid());
+  c.blackhole_period = 0;
+  EXPECT_FALSE(c.valid());
+  c.blackhole_period = ImpairmentConfig::kMaxDelay + 1;
+  EXPECT_FALSE(c.valid());
+  c = {};
+  c.blackhole_period = 5 * kSecond;  // a period without a window
+  EXPECT_FALSE(c.valid());
+  c.blackhole_on = -1;
+  EXPECT_FALSE(c.valid());
+  c = {};
+  c.blackhole_start = -1;
+  EXPECT_FALSE(c.valid());
+  c.blackhole_start = ImpairmentConfig::kMaxDelay + 1;
+  EXPECT_FALSE(c.valid());
+  c.blackhole_start = 0;
+  EXPECT_TRUE(c.valid());
+  EXPECT_FALSE(c.blackhole());
+}
+
+TEST(BlackholeSchedule, WindowsFromTheFirstPacket) {
+  // The Interop Runner's case: 2 s dark every 5 s, first window 100 ms in.
+  Blackhole b(blackhole_config(2 * kSecond, 5 * kSecond, 100 * kMillisecond));
+  ASSERT_TRUE(b.enabled());
+  EXPECT_EQ(b.origin(), kNever);
+  const Time t0 = 7 * kSecond;  // the first packet anchors the schedule
+  EXPECT_FALSE(b.in_blackhole(t0));
+  EXPECT_EQ(b.origin(), t0);
+  const Time first = t0 + 100 * kMillisecond;
+  EXPECT_FALSE(b.in_blackhole(first - 1));  // before the start
+  EXPECT_TRUE(b.in_blackhole(first));       // the window's first ns
+  EXPECT_TRUE(b.in_blackhole(first + kSecond));
+  EXPECT_TRUE(b.in_blackhole(first + 2 * kSecond - 1));  // its last ns
+  EXPECT_FALSE(b.in_blackhole(first + 2 * kSecond));     // light again
+  EXPECT_FALSE(b.in_blackhole(first + 5 * kSecond - 1));
+  EXPECT_TRUE(b.in_blackhole(first + 5 * kSecond));  // the next period
+  EXPECT_TRUE(b.in_blackhole(first + 7 * kSecond - 1));
+  EXPECT_FALSE(b.in_blackhole(first + 7 * kSecond));
+  EXPECT_TRUE(b.in_blackhole(first + 1000 * 5 * kSecond + kSecond));  // far later
+  // Asking again, or earlier, changes nothing: the anchor stays.
+  EXPECT_FALSE(b.in_blackhole(t0 + 1));
+  EXPECT_EQ(b.origin(), t0);
+  EXPECT_TRUE(b.in_blackhole(first));
+}
+
+TEST(BlackholeSchedule, ZeroStartDropsTheFirstPacket) {
+  Blackhole b(blackhole_config(10, 30, 0));
+  EXPECT_TRUE(b.in_blackhole(100));
+  EXPECT_TRUE(b.in_blackhole(109));
+  EXPECT_FALSE(b.in_blackhole(110));
+  EXPECT_FALSE(b.in_blackhole(129));
+  EXPECT_TRUE(b.in_blackhole(130));
+}
+
+TEST(BlackholeSchedule, OffNeverDropsNorAnchors) {
+  Blackhole off;
+  EXPECT_FALSE(off.enabled());
+  Blackhole from_plain{ImpairmentConfig{}};
+  EXPECT_FALSE(from_plain.enabled());
+  for (Time t : {Time{0}, 100 * kMillisecond, 2 * kSecond, 1000 * kSecond}) {
+    EXPECT_FALSE(off.in_blackhole(t));
+    EXPECT_FALSE(from_plain.in_blackhole(t));
+  }
+  EXPECT_EQ(off.origin(), kNever);
+  EXPECT_EQ(from_plain.origin(), kNever);
 }
 
 }  // namespace

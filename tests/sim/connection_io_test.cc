@@ -653,6 +653,81 @@ TEST_P(DamagedInitialTest, ServerTakesPeerCidFromTheFirstAuthenticatedInitial) {
   EXPECT_FALSE(server_->conn->close_info().has_value());
 }
 
+// RFC 9000 §12.2, §17.2: one damaged byte anywhere past the DCID of the
+// client's first Initial (the endpoint routes by the DCID, so a damaged DCID
+// makes another connection) must not keep the server from answering the
+// intact copy that follows, to the client's real SCID (the interop suite's
+// handshakecorruption case: 30% of datagrams with one byte changed).
+TEST_P(DamagedInitialTest, AnyDamagedByteLeavesTheIntactInitialAnswered) {
+  std::vector<rte_mbuf*> d = send_all(*client_, 0);
+  ASSERT_EQ(d.size(), 1u);
+  const ByteSpan good(rte_pktmbuf_mtod(d[0], const std::uint8_t*), rte_pktmbuf_data_len(d[0]));
+  InvariantHeader inv;
+  ASSERT_EQ(parse_invariant_header(good, 0, &inv), PacketDropReason::kNone);
+  const std::vector<std::uint8_t> client_scid(inv.scid.begin(), inv.scid.end());
+  const std::size_t dcid_end =
+      static_cast<std::size_t>(inv.dcid.data() - good.data()) + inv.dcid.size();
+  std::vector<std::size_t> offsets{0};  // the first byte: form, type, protected bits
+  for (std::size_t i = dcid_end; i < std::min(good.size(), dcid_end + 48); ++i)
+    offsets.push_back(i);
+  offsets.push_back(good.size() / 2);
+  offsets.push_back(good.size() - 1);
+  int answered = 0;
+  for (const std::size_t off : offsets) {
+    for (const std::uint8_t flip : {std::uint8_t{0x01}, std::uint8_t{0x80}}) {
+      SCOPED_TRACE("byte " + std::to_string(off) + " ^ " + std::to_string(flip));
+      rte_mbuf* bad = rte_pktmbuf_alloc(pool_);
+      ASSERT_NE(bad, nullptr);
+      ASSERT_TRUE(append(bad, d[0]));
+      rte_pktmbuf_mtod(bad, std::uint8_t*)[off] ^= flip;
+      // What the endpoint would make of the damaged header: nothing if it
+      // does not parse, else a connection for it.
+      InvariantHeader b;
+      const ByteSpan bs(rte_pktmbuf_mtod(bad, const std::uint8_t*), rte_pktmbuf_data_len(bad));
+      Connection::ServerIds ids;
+      if (parse_invariant_header(bs, 0, &b) != PacketDropReason::kNone || !b.long_header ||
+          !ConnectionId::from(b.dcid, &ids.original_dcid) ||
+          !ConnectionId::from(b.scid, &ids.peer_cid)) {
+        rte_pktmbuf_free(bad);
+        continue;
+      }
+      ids.local_cid.length = 8;
+      ids.local_cid.bytes.fill(0xab);
+      server_ = std::make_unique<Side>(tls_, GetParam(), &ids);
+      ASSERT_TRUE(server_->conn->start(0));
+      std::vector<rte_mbuf*> first{bad};
+      deliver(*server_, first, 0);
+      std::vector<rte_mbuf*> early = send_all(*server_, kMillisecond);
+      EXPECT_TRUE(early.empty()) << "answered a damaged Initial";
+      for (rte_mbuf* m : early)
+        rte_pktmbuf_free(m);
+
+      rte_mbuf* copy = rte_pktmbuf_alloc(pool_);
+      ASSERT_NE(copy, nullptr);
+      ASSERT_TRUE(append(copy, d[0]));
+      std::vector<rte_mbuf*> intact{copy};
+      deliver(*server_, intact, 2 * kMillisecond);
+      std::vector<rte_mbuf*> back = send_all(*server_, 3 * kMillisecond);
+      EXPECT_FALSE(server_->conn->close_info().has_value());
+      EXPECT_FALSE(back.empty()) << "the intact Initial went unanswered";
+      if (!back.empty()) {
+        InvariantHeader r;
+        const ByteSpan reply(rte_pktmbuf_mtod(back[0], const std::uint8_t*),
+                             rte_pktmbuf_data_len(back[0]));
+        ASSERT_EQ(parse_invariant_header(reply, 0, &r), PacketDropReason::kNone);
+        EXPECT_EQ(std::vector<std::uint8_t>(r.dcid.begin(), r.dcid.end()), client_scid);
+        ++answered;
+      }
+      for (rte_mbuf* m : back)
+        rte_pktmbuf_free(m);
+      server_.reset();
+    }
+  }
+  EXPECT_GT(answered, 60);
+  for (rte_mbuf* m : d)
+    rte_pktmbuf_free(m);
+}
+
 // RFC 9002 §6.2.3: the client's Initial arriving again (its PTO probe)
 // means the server's flight was lost: the server resends its unacknowledged
 // CRYPTO data at once, not at its own PTO (about a second away here, and
