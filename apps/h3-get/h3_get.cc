@@ -119,7 +119,8 @@ std::string authority(const H3GetOptions& o) {
   return host;
 }
 
-// --resume / --zero-rtt / --key-update evidence, name=value (docs/H3-GET.md;
+// --resume / --zero-rtt / --key-update evidence, and path changes (the
+// server's preferred_address, RFC 9000 §9.6), name=value (docs/H3-GET.md;
 // scripts grep these): one line per connection started, then the totals.
 void print_connection_summaries(const std::vector<ConnectionSummary>& all) {
   ConnectionSummary t;
@@ -135,21 +136,24 @@ void print_connection_summaries(const std::vector<ConnectionSummary>& all) {
     t.zero_rtt_accepted = t.zero_rtt_accepted || s.zero_rtt_accepted;
     t.key_updates_initiated += s.key_updates_initiated;
     t.key_updates += s.key_updates;
+    t.migrations += s.migrations;
     std::printf("conn=%zu resumed=%d session_tickets=%" PRIu64
                 " zero_rtt_offered=%d"
                 " zero_rtt_packets_sent=%" PRIu64
                 " zero_rtt_accepted=%s"
-                " key_updates_initiated=%" PRIu64 " key_updates=%" PRIu64 " key_phase=%d\n",
+                " key_updates_initiated=%" PRIu64 " key_updates=%" PRIu64
+                " key_phase=%d migrations=%" PRIu64 "\n",
                 k + 1, s.resumed ? 1 : 0, s.session_tickets, s.zero_rtt_offered ? 1 : 0,
                 s.zero_rtt_packets_sent, s.zero_rtt_accepted ? "yes" : "no",
-                s.key_updates_initiated, s.key_updates, s.key_phase ? 1 : 0);
+                s.key_updates_initiated, s.key_updates, s.key_phase ? 1 : 0, s.migrations);
   }
   std::printf("quic: connections=%" PRIu64 " resumed=%" PRIu64 " session_tickets=%" PRIu64
               " zero_rtt_packets_sent=%" PRIu64
               " zero_rtt_accepted=%s"
-              " key_updates_initiated=%" PRIu64 " key_updates=%" PRIu64 "\n",
+              " key_updates_initiated=%" PRIu64 " key_updates=%" PRIu64 " migrations=%" PRIu64 "\n",
               started, resumed, t.session_tickets, t.zero_rtt_packets_sent,
-              t.zero_rtt_accepted ? "yes" : "no", t.key_updates_initiated, t.key_updates);
+              t.zero_rtt_accepted ? "yes" : "no", t.key_updates_initiated, t.key_updates,
+              t.migrations);
 }
 
 int run(GetContext& gc) {
@@ -273,7 +277,10 @@ int run(GetContext& gc) {
                 done, bytes, s, s > 0 ? static_cast<double>(done) / s : 0,
                 s > 0 ? static_cast<double>(bytes) * 8 / s / 1e9 : 0);
   }
-  if (o.resume || o.key_update) print_connection_summaries(app.summaries());
+  const std::vector<ConnectionSummary> summaries = app.summaries();
+  const bool moved = std::any_of(summaries.begin(), summaries.end(),
+                                 [](const ConnectionSummary& s) { return s.migrations != 0; });
+  if (o.resume || o.key_update || moved) print_connection_summaries(summaries);
   std::fflush(stdout);
   if (!app.connection_error().empty()) {
     std::fprintf(stderr, "%s: %s\n", kProgram, app.connection_error().c_str());

@@ -203,6 +203,7 @@ class H3GetApp::Session final : public Http3Handler {
     summary_.zero_rtt_packets_sent = c.stats().zero_rtt_packets_sent;
     summary_.key_updates = c.key_updates();
     summary_.key_phase = c.key_phase();
+    summary_.migrations = c.stats().migrations;
   }
 
   struct Active {

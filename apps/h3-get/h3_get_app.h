@@ -69,6 +69,7 @@ struct ConnectionSummary {
   std::uint64_t key_updates_initiated = 0;  // by us
   std::uint64_t key_updates = 0;            // the read keys moved on
   bool key_phase = false;                   // our write phase
+  std::uint64_t migrations = 0;             // the active path changed (RFC 9000 §9)
 };
 
 enum class RequestState : std::uint8_t { kPending, kSent, kComplete, kFailed };

@@ -223,17 +223,18 @@ With --resume, --zero-rtt or --key-update, stdout ends with one line per
 connection and a totals line (name=value fields):
   conn=K resumed=0|1 session_tickets=N zero_rtt_offered=0|1
     zero_rtt_packets_sent=N zero_rtt_accepted=yes|no key_updates_initiated=N
-    key_updates=N key_phase=0|1
+    key_updates=N key_phase=0|1 migrations=N
   quic: connections=N resumed=N session_tickets=N zero_rtt_packets_sent=N
-    zero_rtt_accepted=yes|no key_updates_initiated=N key_updates=N
+    zero_rtt_accepted=yes|no key_updates_initiated=N key_updates=N migrations=N
 (key_updates: how often the read keys moved on, i.e. the peer's packets in
-a new key phase; key_phase: our write phase at the end.)
+a new key phase; key_phase: our write phase at the end; migrations: path
+changes. The lines are also printed when a connection changed path.)
 
 Supported: GET, HTTP/3 (RFC 9114) with QPACK, TLS 1.3 (AES-GCM, ChaCha20),
 IPv4 and IPv6, a default gateway, session resumption and 0-RTT, key
-updates. Not supported: other methods, request bodies or extra headers,
-redirects, Alt-Svc discovery, HTTP/1.1 or HTTP/2 fallback, connection
-migration.
+updates, moving to the server's preferred_address. Not supported: other
+methods, request bodies or extra headers, redirects, Alt-Svc discovery,
+HTTP/1.1 or HTTP/2 fallback, active connection migration of our own.
 
 )";
   h += runtime_options_help("h3-get");

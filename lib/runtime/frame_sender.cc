@@ -7,6 +7,7 @@
 #include "runtime/impairment.h"
 #include "runtime/ip_endpoint.h"
 #include "runtime/packet_capture.h"
+#include "runtime/port_rebind.h"
 
 namespace dquic {
 
@@ -44,6 +45,10 @@ void FrameSender::flush() {
     counters_.impair_blackholed_tx += tx_count_;
     tx_count_ = 0;
     return;
+  }
+  if (config_.rebind != nullptr) {
+    for (std::size_t i = 0; i < tx_count_; ++i)
+      (void)config_.rebind->on_send(tx_[i], now_);
   }
   // Lengths are read before the burst: sent mbufs belong to the PMD.
   std::array<std::uint32_t, kMaxTxBurst> lengths;

@@ -35,6 +35,7 @@
 namespace dquic {
 
 class Blackhole;
+class PortRebind;
 class CaptureRing;
 
 struct FrameSenderConfig {
@@ -60,6 +61,9 @@ struct FrameSenderConfig {
   // Test-only blackhole schedule, shared with the receive side's impairment
   // stage; null = off. Must outlive the sender.
   Blackhole* blackhole = nullptr;
+  // Test-only NAT rebinding (runtime/port_rebind.h): rewrites the source
+  // port of frames on their way out, once due; null: off.
+  PortRebind* rebind = nullptr;
 };
 
 class FrameSender {

@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <limits>
 
+#include "runtime/port_rebind.h"
 #include "runtime/udp_frame.h"
 
 namespace dquic {
@@ -56,15 +57,6 @@ std::uint8_t* byte_at(rte_mbuf* m, std::uint32_t offset) {
   return rte_pktmbuf_mtod_offset(m, std::uint8_t*, offset);
 }
 
-// RFC 1624 eq. 3: HC' = ~(~HC + ~m + m'), for one 16-bit word changed.
-std::uint16_t checksum_update(std::uint16_t hc, std::uint16_t old_word, std::uint16_t new_word) {
-  std::uint32_t sum = static_cast<std::uint16_t>(~hc) + static_cast<std::uint16_t>(~old_word) +
-                      std::uint32_t{new_word};
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum);
-}
-
 }  // namespace
 
 bool ImpairmentConfig::valid() const {
@@ -72,6 +64,7 @@ bool ImpairmentConfig::valid() const {
          reorder_ppm <= kMillion && is_delay(delay) && is_delay(jitter) &&
          is_delay(reorder_delay) && queue_capacity >= 1 && queue_capacity <= kMaxQueue &&
          (reorder_ppm == 0 || reorder_gap > 0 || reorder_delay > 0) && is_delay(blackhole_start) &&
+         is_delay(rebind_port_after) &&
          ((blackhole_on == 0 && blackhole_period == 0) ||
           (blackhole_on > 0 && blackhole_on < blackhole_period && is_delay(blackhole_period)));
 }
@@ -153,7 +146,7 @@ rte_mbuf* Impairment::corrupt(rte_mbuf* m) {
       const bool high = (pos - udp_start) % 2 == 0;
       const auto old_word = static_cast<std::uint16_t>(high ? old_byte << 8 : old_byte);
       const auto new_word = static_cast<std::uint16_t>(high ? *p << 8 : *p);
-      std::uint16_t updated = checksum_update(hc, old_word, new_word);
+      std::uint16_t updated = internet_checksum_update(hc, old_word, new_word);
       if (updated == 0) updated = 0xffff;  // RFC 768: a computed 0 is sent as all ones
       ck[0] = static_cast<std::uint8_t>(updated >> 8);
       ck[1] = static_cast<std::uint8_t>(updated);
@@ -385,9 +378,9 @@ bool parse_impairment(std::string_view spec, ImpairmentConfig* config, std::stri
     return false;
   };
   static constexpr std::string_view kKeys[] = {
-      "drop",           "duplicate",   "corrupt",        "reorder", "delay",
-      "jitter",         "reorder_gap", "reorder_delay",  "queue",   "seed",
-      "corrupt_offset", "blackhole",   "blackhole_start"};
+      "drop",           "duplicate",   "corrupt",         "reorder",    "delay",
+      "jitter",         "reorder_gap", "reorder_delay",   "queue",      "seed",
+      "corrupt_offset", "blackhole",   "blackhole_start", "rebind_port"};
   bool seen[std::size(kKeys)] = {};
   const std::string_view kProbability =
       "expected a percentage (1%), ppm (150ppm) or fraction (0.01) from 0 to 100%";
@@ -432,6 +425,9 @@ bool parse_impairment(std::string_view spec, ImpairmentConfig* config, std::stri
       if (!parse_duration(value, &c.jitter)) return bad(kDuration);
     } else if (key == "reorder_delay") {
       if (!parse_duration(value, &c.reorder_delay)) return bad(kDuration);
+    } else if (key == "rebind_port") {
+      if (!parse_duration(value, &c.rebind_port_after) || c.rebind_port_after == 0)
+        return bad("expected a duration above 0 with a unit (500ms)");
     } else if (key == "blackhole_start") {
       if (!parse_duration(value, &c.blackhole_start)) return bad(kDuration);
     } else if (key == "blackhole") {

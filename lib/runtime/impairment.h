@@ -68,6 +68,10 @@ struct ImpairmentConfig {
   Duration blackhole_period = 0;
   Duration blackhole_start = 100 * kMillisecond;
 
+  // NAT rebinding (runtime/port_rebind.h): our UDP ports as the peer sees
+  // them move this long after the first frame; 0: never.
+  Duration rebind_port_after = 0;
+
   bool blackhole() const { return blackhole_on > 0; }
   // Probabilities <= kMillion, delays in [0, kMaxDelay], 1 <= queue capacity
   // <= kMaxQueue, a reorder trigger when reordering is on, and, when a
@@ -78,8 +82,8 @@ struct ImpairmentConfig {
 // Parses "drop=1%,delay=5ms,jitter=1ms,reorder=2%,duplicate=0.5%,corrupt=0.1%,
 // seed=7" on top of the values already in *config (empty spec: unchanged).
 // Keys: drop, duplicate, corrupt, reorder (percent "1.5%", ppm "150ppm" or a
-// fraction "0.015"), delay, jitter, reorder_delay, blackhole_start (a number
-// and ns/us/ms/s), reorder_gap, queue, seed (integers; seed also 0x-hex),
+// fraction "0.015"), delay, jitter, reorder_delay, blackhole_start,
+// rebind_port (a number and ns/us/ms/s), reorder_gap, queue, seed (integers; seed also 0x-hex),
 // corrupt_offset (an integer or "udp"), blackhole (ON/PERIOD, two durations,
 // "2s/5s"; 0 < ON < PERIOD). On failure returns false, leaves *config unchanged and
 // sets *error to one line naming the bad item.

@@ -89,6 +89,10 @@ bool Worker::init(std::string* why) {
     blackhole_ = Blackhole(*config_.impairment);
     fs.blackhole = &blackhole_;
   }
+  if (config_.impairment && config_.impairment->rebind_port_after > 0) {
+    rebind_ = PortRebind(config_.impairment->rebind_port_after);
+    fs.rebind = &rebind_;
+  }
   sender_ =
       std::make_unique<FrameSender>(fs, config_.route, *neighbors_, *control_, counters_, loop_);
 
@@ -144,6 +148,10 @@ void Worker::poll_once() {
   const std::uint16_t n =
       rte_eth_rx_burst(config_.port_id, config_.rx_queue, rx_.data(), config_.rx_burst);
   if (config_.capture != nullptr) config_.capture->capture({rx_.data(), n});
+  if (rebind_.enabled()) {
+    for (std::uint16_t i = 0; i < n; ++i)
+      (void)rebind_.on_receive(rx_[i], now_);  // the NAT, before everything of ours
+  }
   bool received = n != 0;
   if (impair_ == nullptr) {
     // The frames were written by the NIC or another core: start pulling the

@@ -51,6 +51,7 @@
 #include "runtime/frame_sender.h"
 #include "runtime/impairment.h"
 #include "runtime/neighbor_table.h"
+#include "runtime/port_rebind.h"
 #include "runtime/qlog_recorder.h"
 #include "runtime/route.h"
 #include "runtime/steering.h"
@@ -215,6 +216,7 @@ class Worker {
   WorkerLoopCounters loop_;
   // Before the sender and the stage that point to it.
   Blackhole blackhole_;
+  PortRebind rebind_;  // test-only NAT rebinding, both directions (off by default)
 
   // Keys outlive the endpoint: its connections release theirs when destroyed.
   std::unique_ptr<KeyStore> keys_;

@@ -290,7 +290,9 @@ many_conns() {
     local l=$TMP/$tag$i.gc.log
     MC_BAD+=" [connection $i: peer received $(grep -c 'frm rx [0-9]* Initial CRYPTO' "$l") Initial CRYPTO frames,"
     MC_BAD+=" $(grep -Ec 'pkt rx .*type=Handshake' "$l") Handshake packets, $(grep -Ec 'frm rx [0-9]* Initial PING' "$l") PING-only Initial probes;"
-    MC_BAD+=" $(grep -q '^QUIC handshake has completed' "$l" && echo 'handshake completed' || echo 'no handshake')]"
+    MC_BAD+=" $(grep -q '^QUIC handshake has completed' "$l" && echo 'handshake completed' || echo 'no handshake');"
+    MC_BAD+=" it received $(grep -c '^Received packet' "$l") datagrams ($(grep -c 'Simulated incoming packet loss' "$l") dropped by its -r)"
+    MC_BAD+=" and sent $(grep -Ec 'pkt tx .*type=Initial' "$l") Initial, $(grep -Ec 'pkt tx .*type=Handshake' "$l") Handshake packets]"
   done
   return 0
 }
@@ -471,7 +473,8 @@ c_simple() {  # c_simple CASE TAG PEER_OPTS -- GET_OPTS -- FILES...
   while [ "$1" != -- ]; do popts+=("$1"); shift; done; shift
   while [ "$1" != -- ]; do gopts+=("$1"); shift; done; shift
   files=("$@")
-  peer_start "$tag" "${popts[@]}" || { record "$case" client fail "gtlsserver did not listen: $(head -3 "$PEER_LOG")"; return 1; }
+  C_WHY=
+  peer_start "$tag" "${popts[@]}" || { C_WHY="gtlsserver did not listen: $(head -3 "$PEER_LOG" | tr '\n' ' ')"; peer_stop; return 1; }
   local paths=() f
   for f in "${files[@]}"; do paths+=("/$f"); done
   get4 "$tag" 120 "${gopts[@]}" "${paths[@]}"
@@ -620,6 +623,42 @@ c_keyupdate() {
   else record keyupdate client pass "we initiated a key update and the peer answered in the new phase (our counters); the peer received $k1 of our packets in key phase 1; 5m.bin byte-exact"; fi
 }
 
+# RFC 9000 §9.6: the peer offers a preferred_address (its second port); our
+# client validates it (PATH_CHALLENGE there) and moves, with a new CID.
+c_connectionmigration() {
+  local pa=$((IOP_PORT + 1))
+  # gtlsserver binds its preferred address at start, before h3-get's tap
+  # (and the kernel side's address on it) exists: the address goes on lo
+  # first (local delivery takes it on any interface).
+  ip -n "$IOP_NS" addr add "$IOP_K4/32" dev lo 2>/dev/null
+  c_simple connectionmigration cm "--preferred-ipv4-addr=$IOP_K4:$pa" -- -- 5m.bin
+  local rc=$?
+  ip -n "$IOP_NS" addr del "$IOP_K4/32" dev lo 2>/dev/null
+  [ "$rc" = 0 ] || { record connectionmigration client fail "$C_WHY"; return; }
+  local on_pa ch
+  on_pa=$(grep -c "^Received packet: local=\[$IOP_K4\]:$pa " "$PEER_LOG")
+  ch=$(nlines "$PEER_LOG" 'frm rx [0-9]+ 1RTT PATH_CHALLENGE')
+  if ! grep -Eq '^quic: .* migrations=[1-9]' "$GET_OUT"; then record connectionmigration client fail "we did not move: $(grep '^quic:' "$GET_OUT" || echo 'no summary line')"
+  elif [ "$on_pa" -lt 10 ]; then record connectionmigration client fail "the peer received only $on_pa packets on its preferred address :$pa"
+  elif [ "$ch" -lt 1 ]; then record connectionmigration client fail "no PATH_CHALLENGE from us in the peer's log"
+  else record connectionmigration client pass "the peer offered preferred_address :$pa; we sent $ch PATH_CHALLENGE and moved (our counters: migrations=1); the peer received $on_pa packets there; 5m.bin byte-exact"; fi
+}
+
+# NAT rebinding under the client: our impairment stage moves the UDP port
+# the peer sees by 10000 at 300 ms (mid-transfer) and maps replies back
+# (runtime/port_rebind.h); h3-get never knows. The peer must validate the
+# new path (RFC 9000 §9.3) and carry on there.
+c_rebind_port() {
+  c_simple rebind-port rp -- --impair rebind_port=300ms -- 10m.bin || { record rebind-port client fail "$C_WHY"; return; }
+  local ports first moved ch
+  ports=$(sed -n "s/^Received packet: local=.* remote=\[$IOP_S4\]:\([0-9]*\) .*/\1/p" "$PEER_LOG" | uniq)
+  first=$(echo "$ports" | head -1); moved=$(echo "$ports" | tail -1)
+  ch=$(nlines "$PEER_LOG" 'frm tx [0-9]+ 1RTT PATH_CHALLENGE')
+  if [ -z "$first" ] || [ "$moved" != $(((first + 10000) % 65536)) ]; then record rebind-port client fail "the peer saw our ports: $(echo $ports)"
+  elif [ "$ch" -lt 1 ]; then record rebind-port client fail "the peer never sent PATH_CHALLENGE to our new port"
+  else record rebind-port client pass "our NAT stage moved the port the peer sees from $first to $moved mid-transfer; the peer sent $ch PATH_CHALLENGE and went on with the new port; 10m.bin byte-exact"; fi
+}
+
 c_blackhole() {
   c_simple blackhole bh -- --impair "$BLACKHOLE" -- 10m.bin || { record blackhole client fail "$C_WHY"; return; }
   local rx tx
@@ -649,7 +688,7 @@ run_case() {
     case $c in
       v2) local out; out=$(v2_probe "$GTLSSERVER" '*' 1 k c)
           c_unsupported v2 "ngtcp2 $PEER_VERSION knows only QUIC v2 draft (0x709a50c4), not RFC 9369 v2 (0x6b3343cf): gtlsserver says '$out'" ;;
-      rebind-port|rebind-addr|connectionmigration) c_unsupported "$c" "h3-get does not migrate or rebind (docs/H3-GET.md: no connection migration)" ;;
+      rebind-addr) c_unsupported "$c" "needs our source address to change under the client: this kernel has no NAT (no nftables/iptables) and our NAT stage moves ports only (a new address would need the peer to reach an address our stack does not own)" ;;
       amplificationlimit) c_unsupported "$c" "asserts the server's anti-amplification limit: gtlsserver's, not ours" ;;
       *) "c_$fn" ;;
     esac
