@@ -426,8 +426,18 @@ bool parse_impairment(std::string_view spec, ImpairmentConfig* config, std::stri
     } else if (key == "reorder_delay") {
       if (!parse_duration(value, &c.reorder_delay)) return bad(kDuration);
     } else if (key == "rebind_port") {
-      if (!parse_duration(value, &c.rebind_port_after) || c.rebind_port_after == 0)
-        return bad("expected a duration above 0 with a unit (500ms)");
+      constexpr std::string_view kFrames = "frames";
+      if (value.size() > kFrames.size() && value.ends_with(kFrames)) {
+        if (!parse_u64(value.substr(0, value.size() - kFrames.size()), UINT32_MAX,
+                       &c.rebind_port_frames, false) ||
+            c.rebind_port_frames == 0)
+          return bad("expected a duration above 0 with a unit (500ms) or a count (2000frames)");
+        c.rebind_port_after = 0;
+      } else {
+        if (!parse_duration(value, &c.rebind_port_after) || c.rebind_port_after == 0)
+          return bad("expected a duration above 0 with a unit (500ms) or a count (2000frames)");
+        c.rebind_port_frames = 0;
+      }
     } else if (key == "blackhole_start") {
       if (!parse_duration(value, &c.blackhole_start)) return bad(kDuration);
     } else if (key == "blackhole") {

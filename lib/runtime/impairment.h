@@ -71,6 +71,9 @@ struct ImpairmentConfig {
   // NAT rebinding (runtime/port_rebind.h): our UDP ports as the peer sees
   // them move this long after the first frame; 0: never.
   Duration rebind_port_after = 0;
+  // Or once this many frames were received (rebind_port=2000frames): in the
+  // middle of a transfer however fast it runs; 0: not by count.
+  std::uint64_t rebind_port_frames = 0;
 
   bool blackhole() const { return blackhole_on > 0; }
   // Probabilities <= kMillion, delays in [0, kMaxDelay], 1 <= queue capacity
@@ -83,9 +86,9 @@ struct ImpairmentConfig {
 // seed=7" on top of the values already in *config (empty spec: unchanged).
 // Keys: drop, duplicate, corrupt, reorder (percent "1.5%", ppm "150ppm" or a
 // fraction "0.015"), delay, jitter, reorder_delay, blackhole_start,
-// rebind_port (a number and ns/us/ms/s), reorder_gap, queue, seed (integers; seed also 0x-hex),
-// corrupt_offset (an integer or "udp"), blackhole (ON/PERIOD, two durations,
-// "2s/5s"; 0 < ON < PERIOD). On failure returns false, leaves *config unchanged and
+// rebind_port (a number and ns/us/ms/s, or N frames received: "2000frames"), reorder_gap, queue,
+// seed (integers; seed also 0x-hex), corrupt_offset (an integer or "udp"), blackhole (ON/PERIOD,
+// two durations, "2s/5s"; 0 < ON < PERIOD). On failure returns false, leaves *config unchanged and
 // sets *error to one line naming the bad item.
 bool parse_impairment(std::string_view spec, ImpairmentConfig* config, std::string* error);
 

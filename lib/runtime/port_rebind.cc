@@ -75,6 +75,7 @@ std::uint16_t internet_checksum_update(std::uint16_t hc, std::uint16_t old_word,
 }
 
 bool PortRebind::active(Time now) {
+  if (after_frames_ > 0) return received_ >= after_frames_;
   if (after_ <= 0) return false;
   if (origin_ == kNever) origin_ = now;
   return now - origin_ >= after_;
@@ -95,6 +96,7 @@ bool PortRebind::on_send(rte_mbuf* m, Time now) {
 }
 
 bool PortRebind::on_receive(rte_mbuf* m, Time now) {
+  ++received_;
   if (!active(now)) return false;
   std::uint8_t* udp = udp_header(m);
   if (udp == nullptr) return false;

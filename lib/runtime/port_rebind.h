@@ -30,9 +30,12 @@ class PortRebind {
   static constexpr std::uint16_t kPortShift = 10000;
 
   PortRebind() = default;  // off
-  explicit PortRebind(Duration after) : after_(after) {}
+  // Due `after` past the first frame either way, or once `after_frames`
+  // frames were received (whichever is set; 0: not by that).
+  explicit PortRebind(Duration after, std::uint64_t after_frames = 0)
+      : after_(after), after_frames_(after_frames) {}
 
-  bool enabled() const { return after_ > 0; }
+  bool enabled() const { return after_ > 0 || after_frames_ > 0; }
   // Send side: moves the source port once the rebinding happened. True if
   // the frame was rewritten.
   bool on_send(rte_mbuf* m, Time now);
@@ -43,6 +46,8 @@ class PortRebind {
   bool active(Time now);
   static constexpr std::size_t kMaxPorts = 16;
   Duration after_ = 0;
+  std::uint64_t after_frames_ = 0;
+  std::uint64_t received_ = 0;
   Time origin_ = kNever;
   std::array<std::uint16_t, kMaxPorts> moved_{};  // original ports moved so far
   std::size_t moved_count_ = 0;

@@ -249,9 +249,9 @@ Options shared by the dquic programs (after --):
                         blackhole=2s/5s drops everything received and sent
                         for 2 s of every 5 s, from blackhole_start=DUR
                         (default 100ms) after the first packet;
-                        rebind_port=DUR moves the UDP port the peer sees
-                        by 10000 that long after the first packet (a NAT
-                        rebinding both ways)
+                        rebind_port=DUR (or =Nframes: after N received)
+                        moves the UDP port the peer sees by 10000 that long
+                        after the first packet (a NAT rebinding both ways)
   --mbufs N             mbufs per NUMA socket (default: computed from the
                         descriptors, queues and workers)
   --drain-ms N          on SIGINT/SIGTERM, time to send CONNECTION_CLOSE (default 200)

@@ -89,8 +89,10 @@ bool Worker::init(std::string* why) {
     blackhole_ = Blackhole(*config_.impairment);
     fs.blackhole = &blackhole_;
   }
-  if (config_.impairment && config_.impairment->rebind_port_after > 0) {
-    rebind_ = PortRebind(config_.impairment->rebind_port_after);
+  if (config_.impairment &&
+      (config_.impairment->rebind_port_after > 0 || config_.impairment->rebind_port_frames > 0)) {
+    rebind_ =
+        PortRebind(config_.impairment->rebind_port_after, config_.impairment->rebind_port_frames);
     fs.rebind = &rebind_;
   }
   sender_ =

@@ -645,11 +645,12 @@ c_connectionmigration() {
 }
 
 # NAT rebinding under the client: our impairment stage moves the UDP port
-# the peer sees by 10000 at 300 ms (mid-transfer) and maps replies back
+# the peer sees by 10000 after 2000 received frames (mid-transfer of the
+# ~7500 of 10 MB, however fast it runs) and maps replies back
 # (runtime/port_rebind.h); h3-get never knows. The peer must validate the
 # new path (RFC 9000 §9.3) and carry on there.
 c_rebind_port() {
-  c_simple rebind-port rp -- --impair rebind_port=300ms -- 10m.bin || { record rebind-port client fail "$C_WHY"; return; }
+  c_simple rebind-port rp -- --impair rebind_port=2000frames -- 10m.bin || { record rebind-port client fail "$C_WHY"; return; }
   local ports first moved ch
   ports=$(sed -n "s/^Received packet: local=.* remote=\[$IOP_S4\]:\([0-9]*\) .*/\1/p" "$PEER_LOG" | uniq)
   first=$(echo "$ports" | head -1); moved=$(echo "$ports" | tail -1)

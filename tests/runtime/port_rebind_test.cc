@@ -150,6 +150,23 @@ TEST_F(PortRebindTest, NotUdpIsLeftAlone) {
   rte_pktmbuf_free(u);
 }
 
+TEST_F(PortRebindTest, ByCountOfReceivedFrames) {
+  PortRebind r(0, 3);
+  ASSERT_TRUE(r.enabled());
+  rte_mbuf* out = frame(IpFamily::kIpv4, 50000, 4433);
+  EXPECT_FALSE(r.on_send(out, 10 * kSecond));  // time does not matter
+  for (int i = 0; i < 3; ++i) {
+    rte_mbuf* in = frame(IpFamily::kIpv4, 4433, 50000);
+    (void)r.on_receive(in, 0);
+    rte_pktmbuf_free(in);
+  }
+  EXPECT_TRUE(r.on_send(out, 0));  // the third frame made it due
+  ParsedUdpFrame f;
+  ASSERT_EQ(parse_udp_frame(out, &f), UdpDropReason::kNone);
+  EXPECT_EQ(f.src_port, static_cast<std::uint16_t>(50000 + PortRebind::kPortShift));
+  rte_pktmbuf_free(out);
+}
+
 TEST(PortRebindParse, Key) {
   ImpairmentConfig c;
   std::string error;
@@ -158,11 +175,17 @@ TEST(PortRebindParse, Key) {
   EXPECT_TRUE(c.valid());
   EXPECT_EQ(c.drop_ppm, 0u);
   EXPECT_FALSE(c.blackhole());
-  for (const char* bad : {"rebind_port=0ms", "rebind_port=5", "rebind_port=fast"}) {
+  ASSERT_TRUE(parse_impairment("rebind_port=2000frames", &c, &error)) << error;
+  EXPECT_EQ(c.rebind_port_frames, 2000u);
+  EXPECT_EQ(c.rebind_port_after, 0);
+  EXPECT_TRUE(c.valid());
+  for (const char* bad : {"rebind_port=0ms", "rebind_port=5", "rebind_port=fast",
+                          "rebind_port=0frames", "rebind_port=frames", "rebind_port=-3frames"}) {
     ImpairmentConfig d;
     EXPECT_FALSE(parse_impairment(bad, &d, &error)) << bad;
     EXPECT_NE(error.find("rebind_port"), std::string::npos) << error;
     EXPECT_EQ(d.rebind_port_after, 0);
+    EXPECT_EQ(d.rebind_port_frames, 0u);
   }
 }
 
