@@ -6,8 +6,8 @@
 
 #include "runtime/impairment.h"
 #include "runtime/ip_endpoint.h"
+#include "runtime/nat_rebind.h"
 #include "runtime/packet_capture.h"
-#include "runtime/port_rebind.h"
 
 namespace dquic {
 
@@ -46,10 +46,6 @@ void FrameSender::flush() {
     tx_count_ = 0;
     return;
   }
-  if (config_.rebind != nullptr) {
-    for (std::size_t i = 0; i < tx_count_; ++i)
-      (void)config_.rebind->on_send(tx_[i], now_);
-  }
   // Lengths are read before the burst: sent mbufs belong to the PMD.
   std::array<std::uint32_t, kMaxTxBurst> lengths;
   for (std::size_t i = 0; i < tx_count_; ++i)
@@ -77,6 +73,14 @@ void FrameSender::frame_and_queue(rte_mbuf* m, const UdpFrameSpec& spec) {
 
 void FrameSender::send_datagram(rte_mbuf* m, const NetworkPath& path, Ecn ecn, Time now) {
   set_now(now);
+  if (config_.drop_sent_last != 0) {
+    const std::uint64_t n = ++datagrams_;
+    if (n >= config_.drop_sent_first && n <= config_.drop_sent_last) {
+      ++counters_.impair_dropped_sent;  // test impairment: never reaches the wire
+      rte_pktmbuf_free(m);
+      return;
+    }
+  }
   UdpFrameSpec spec;
   spec.src_mac = config_.mac;
   spec.dst = to_ip_address(path.peer);
@@ -87,6 +91,8 @@ void FrameSender::send_datagram(rte_mbuf* m, const NetworkPath& path, Ecn ecn, T
   } else if (const IpAddress* src = route_.source_for(spec.dst); src != nullptr) {
     spec.src = *src;
   }
+  // The test NAT acts first: the peer's real address picks the next hop.
+  if (config_.rebind != nullptr) (void)config_.rebind->on_send(&spec, now);
   const std::optional<IpAddress> next_hop = route_.next_hop(spec.dst);
   if (spec.src.family != spec.dst.family || !next_hop) {
     ++loop_.no_route;

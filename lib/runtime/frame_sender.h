@@ -35,7 +35,7 @@
 namespace dquic {
 
 class Blackhole;
-class PortRebind;
+class NatRebind;
 class CaptureRing;
 
 struct FrameSenderConfig {
@@ -61,9 +61,13 @@ struct FrameSenderConfig {
   // Test-only blackhole schedule, shared with the receive side's impairment
   // stage; null = off. Must outlive the sender.
   Blackhole* blackhole = nullptr;
-  // Test-only NAT rebinding (runtime/port_rebind.h): rewrites the source
-  // port of frames on their way out, once due; null: off.
-  PortRebind* rebind = nullptr;
+  // Test-only NAT rebinding (runtime/nat_rebind.h): rewrites the addresses
+  // or port of datagrams on their way out, once due; null: off.
+  NatRebind* rebind = nullptr;
+  // Test-only: datagrams (numbered from 1) freed instead of sent, counted in
+  // impair_dropped_sent (--impair drop_sent=); 0: off.
+  std::uint64_t drop_sent_first = 0;
+  std::uint64_t drop_sent_last = 0;
 };
 
 class FrameSender {
@@ -124,6 +128,7 @@ class FrameSender {
   std::vector<Held> hold_;
   std::size_t hold_count_ = 0;
   std::uint16_t ipv4_id_ = 0;
+  std::uint64_t datagrams_ = 0;  // given to send_datagram (drop_sent numbering)
   Time next_neighbor_poll_ = 0;
   Time now_ = 0;
   std::array<NeighborEvent, 16> events_{};

@@ -9,7 +9,8 @@
 #include <initializer_list>
 #include <limits>
 
-#include "runtime/port_rebind.h"
+#include "runtime/nat_rebind.h"
+#include "runtime/runtime_options.h"
 #include "runtime/udp_frame.h"
 
 namespace dquic {
@@ -64,7 +65,11 @@ bool ImpairmentConfig::valid() const {
          reorder_ppm <= kMillion && is_delay(delay) && is_delay(jitter) &&
          is_delay(reorder_delay) && queue_capacity >= 1 && queue_capacity <= kMaxQueue &&
          (reorder_ppm == 0 || reorder_gap > 0 || reorder_delay > 0) && is_delay(blackhole_start) &&
-         is_delay(rebind_port_after) &&
+         is_delay(rebind_after) &&
+         (drop_sent_last == 0 || (drop_sent_first > 0 && drop_sent_first <= drop_sent_last)) &&
+         (rebind == RebindKind::kNone || rebind_after > 0 || rebind_frames > 0) &&
+         ((rebind == RebindKind::kLocalAddress || rebind == RebindKind::kPeerAddress) ==
+          (rebind_to.family != IpFamily::kNone)) &&
          ((blackhole_on == 0 && blackhole_period == 0) ||
           (blackhole_on > 0 && blackhole_on < blackhole_period && is_delay(blackhole_period)));
 }
@@ -377,11 +382,26 @@ bool parse_impairment(std::string_view spec, ImpairmentConfig* config, std::stri
       error->append(part);
     return false;
   };
-  static constexpr std::string_view kKeys[] = {
-      "drop",           "duplicate",   "corrupt",         "reorder",    "delay",
-      "jitter",         "reorder_gap", "reorder_delay",   "queue",      "seed",
-      "corrupt_offset", "blackhole",   "blackhole_start", "rebind_port"};
+  static constexpr std::string_view kKeys[] = {"drop",
+                                               "duplicate",
+                                               "corrupt",
+                                               "reorder",
+                                               "delay",
+                                               "jitter",
+                                               "reorder_gap",
+                                               "reorder_delay",
+                                               "queue",
+                                               "seed",
+                                               "corrupt_offset",
+                                               "blackhole",
+                                               "blackhole_start",
+                                               "rebind_port",
+                                               "rebind_addr",
+                                               "peer_rebind_addr",
+                                               "rebind_to",
+                                               "drop_sent"};
   bool seen[std::size(kKeys)] = {};
+  bool rebind_seen = false;
   const std::string_view kProbability =
       "expected a percentage (1%), ppm (150ppm) or fraction (0.01) from 0 to 100%";
   const std::string_view kDuration = "expected a duration with a unit (5ms, 250us, 1s) up to 3600s";
@@ -425,19 +445,39 @@ bool parse_impairment(std::string_view spec, ImpairmentConfig* config, std::stri
       if (!parse_duration(value, &c.jitter)) return bad(kDuration);
     } else if (key == "reorder_delay") {
       if (!parse_duration(value, &c.reorder_delay)) return bad(kDuration);
-    } else if (key == "rebind_port") {
+    } else if (key == "rebind_port" || key == "rebind_addr" || key == "peer_rebind_addr") {
+      const RebindKind kind = key == "rebind_port"   ? RebindKind::kLocalPort
+                              : key == "rebind_addr" ? RebindKind::kLocalAddress
+                                                     : RebindKind::kPeerAddress;
+      if (rebind_seen) return fail({"one of rebind_port, rebind_addr, peer_rebind_addr at a time"});
+      rebind_seen = true;
       constexpr std::string_view kFrames = "frames";
       if (value.size() > kFrames.size() && value.ends_with(kFrames)) {
-        if (!parse_u64(value.substr(0, value.size() - kFrames.size()), UINT32_MAX,
-                       &c.rebind_port_frames, false) ||
-            c.rebind_port_frames == 0)
+        if (!parse_u64(value.substr(0, value.size() - kFrames.size()), UINT32_MAX, &c.rebind_frames,
+                       false) ||
+            c.rebind_frames == 0)
           return bad("expected a duration above 0 with a unit (500ms) or a count (2000frames)");
-        c.rebind_port_after = 0;
+        c.rebind_after = 0;
       } else {
-        if (!parse_duration(value, &c.rebind_port_after) || c.rebind_port_after == 0)
+        if (!parse_duration(value, &c.rebind_after) || c.rebind_after == 0)
           return bad("expected a duration above 0 with a unit (500ms) or a count (2000frames)");
-        c.rebind_port_frames = 0;
+        c.rebind_frames = 0;
       }
+      c.rebind = kind;
+    } else if (key == "drop_sent") {
+      const std::size_t dash = value.find('-');
+      std::uint64_t first = 0, last = 0;
+      const bool ok = dash == std::string_view::npos
+                          ? parse_u64(value, UINT32_MAX, &first, false) && (last = first, true)
+                          : parse_u64(trim(value.substr(0, dash)), UINT32_MAX, &first, false) &&
+                                parse_u64(trim(value.substr(dash + 1)), UINT32_MAX, &last, false);
+      if (!ok || first == 0 || last < first)
+        return bad("expected N or FIRST-LAST, datagram numbers from 1 (2-7)");
+      c.drop_sent_first = first;
+      c.drop_sent_last = last;
+    } else if (key == "rebind_to") {
+      if (!parse_ip_address(value, &c.rebind_to))
+        return bad("expected an IPv4 or IPv6 address (198.18.0.12, fd00::12)");
     } else if (key == "blackhole_start") {
       if (!parse_duration(value, &c.blackhole_start)) return bad(kDuration);
     } else if (key == "blackhole") {
@@ -472,6 +512,13 @@ bool parse_impairment(std::string_view spec, ImpairmentConfig* config, std::stri
   }
   if (c.reorder_ppm > 0 && c.reorder_gap == 0 && c.reorder_delay == 0)
     return fail({"reorder needs reorder_gap or reorder_delay above 0"});
+  const bool moves_address =
+      c.rebind == RebindKind::kLocalAddress || c.rebind == RebindKind::kPeerAddress;
+  if (moves_address && c.rebind_to.family == IpFamily::kNone)
+    return fail(
+        {"rebind_addr and peer_rebind_addr need rebind_to=ADDRESS (the address that appears)"});
+  if (!moves_address && c.rebind_to.family != IpFamily::kNone)
+    return fail({"rebind_to goes with rebind_addr or peer_rebind_addr"});
   *config = c;
   return true;
 }

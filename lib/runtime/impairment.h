@@ -36,6 +36,7 @@
 
 #include "quic/seeded_rng.h"
 #include "quic/timestamp.h"
+#include "runtime/nat_rebind.h"
 
 namespace dquic {
 
@@ -68,17 +69,26 @@ struct ImpairmentConfig {
   Duration blackhole_period = 0;
   Duration blackhole_start = 100 * kMillisecond;
 
-  // NAT rebinding (runtime/port_rebind.h): our UDP ports as the peer sees
-  // them move this long after the first frame; 0: never.
-  Duration rebind_port_after = 0;
-  // Or once this many frames were received (rebind_port=2000frames): in the
-  // middle of a transfer however fast it runs; 0: not by count.
-  std::uint64_t rebind_port_frames = 0;
+  // NAT rebinding (runtime/nat_rebind.h): what moves (rebind_port,
+  // rebind_addr, peer_rebind_addr), this long after the first frame, or once
+  // this many frames were received (=2000frames: in the middle of a transfer
+  // however fast it runs); and the address that appears (rebind_to).
+  // Datagrams we send, numbered from 1, that never leave: [first, last]
+  // (the QUIC Interop Runner's amplificationlimit "droplist" drops the
+  // client's 2nd to 7th); 0: off.
+  std::uint64_t drop_sent_first = 0;
+  std::uint64_t drop_sent_last = 0;
+
+  RebindKind rebind = RebindKind::kNone;
+  Duration rebind_after = 0;
+  std::uint64_t rebind_frames = 0;
+  IpAddress rebind_to;
 
   bool blackhole() const { return blackhole_on > 0; }
   // Probabilities <= kMillion, delays in [0, kMaxDelay], 1 <= queue capacity
-  // <= kMaxQueue, a reorder trigger when reordering is on, and, when a
-  // blackhole is set, 0 < on < period (all three up to kMaxDelay).
+  // <= kMaxQueue, a reorder trigger when reordering is on, when a
+  // blackhole is set, 0 < on < period (all three up to kMaxDelay), and a
+  // rebinding has a time or a count, and an address exactly when it moves one.
   bool valid() const;
 };
 
@@ -86,10 +96,12 @@ struct ImpairmentConfig {
 // seed=7" on top of the values already in *config (empty spec: unchanged).
 // Keys: drop, duplicate, corrupt, reorder (percent "1.5%", ppm "150ppm" or a
 // fraction "0.015"), delay, jitter, reorder_delay, blackhole_start,
-// rebind_port (a number and ns/us/ms/s, or N frames received: "2000frames"), reorder_gap, queue,
-// seed (integers; seed also 0x-hex), corrupt_offset (an integer or "udp"), blackhole (ON/PERIOD,
-// two durations, "2s/5s"; 0 < ON < PERIOD). On failure returns false, leaves *config unchanged and
-// sets *error to one line naming the bad item.
+// reorder_gap, queue, seed (integers; seed also 0x-hex), corrupt_offset (an integer or "udp"),
+// blackhole (ON/PERIOD, two durations, "2s/5s"; 0 < ON < PERIOD), drop_sent (FIRST-LAST or N:
+// the datagrams we send, numbered from 1, that are dropped), one of rebind_port, rebind_addr,
+// peer_rebind_addr (a duration, or N frames received: "2000frames"), rebind_to (an IPv4 or IPv6
+// address; with rebind_addr and peer_rebind_addr, and only then). On failure returns false, leaves
+// *config unchanged and sets *error to one line naming the bad item.
 bool parse_impairment(std::string_view spec, ImpairmentConfig* config, std::string* error);
 
 struct ImpairmentCounters {

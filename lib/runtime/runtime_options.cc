@@ -249,9 +249,13 @@ Options shared by the dquic programs (after --):
                         blackhole=2s/5s drops everything received and sent
                         for 2 s of every 5 s, from blackhole_start=DUR
                         (default 100ms) after the first packet;
-                        rebind_port=DUR (or =Nframes: after N received)
-                        moves the UDP port the peer sees by 10000 that long
-                        after the first packet (a NAT rebinding both ways)
+                        drop_sent=2-7 drops the 2nd to 7th datagram we send;
+                        a NAT rebinding that long after the first packet
+                        (=DUR) or after N received (=Nframes):
+                        rebind_port= moves the UDP port the peer sees by
+                        10000; rebind_addr=,rebind_to=IP gives us the address
+                        IP (answered in ARP/ND) as the peer sees it;
+                        peer_rebind_addr=,rebind_to=IP shows us the peer at IP
   --mbufs N             mbufs per NUMA socket (default: computed from the
                         descriptors, queues and workers)
   --drain-ms N          on SIGINT/SIGTERM, time to send CONNECTION_CLOSE (default 200)

@@ -66,6 +66,14 @@ bool Worker::init(std::string* why) {
     keys_ = std::make_unique<NullKeyStore>();
   }
   neighbors_ = std::make_unique<NeighborTable>(config_.neighbors);
+  if (config_.impairment && config_.impairment->rebind == RebindKind::kLocalAddress) {
+    // The test NAT's public address is answered for in ARP / ND like ours
+    // (nat_rebind.h); the worker's own Route copy, so no one else sees it.
+    const IpAddress& to = config_.impairment->rebind_to;
+    if (!config_.route.is_local(to) &&
+        !config_.route.add_address(to, to.family == IpFamily::kIpv4 ? 32 : 128))
+      return fail(why, "rebind_to: no room for another address");
+  }
   ControlPlaneConfig cp;
   cp.mac = config_.mac;
   if (config_.vlan_tci) {
@@ -89,10 +97,13 @@ bool Worker::init(std::string* why) {
     blackhole_ = Blackhole(*config_.impairment);
     fs.blackhole = &blackhole_;
   }
-  if (config_.impairment &&
-      (config_.impairment->rebind_port_after > 0 || config_.impairment->rebind_port_frames > 0)) {
-    rebind_ =
-        PortRebind(config_.impairment->rebind_port_after, config_.impairment->rebind_port_frames);
+  if (config_.impairment) {
+    fs.drop_sent_first = config_.impairment->drop_sent_first;
+    fs.drop_sent_last = config_.impairment->drop_sent_last;
+  }
+  if (config_.impairment && config_.impairment->rebind != RebindKind::kNone) {
+    const ImpairmentConfig& i = *config_.impairment;
+    rebind_ = NatRebind(i.rebind, i.rebind_after, i.rebind_frames, i.rebind_to);
     fs.rebind = &rebind_;
   }
   sender_ =
@@ -195,6 +206,10 @@ void Worker::poll_once() {
   flush_connections();
   sender_->service(now_);
   sender_->flush();
+  if (rebind_.enabled()) {
+    counters_.impair_rebound_rx = rebind_.rewritten_rx();
+    counters_.impair_rebound_tx = rebind_.rewritten_tx();
+  }
   maybe_collect();
   update_crypto_counters();
   const std::uint64_t t4 = rte_rdtsc();

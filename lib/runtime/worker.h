@@ -50,8 +50,8 @@
 #include "runtime/ethernet.h"
 #include "runtime/frame_sender.h"
 #include "runtime/impairment.h"
+#include "runtime/nat_rebind.h"
 #include "runtime/neighbor_table.h"
-#include "runtime/port_rebind.h"
 #include "runtime/qlog_recorder.h"
 #include "runtime/route.h"
 #include "runtime/steering.h"
@@ -216,7 +216,7 @@ class Worker {
   WorkerLoopCounters loop_;
   // Before the sender and the stage that point to it.
   Blackhole blackhole_;
-  PortRebind rebind_;  // test-only NAT rebinding, both directions (off by default)
+  NatRebind rebind_;  // test-only NAT rebinding, both directions (off by default)
 
   // Keys outlive the endpoint: its connections release theirs when destroyed.
   std::unique_ptr<KeyStore> keys_;

@@ -36,10 +36,13 @@ constexpr WorkerCounterField kFields[] = {
     {"impair", "delayed", "impair_delayed", &WorkerCounters::impair_delayed},
     {"impair", "reordered", "impair_reordered", &WorkerCounters::impair_reordered},
     {"impair", "copy_failures", "impair_copy_failures", &WorkerCounters::impair_copy_failures},
+    {"impair", "dropped_sent", "impair_dropped_sent", &WorkerCounters::impair_dropped_sent},
     // A line of its own ("impair_blackholed rx=N tx=M"), printed only when
     // a blackhole acted.
     {"impair_blackholed", "rx", "impair_blackholed_rx", &WorkerCounters::impair_blackholed_rx},
     {"impair_blackholed", "tx", "impair_blackholed_tx", &WorkerCounters::impair_blackholed_tx},
+    {"impair_rebound", "rx", "impair_rebound_rx", &WorkerCounters::impair_rebound_rx},
+    {"impair_rebound", "tx", "impair_rebound_tx", &WorkerCounters::impair_rebound_tx},
     {"gather", "seals", "gather_seals", &WorkerCounters::gather_seals},
     {"gather", "copies", "gather_copies", &WorkerCounters::gather_copies},
 };

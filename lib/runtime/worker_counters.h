@@ -90,10 +90,15 @@ struct alignas(kCounterAlignment) WorkerCounters {
   std::uint64_t impair_delayed = 0;        // held by the delay line
   std::uint64_t impair_reordered = 0;      // held back by the reorder rule
   std::uint64_t impair_copy_failures = 0;  // pool empty: not duplicated / not corrupted
+  std::uint64_t impair_dropped_sent = 0;   // datagrams to send dropped (drop_sent=)
   // Dropped inside a blackhole window (--impair blackhole=): received frames,
   // and frames to send (by FrameSender, never handed to the NIC).
   std::uint64_t impair_blackholed_rx = 0;
   std::uint64_t impair_blackholed_tx = 0;
+  // Rewritten by the test NAT rebinding (--impair rebind_*=, nat_rebind.h):
+  // received frames, and datagrams to send.
+  std::uint64_t impair_rebound_rx = 0;
+  std::uint64_t impair_rebound_tx = 0;
   // Seals whose stream bytes the cipher was to read where the application
   // put them (zero-copy), and those of them copied into the packet first
   // after all (an engine that cannot gather them).
@@ -154,7 +159,7 @@ struct alignas(kCounterAlignment) WorkerCounters {
 // where it lives. The drop arrays are described by the enums' to_string.
 using WorkerCounterField = CounterField<WorkerCounters>;
 std::span<const WorkerCounterField> worker_counter_fields();
-inline constexpr std::size_t kWorkerCounterFieldCount = 31;
+inline constexpr std::size_t kWorkerCounterFieldCount = 34;
 
 // A copy of `live` read with relaxed atomic loads, safe while its worker
 // writes it (see the file comment).
@@ -167,7 +172,7 @@ WorkerCounters sum(std::span<const WorkerCounters* const> blocks);
 // Appends the summary printed on exit: one line per group with a non-zero
 // counter, "<prefix><group> name=value name=value ...\n". Groups, in order:
 // rx, tx, redirects, crypto, connections, handshakes, stateless, impair,
-// impair_blackholed, gather, and the drop groups drop_udp, drop_control,
+// impair_blackholed, impair_rebound, gather, and the drop groups drop_udp, drop_control,
 // drop_endpoint (these list only their non-zero reasons, by the enums'
 // to_string names). Nothing is appended when
 // every counter is zero. The names are stable: users grep them. `c` is read

@@ -5,13 +5,15 @@
 #
 # Addresses (RFC 2544 / RFC 4193 ranges only; nothing leaves the namespace):
 # kernel side 198.18.0.1/24 and fd00:18::1/64, our stack 198.18.0.2/24 and
-# fd00:18::2/64. Every process started here is stopped by its PID.
+# fd00:18::2/64; 198.18.0.12 is the address our NAT stage gives the client in
+# rebind-addr. Every process started here is stopped by its PID.
 
 IOP_NS=iop$$
 IOP_K4=198.18.0.1
 IOP_S4=198.18.0.2
 IOP_K6=fd00:18::1
 IOP_S6=fd00:18::2
+IOP_N4=198.18.0.12
 IOP_PORT=4433
 IOP_SEQ=0
 SRV_PID=
@@ -125,13 +127,13 @@ gc() {
 }
 
 # peer_start TAG OPTIONS...: gtlsserver on the kernel side (any address,
-# UDP $IOP_PORT), serving $WWW with $TMP/peer.{key,cert}.pem; log in
-# $TMP/TAG.peer.log.
+# UDP $IOP_PORT), serving $WWW with $TMP/peer.{key,cert}.pem (or $PEER_KEY,
+# $PEER_CERT when set); log in $TMP/TAG.peer.log.
 peer_start() {
   local tag=$1; shift
   PEER_LOG=$TMP/$tag.peer.log
   ip netns exec "$IOP_NS" "$GTLSSERVER" --no-quic-dump --no-http-dump -d "$WWW" --timeout=30s \
-    "$@" '*' "$IOP_PORT" "$TMP/peer.key.pem" "$TMP/peer.cert.pem" > "$PEER_LOG" 2>&1 &
+    "$@" '*' "$IOP_PORT" "${PEER_KEY:-$TMP/peer.key.pem}" "${PEER_CERT:-$TMP/peer.cert.pem}" > "$PEER_LOG" 2>&1 &
   PEER_PID=$!
   for _ in $(seq 50); do
     ip netns exec "$IOP_NS" ss -Hlun 2>/dev/null | grep -q ":$IOP_PORT\b" && return 0
@@ -144,7 +146,8 @@ peer_stop() { stop_pid "$PEER_PID"; PEER_PID=; }
 
 # get TAG TIMEOUT ARGS...: h3-get (--verbose: the dataplane summary on
 # stderr) in the namespace against the kernel side; GET_RC ("" if it had to
-# be stopped), output in $TMP/TAG.get.{out,err}, files in $TMP/TAG.dl/.
+# be stopped), output in $TMP/TAG.get.{out,err}, files in $TMP/TAG.dl/; it
+# trusts $TMP/peer.cert.pem (or $GET_CA when set).
 get() {
   local tag=$1 t=$2; shift 2
   new_if
@@ -155,7 +158,7 @@ get() {
   mkdir -p "$GET_DL"
   # shellcheck disable=SC2046
   ip netns exec "$IOP_NS" "$H3_GET" $(eal_args "$IF") -- --verbose --out "$GET_DL" \
-    --ca "$TMP/peer.cert.pem" --port "$IOP_PORT" "$@" > "$GET_OUT" 2> "$GET_ERR" &
+    --ca "${GET_CA:-$TMP/peer.cert.pem}" --port "$IOP_PORT" "$@" > "$GET_OUT" 2> "$GET_ERR" &
   GET_PID=$!
   tap_up "$IF" "$GET_PID"
   for _ in $(seq $((t * 10))); do

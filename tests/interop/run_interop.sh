@@ -370,8 +370,27 @@ s_rebind_port() {
   record rebind-port server fail "$why"
 }
 
+# gtlsclient can move only its port (--change-local-addr binds the same IP),
+# and there is no kernel NAT here: our NAT stage stands in front of the
+# client instead. After 300 received frames (mid-transfer: gtlsclient sends about 900 while it downloads 10 MB) the client's
+# address as we see it becomes $IOP_N4, and what we send there goes to its
+# real one (runtime/nat_rebind.h); gtlsclient never knows. We must validate
+# the new path (RFC 9000 §9.3) and carry on there.
 s_rebind_addr() {
-  record rebind-addr server unsupported "needs the client's source address to change mid-connection: gtlsclient --change-local-addr keeps its IP (only the port changes) and this kernel has no NAT (no nftables/iptables) to rewrite it"
+  srv_start ra --impair "peer_rebind_addr=300frames,rebind_to=$IOP_N4" || { record rebind-addr server fail "$SRV_WHY"; return; }
+  gc ra 120 $HP "$U/10m.bin"; srv_stop
+  local rx tx ch why
+  rx=$(counter "$SRV_OUT" "total impair_rebound" rx); tx=$(counter "$SRV_OUT" "total impair_rebound" tx)
+  ch=$(nlines "$GC_LOG" 'frm rx [0-9]+ 1RTT PATH_CHALLENGE')
+  if [ "$GC_RC" != 0 ]; then why="gtlsclient exited $GC_RC"
+  elif [ "${rx:-0}" -lt 1 ]; then why="the NAT stage never rebound (rx=${rx:-0})"
+  elif [ "${tx:-0}" -lt 10 ]; then why="we sent only ${tx:-0} datagrams to the new address $IOP_N4"
+  elif [ "$ch" -lt 1 ]; then why="we sent no PATH_CHALLENGE to the new address (RFC 9000 §9.3)"
+  elif ! grep -q '^h3-static: 1 connections changed path$' "$SRV_OUT"; then why="server did not count the path change"
+  elif ! why=$(same_files "$WWW" "$GC_DL" 10m.bin); then :
+  elif ! why=$(srv_ok); then :
+  else record rebind-addr server pass "our NAT stage moved the peer from $IOP_K4 to $IOP_N4 mid-transfer ($rx frames rewritten); we sent PATH_CHALLENGE there (the peer received $ch), counted the path change and sent $tx datagrams to $IOP_N4; 10m.bin byte-exact"; return; fi
+  record rebind-addr server fail "$why"
 }
 
 s_connectionmigration() {
@@ -409,10 +428,11 @@ s_blackhole() {
   record blackhole server fail "$why"
 }
 
-s_amplificationlimit() {
-  # A chain of three RSA-4096 certificates above an ECDSA leaf: the
-  # server's first flight far exceeds 3 x 1200 bytes.
-  local d=$TMP/chain
+# make_chain DIR IP: in DIR, chain.pem (an ECDSA leaf for IP under three
+# RSA-4096 intermediates: a first flight far above 3 x 1200 bytes), leaf.key
+# and the root ca0.pem. Returns 1 with the reason in CHAIN_WHY.
+make_chain() {
+  local d=$1 ip=$2
   mkdir -p "$d"
   (
     cd "$d" || exit 1
@@ -422,11 +442,16 @@ s_amplificationlimit() {
       printf 'basicConstraints=critical,CA:TRUE\n' > ext
       openssl x509 -req -in ca$i.csr -CA ca$((i - 1)).pem -CAkey ca$((i - 1)).key -CAcreateserial -days 2 -extfile ext -out ca$i.pem
     done
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$IOP_S4" -keyout leaf.key -out leaf.csr
-    printf 'subjectAltName=IP:%s\n' "$IOP_S4" > ext
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$ip" -keyout leaf.key -out leaf.csr
+    printf 'subjectAltName=IP:%s\n' "$ip" > ext
     openssl x509 -req -in leaf.csr -CA ca3.pem -CAkey ca3.key -CAcreateserial -days 2 -extfile ext -out leaf.pem
     cat leaf.pem ca3.pem ca2.pem ca1.pem > chain.pem
-  ) > "$TMP/chain.log" 2>&1 || { record amplificationlimit server fail "openssl chain: $(tail -2 "$TMP/chain.log")"; return; }
+  ) > "$d.log" 2>&1 || { CHAIN_WHY="openssl chain: $(tail -2 "$d.log")"; return 1; }
+}
+
+s_amplificationlimit() {
+  local d=$TMP/chain
+  make_chain "$d" "$IOP_S4" || { record amplificationlimit server fail "$CHAIN_WHY"; return; }
   # Our receive path holds every packet 300 ms: for that long after the
   # peer's second datagram left, nothing it sent since its first can have
   # reached us, so what it receives until then was sent on the strength of
@@ -650,7 +675,7 @@ c_connectionmigration() {
 # NAT rebinding under the client: our impairment stage moves the UDP port
 # the peer sees by 10000 after 2000 received frames (mid-transfer of the
 # ~7500 of 10 MB, however fast it runs) and maps replies back
-# (runtime/port_rebind.h); h3-get never knows. The peer must validate the
+# (runtime/nat_rebind.h); h3-get never knows. The peer must validate the
 # new path (RFC 9000 §9.3) and carry on there.
 c_rebind_port() {
   c_simple rebind-port rp -- --impair rebind_port=2000frames -- 10m.bin || { record rebind-port client fail "$C_WHY"; return; }
@@ -661,6 +686,51 @@ c_rebind_port() {
   if [ -z "$first" ] || [ "$moved" != $(((first + 10000) % 65536)) ]; then record rebind-port client fail "the peer saw our ports: $(echo $ports)"
   elif [ "$ch" -lt 1 ]; then record rebind-port client fail "the peer never sent PATH_CHALLENGE to our new port"
   else record rebind-port client pass "our NAT stage moved the port the peer sees from $first to $moved mid-transfer; the peer sent $ch PATH_CHALLENGE and went on with the new port; 10m.bin byte-exact"; fi
+}
+
+# NAT rebinding of our address: after 2000 received frames the peer sees us
+# at $IOP_N4 (our stage answers ARP for it, as a NAT owns its public address,
+# and maps replies back: runtime/nat_rebind.h); h3-get never knows. The peer
+# must validate the new path (RFC 9000 §9.3) and carry on there.
+c_rebind_addr() {
+  c_simple rebind-addr ra -- --impair "rebind_addr=2000frames,rebind_to=$IOP_N4" -- 10m.bin || { record rebind-addr client fail "$C_WHY"; return; }
+  local before after ch tx
+  before=$(grep -c "^Received packet: local=.* remote=\[$IOP_S4\]:" "$PEER_LOG")
+  after=$(grep -c "^Received packet: local=.* remote=\[$IOP_N4\]:" "$PEER_LOG")
+  ch=$(nlines "$PEER_LOG" 'frm tx [0-9]+ 1RTT PATH_CHALLENGE')
+  tx=$(counter "$GET_ERR" "total impair_rebound" tx)
+  if [ "$before" -lt 1 ] || [ "$after" -lt 10 ]; then record rebind-addr client fail "the peer received $before packets from $IOP_S4 and $after from $IOP_N4"
+  elif [ "$ch" -lt 1 ]; then record rebind-addr client fail "the peer never sent PATH_CHALLENGE to our new address"
+  else record rebind-addr client pass "our NAT stage moved the address the peer sees from $IOP_S4 to $IOP_N4 mid-transfer ($tx datagrams rewritten); the peer received $before packets from the old and $after from the new, sent $ch PATH_CHALLENGE and went on there; 10m.bin byte-exact"; fi
+}
+
+# amplificationlimit with our client, as the runner runs it: the peer serves
+# a big chain and the network drops the client's 2nd to 7th datagrams (the
+# runner's droplist; here our drop_sent stage), so the server stays at its
+# limit until our client's probes get through (RFC 9002 §6.2.2.1: a client
+# keeps its PTO armed until the server's address validation is known). The
+# peer's log shows what it sent before it first received a Handshake packet
+# from us (RFC 9000 §8.1: what validates our address), against 3x what it
+# had received by then.
+c_amplificationlimit() {
+  local d=$TMP/chain_c
+  make_chain "$d" "$IOP_K4" || { record amplificationlimit client fail "$CHAIN_WHY"; return; }
+  PEER_KEY=$d/leaf.key PEER_CERT=$d/chain.pem GET_CA=$d/ca0.pem \
+    c_simple amplificationlimit al -- --impair drop_sent=2-7 -- 1k.bin || { record amplificationlimit client fail "$C_WHY"; return; }
+  local dropped rcvd sent flight
+  dropped=$(counter "$GET_ERR" "total impair" dropped_sent)
+  # Per received datagram: its bytes count, and a Handshake packet in it
+  # validates the address; what the peer sent before that is bounded.
+  read -r rcvd sent flight < <(awk '
+      /^Received packet:/ { if (!valid) r += $(NF-1) }
+      / pkt rx .*type=Handshake / { valid = 1 }
+      /^Sent packet:/ { if (!valid) s += $(NF-1) }
+      / frm tx [0-9]+ Handshake CRYPTO/ { for (i = 1; i <= NF; ++i) if ($i ~ /^len=/) f += substr($i, 5) }
+      END { print r + 0, s + 0, f + 0 }' "$PEER_LOG")
+  if [ "${dropped:-0}" != 6 ]; then record amplificationlimit client fail "our stage dropped ${dropped:-0} of our datagrams, not 6"
+  elif [ "$flight" -le 3600 ]; then record amplificationlimit client fail "the peer's Handshake flight was only $flight bytes: limit not exercised"
+  elif [ "$rcvd" -lt 1200 ] || [ "$sent" -gt $((3 * rcvd)) ]; then record amplificationlimit client fail "before our first Handshake packet reached it, the peer sent $sent bytes for $rcvd received (> 3x)"
+  else record amplificationlimit client pass "4-certificate chain ($flight bytes of Handshake CRYPTO); our 2nd to 7th datagrams dropped (drop_sent=2-7); before our first Handshake packet reached it the peer sent $sent bytes for $rcvd received (<= 3x), and our client's probes carried the handshake through; 1k.bin byte-exact"; fi
 }
 
 c_blackhole() {
@@ -692,8 +762,6 @@ run_case() {
     case $c in
       v2) local out; out=$(v2_probe "$GTLSSERVER" '*' 1 k c)
           c_unsupported v2 "ngtcp2 $PEER_VERSION knows only QUIC v2 draft (0x709a50c4), not RFC 9369 v2 (0x6b3343cf): gtlsserver says '$out'" ;;
-      rebind-addr) c_unsupported "$c" "needs our source address to change under the client: this kernel has no NAT (no nftables/iptables) and our NAT stage moves ports only (a new address would need the peer to reach an address our stack does not own)" ;;
-      amplificationlimit) c_unsupported "$c" "asserts the server's anti-amplification limit: gtlsserver's, not ours" ;;
       *) "c_$fn" ;;
     esac
   fi

@@ -3,7 +3,9 @@
 // inside a window and counts them, and sends everything else; the time is
 // passed in, so the windows are exact. Frames go out on a ring port pair
 // (tests/support/ring_port_pair.h) and are counted on the peer's ring. Also
-// the counter names and the exit summary line. Runs under dpdk_test_main.cc.
+// the counter names and the exit summary line. And the other send-side test
+// impairment, drop_sent (the numbered datagrams never leave). Runs under
+// dpdk_test_main.cc.
 #include <gtest/gtest.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -71,8 +73,11 @@ class BlackholeSendTest : public ::testing::Test {
     EXPECT_EQ(rte_mempool_in_use_count(pool()), baseline_) << "mbuf leak";
   }
 
-  void make_sender(Blackhole* blackhole) {
+  void make_sender(Blackhole* blackhole, std::uint64_t drop_first = 0,
+                   std::uint64_t drop_last = 0) {
     FrameSenderConfig fs;
+    fs.drop_sent_first = drop_first;
+    fs.drop_sent_last = drop_last;
     fs.port_id = ports_->a();
     fs.mac = kOurMac;
     fs.pool = pool();
@@ -193,6 +198,19 @@ TEST_F(BlackholeSendTest, WithoutABlackholeEverythingIsSent) {
   EXPECT_EQ(counters_.tx_packets, 40u);
 }
 
+TEST_F(BlackholeSendTest, DropSentFreesTheNumberedDatagramsOnly) {
+  make_sender(nullptr, 2, 7);
+  send(1, 0);  // 1: sent
+  EXPECT_EQ(on_the_wire(), 1u);
+  send(6, kMillisecond);  // 2..7: dropped
+  EXPECT_EQ(on_the_wire(), 1u);
+  EXPECT_EQ(counters_.impair_dropped_sent, 6u);
+  send(3, 2 * kMillisecond);  // 8..10: sent
+  EXPECT_EQ(on_the_wire(), 4u);
+  EXPECT_EQ(counters_.impair_dropped_sent, 6u);
+  EXPECT_EQ(counters_.tx_packets, 4u);
+}
+
 TEST(BlackholeCounters, NamesAndSummaryLine) {
   bool rx = false, tx = false;
   for (const WorkerCounterField& f : worker_counter_fields()) {
@@ -217,7 +235,7 @@ TEST(BlackholeCounters, NamesAndSummaryLine) {
   format_counters(c, "total ", &out);
   EXPECT_EQ(out,
             "total impair dropped=1 queue_full=0 duplicated=0 corrupted=0 delayed=0 reordered=0 "
-            "copy_failures=0\n"
+            "copy_failures=0 dropped_sent=0\n"
             "total impair_blackholed rx=3 tx=4\n");
   // Summed over workers like every counter.
   const WorkerCounters* blocks[] = {&c, &c};

@@ -773,6 +773,21 @@ TEST(ImpairmentParse, Blackhole) {
   EXPECT_EQ(c.blackhole_period, 2);
 }
 
+TEST(ImpairmentParse, DropSent) {
+  ImpairmentConfig c;
+  std::string error;
+  ASSERT_TRUE(parse_impairment("drop_sent=2-7", &c, &error)) << error;
+  EXPECT_EQ(c.drop_sent_first, 2u);
+  EXPECT_EQ(c.drop_sent_last, 7u);
+  EXPECT_TRUE(c.valid());
+  ImpairmentConfig one;
+  ASSERT_TRUE(parse_impairment("drop_sent=3", &one, &error)) << error;
+  EXPECT_EQ(one.drop_sent_first, 3u);
+  EXPECT_EQ(one.drop_sent_last, 3u);
+  one.drop_sent_first = 4;  // last < first
+  EXPECT_FALSE(one.valid());
+}
+
 TEST(ImpairmentParse, EveryError) {
   struct Case {
     const char* spec;
@@ -831,6 +846,11 @@ TEST(ImpairmentParse, EveryError) {
       {"blackhole_start=-1ms", "for blackhole_start"},
       {"blackhole_start=4000s", "for blackhole_start"},
       {"blackhole=1s/5s,drop=x", "for drop"},
+      {"drop_sent=0", "for drop_sent"},
+      {"drop_sent=7-2", "for drop_sent"},
+      {"drop_sent=0-3", "for drop_sent"},
+      {"drop_sent=2-", "for drop_sent"},
+      {"drop_sent=x", "for drop_sent"},
   };
   for (const Case& k : cases) {
     ImpairmentConfig c;

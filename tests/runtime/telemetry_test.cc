@@ -372,7 +372,7 @@ TEST(WorkerCountersTest, FormatOneLinePerNonZeroGroup) {
             "redirects out=0 in=7 ring_full=0\n"
             "connections opened=1 closed=0 active=1\n"
             "impair dropped=3 queue_full=0 duplicated=0 corrupted=1 delayed=0 reordered=0 "
-            "copy_failures=0\n"
+            "copy_failures=0 dropped_sent=0\n"
             "drop_control bad_icmp_checksum=1\n");
 }
 
