@@ -82,7 +82,7 @@ ConnectionConfig connection_config(const GetContext& gc) {
   // at 16 MiB, zeroed): with many short requests that dominated the run.
   c.max_stream_window = 4 << 20;
   TransportParameters& tp = c.transport;
-  tp.max_idle_timeout = 30000;
+  tp.max_idle_timeout = gc.opts.idle_timeout_ms;
   tp.initial_max_data = 16 << 20;
   tp.initial_max_stream_data_bidi_local = 1 << 20;  // responses on our request streams
   tp.initial_max_stream_data_bidi_remote = 0;       // RFC 9114 §6.1: no server bidi streams

@@ -89,7 +89,8 @@ H3GetOptionsResult parse_h3_get_options(std::span<const std::string> args) {
     }
     if (name == "--server" || name == "--ca" || name == "--sni" || name == "--out" ||
         name == "--keylog" || name == "--timeout-ms" || name == "--handshake-timeout-ms" ||
-        name == "--conns" || name == "--ticket-wait-ms" || name == "--resume-delay-ms") {
+        name == "--idle-timeout-ms" || name == "--conns" || name == "--ticket-wait-ms" ||
+        name == "--resume-delay-ms") {
       if (!need()) return fail(name + ": missing value");
       if (value.empty()) return fail(name + ": empty");
     } else if (name == "--insecure") {
@@ -123,6 +124,9 @@ H3GetOptionsResult parse_h3_get_options(std::span<const std::string> args) {
     } else if (name == "--resume-delay-ms") {
       if (!parse_u32(value, 0, 60'000, &o.resume_delay_ms))
         return fail("--resume-delay-ms: expected 0..60000, got \"" + value + "\"");
+    } else if (name == "--idle-timeout-ms") {
+      if (!parse_u32(value, 1000, 600'000, &o.idle_timeout_ms))
+        return fail("--idle-timeout-ms: expected 1000..600000, got \"" + value + "\"");
     } else if (name == "--timeout-ms") {
       if (!parse_u32(value, 100, 3'600'000, &o.timeout_ms))
         return fail("--timeout-ms: expected 100..3600000, got \"" + value + "\"");
@@ -190,6 +194,8 @@ status, body bytes, time from request to end of response.
                            created 0600 (default: $SSLKEYLOGFILE if set)
   --timeout-ms N           bound on the whole run (default 60000)
   --handshake-timeout-ms N bound on the handshake (default 10000)
+  --idle-timeout-ms N      our max_idle_timeout (RFC 9000 §10.1; default 30000);
+                           before the handshake completes it is the only one
   --verbose                the dataplane's start-up lines and summary (stderr)
   --conns N                spread the PATHs over N connections (1..64, default 1;
                            path i on connection i mod N, each from its own port)

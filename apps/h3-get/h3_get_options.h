@@ -35,9 +35,10 @@ struct H3GetOptions {
   std::uint32_t connections = 1;       // --conns: path i on connection i mod N
   std::uint32_t timeout_ms = 60'000;   // the whole run
   std::uint32_t handshake_timeout_ms = 10'000;
-  std::string keylog;    // NSS key log file; empty: off
-  bool verbose = false;  // the Dataplane's start-up lines and summary on stderr
-  bool stats = false;    // a summary line (rates) after the response lines
+  std::uint32_t idle_timeout_ms = 30'000;  // our max_idle_timeout transport parameter
+  std::string keylog;                      // NSS key log file; empty: off
+  bool verbose = false;                    // the Dataplane's start-up lines and summary on stderr
+  bool stats = false;                      // a summary line (rates) after the response lines
   // --resume: the first PATH on a first connection, the rest on a second
   // one offering that connection's session ticket (RFC 8446 §2.2);
   // --zero-rtt also sends them in 0-RTT (RFC 9001 §4.6). --zero-rtt sets

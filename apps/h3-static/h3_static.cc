@@ -62,6 +62,8 @@ struct Options {
   RetryPolicy retry = RetryPolicy::kAutomatic;
   std::uint32_t shutdown_wait_ms = 5000;
   std::uint32_t datagram_size = 1200;
+  std::uint32_t handshake_timeout_ms = 10'000;  // a handshake not done by then is dropped
+  std::uint32_t idle_timeout_ms = 30'000;       // our max_idle_timeout transport parameter
   // RFC 9000 §9.6: one of our --addr addresses and a port the workers also
   // listen on; clients may move there after the handshake.
   std::optional<IpAddress> preferred_ip;
@@ -101,6 +103,11 @@ Serves DIR over HTTP/3 (ALPN h3) on UDP port --port of the DPDK port.
   --shutdown-wait-ms N   on SIGINT/SIGTERM, wait for in-flight requests after
                          GOAWAY at most N ms (default 5000)
   --max-datagram N       our UDP payload size, 1200..1472 (default 1200)
+  --handshake-timeout-ms N
+                         drop a connection whose handshake is not done N ms
+                         after its first Initial (100..600000, default 10000)
+  --idle-timeout-ms N    our max_idle_timeout (RFC 9000 §10.1), 1000..600000
+                         (default 30000)
   --preferred-address IP:PORT
                          advertise a preferred address (RFC 9000 §9.6): IP is
                          one of --addr/--addr6 ([IPv6]:PORT), PORT is served
@@ -208,6 +215,15 @@ int parse_options(const std::vector<std::string>& app, Options* o, std::string* 
       if (!need(&v)) return kUsageExitCode;
       if (!parse_u32(v, 0, 600'000, &o->shutdown_wait_ms)) {
         *err = "--shutdown-wait-ms: expected 0..600000, got \"" + v + "\"";
+        return kUsageExitCode;
+      }
+    } else if (name == "--handshake-timeout-ms" || name == "--idle-timeout-ms") {
+      if (!need(&v)) return kUsageExitCode;
+      const bool hs = name == "--handshake-timeout-ms";
+      if (!parse_u32(v, hs ? 100 : 1000, 600'000,
+                     hs ? &o->handshake_timeout_ms : &o->idle_timeout_ms)) {
+        *err = name + (hs ? ": expected 100..600000" : ": expected 1000..600000") + ", got \"" + v +
+               "\"";
         return kUsageExitCode;
       }
     } else if (name == "--max-datagram") {
@@ -386,11 +402,12 @@ ConnectionConfig connection_config(const ServerContext& sc, const TlsServerConfi
   c.role = EndpointRole::kServer;
   c.tls_server = tls;
   c.max_datagram_size = sc.opts.datagram_size;
+  c.handshake_timeout = static_cast<Duration>(sc.opts.handshake_timeout_ms) * kMillisecond;
   c.wall_clock_ms_at_zero = unix_ms_now();
   c.random = fill_random;
   c.max_stream_window = 1 << 20;
   TransportParameters& tp = c.transport;
-  tp.max_idle_timeout = 30000;
+  tp.max_idle_timeout = sc.opts.idle_timeout_ms;
   tp.initial_max_data = 16 << 20;
   tp.initial_max_stream_data_bidi_local = 1 << 20;
   tp.initial_max_stream_data_bidi_remote = 256 << 10;  // request bodies: ignored

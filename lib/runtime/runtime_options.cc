@@ -250,12 +250,13 @@ Options shared by the dquic programs (after --):
                         for 2 s of every 5 s, from blackhole_start=DUR
                         (default 100ms) after the first packet;
                         drop_sent=2-7 drops the 2nd to 7th datagram we send;
-                        a NAT rebinding that long after the first packet
-                        (=DUR) or after N received (=Nframes):
-                        rebind_port= moves the UDP port the peer sees by
-                        10000; rebind_addr=,rebind_to=IP gives us the address
-                        IP (answered in ARP/ND) as the peer sees it;
-                        peer_rebind_addr=,rebind_to=IP shows us the peer at IP
+                        a NAT rebinding, WHEN = DUR after the first packet
+                        or Nframes (after N received): rebind_port=WHEN
+                        moves the UDP port the peer sees by 10000;
+                        rebind_addr=WHEN,rebind_to=IP gives us the address
+                        IP as the peer sees it (answered in ARP/ND);
+                        peer_rebind_addr=WHEN,rebind_to=IP shows us the
+                        peer at IP
   --mbufs N             mbufs per NUMA socket (default: computed from the
                         descriptors, queues and workers)
   --drain-ms N          on SIGINT/SIGTERM, time to send CONNECTION_CLOSE (default 200)

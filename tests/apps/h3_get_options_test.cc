@@ -55,6 +55,7 @@ TEST(H3GetOptions, MinimalAndDefaults) {
   EXPECT_EQ(o.paths[0], "/a.bin");
   EXPECT_EQ(o.timeout_ms, 60'000u);
   EXPECT_EQ(o.handshake_timeout_ms, 10'000u);
+  EXPECT_EQ(o.idle_timeout_ms, 30'000u);
   EXPECT_FALSE(o.stats);
   EXPECT_EQ(o.connections, 1u);
   EXPECT_EQ(parse(base({"--conns", "8", "/a.bin"})).options.connections, 8u);
@@ -62,10 +63,26 @@ TEST(H3GetOptions, MinimalAndDefaults) {
 }
 
 TEST(H3GetOptions, AllOptionsBothSpellings) {
-  const H3GetOptionsResult r = parse(
-      {"--addr=198.18.0.2/24", "--server=198.18.0.1", "--port", "4433", "--gateway", "198.18.0.254",
-       "--ca", "/tmp/ca.pem", "--sni=example.test", "--out", "/tmp/dl", "--dpdk-port", "1",
-       "--timeout-ms=5000", "--handshake-timeout-ms", "2000", "/x/1m.bin", "/", "/q?a=b"});
+  const H3GetOptionsResult r = parse({"--addr=198.18.0.2/24",
+                                      "--server=198.18.0.1",
+                                      "--port",
+                                      "4433",
+                                      "--gateway",
+                                      "198.18.0.254",
+                                      "--ca",
+                                      "/tmp/ca.pem",
+                                      "--sni=example.test",
+                                      "--out",
+                                      "/tmp/dl",
+                                      "--dpdk-port",
+                                      "1",
+                                      "--timeout-ms=5000",
+                                      "--handshake-timeout-ms",
+                                      "2000",
+                                      "--idle-timeout-ms=90000",
+                                      "/x/1m.bin",
+                                      "/",
+                                      "/q?a=b"});
   ASSERT_EQ(r.exit_code, 0) << r.error;
   const H3GetOptions& o = r.options;
   EXPECT_EQ(o.runtime.udp_port, 4433);
@@ -77,6 +94,7 @@ TEST(H3GetOptions, AllOptionsBothSpellings) {
   EXPECT_EQ(o.out_dir, "/tmp/dl");
   EXPECT_EQ(o.timeout_ms, 5000u);
   EXPECT_EQ(o.handshake_timeout_ms, 2000u);
+  EXPECT_EQ(o.idle_timeout_ms, 90000u);
   EXPECT_EQ(o.paths, (std::vector<std::string>{"/x/1m.bin", "/", "/q?a=b"}));
   EXPECT_EQ(o.out_names, (std::vector<std::string>{"1m.bin", "index.html", "q"}));
 }
@@ -179,6 +197,9 @@ TEST(H3GetOptions, BadOptionsAreOneLineExit2) {
   expect_error(base({"--gateway", "10.0.0.1", "/a"}), "--gateway:");
   expect_error(base({"--timeout-ms", "abc", "/a"}), "--timeout-ms:");
   expect_error(base({"--handshake-timeout-ms", "0", "/a"}), "--handshake-timeout-ms:");
+  expect_error(base({"--idle-timeout-ms", "999", "/a"}),
+               "--idle-timeout-ms: expected 1000..600000");
+  expect_error(base({"--idle-timeout-ms", "600001", "/a"}), "--idle-timeout-ms:");
   expect_error(base({"--sni"}), "--sni: missing value");
   expect_error(base({"--out="}), "--out: empty");
   expect_error(base({"--insecure-no-verify=1", "/a"}), "--insecure-no-verify: takes no value");

@@ -263,6 +263,16 @@ if ip netns exec "$NS" "$H3" --no-huge --no-shconf --no-pci -m 512 --no-telemetr
 elif [ "$(wc -l < "$TMP/bad.err")" = 1 ] && grep -q -- '--preferred-address: not one of' "$TMP/bad.err"; then
   log "ok: --preferred-address not ours: one line, refused"
 else fail "--preferred-address not ours: unexpected output"; cat "$TMP/bad.err"; fi
+for bad in "--idle-timeout-ms 999" "--handshake-timeout-ms 0" "--handshake-timeout-ms x"; do
+  # shellcheck disable=SC2086
+  ip netns exec "$NS" "$H3" --no-huge --no-shconf --no-pci -m 512 --no-telemetry -l 0 \
+    --log-level error --file-prefix "h3s-bad$$" -- --root "$ROOT" --addr "$SERVER_IP/24" \
+    $bad > "$TMP/bad.out" 2> "$TMP/bad.err"
+  rc=$?
+  if [ "$rc" = 2 ] && [ "$(wc -l < "$TMP/bad.err")" = 1 ] && grep -q -- "${bad%% *}: expected" "$TMP/bad.err"; then
+    log "ok: $bad: one line, exit 2"
+  else fail "$bad: exit $rc, stderr: $(cat "$TMP/bad.err")"; fi
+done
 
 if [ "$FAILS" != 0 ]; then
   log "server stderr:"; tail -20 "$TMP/server.err"; log "server stdout:"; tail -20 "$TMP/server.out"

@@ -490,6 +490,7 @@ std::unique_ptr<SimHarness::Endpoint> SimHarness::make_endpoint(std::size_t flow
   cc.congestion = config_.congestion;
   cc.max_datagram_size = config_.max_datagram_size;
   cc.pacing = config_.pacing;
+  cc.handshake_timeout = config_.handshake_timeout;
   cc.max_stream_send_buffer = config_.max_stream_send_buffer;
   cc.key_update_interval = config_.key_update_interval;
   cc.version = role == EndpointRole::kClient ? config_.client_version : server_version_;

@@ -61,6 +61,7 @@ struct SimConfig {
   std::uint64_t stream_window = 256 * 1024;
   std::uint64_t connection_window = 1024 * 1024;
   Duration idle_timeout = 30 * kSecond;
+  Duration handshake_timeout = 10 * kSecond;  // ConnectionConfig's, both sides
   std::vector<SimFlowConfig> flows = {SimFlowConfig{}};
   // Failing either bound is reported as a deadlock.
   Duration time_limit = 300 * kSecond;
