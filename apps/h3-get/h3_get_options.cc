@@ -194,8 +194,8 @@ status, body bytes, time from request to end of response.
                            created 0600 (default: $SSLKEYLOGFILE if set)
   --timeout-ms N           bound on the whole run (default 60000)
   --handshake-timeout-ms N bound on the handshake (default 10000)
-  --idle-timeout-ms N      our max_idle_timeout (RFC 9000 §10.1; default 30000);
-                           before the handshake completes it is the only one
+  --idle-timeout-ms N      our max_idle_timeout (RFC 9000 §10.1; default 30000;
+                           ours alone applies until the server's is known)
   --verbose                the dataplane's start-up lines and summary (stderr)
   --conns N                spread the PATHs over N connections (1..64, default 1;
                            path i on connection i mod N, each from its own port)

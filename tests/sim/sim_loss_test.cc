@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <string>
 
 #include "tests/sim/sim_harness.h"
 
@@ -175,18 +176,28 @@ INSTANTIATE_TEST_SUITE_P(Algorithms, SimLoss,
 
 // Handshakes at 30% random loss each way (the QUIC Interop Runner's
 // handshakeloss rates, 15 ms each way): with exponential PTO backoff the
-// client's Initial goes out at 0, 1, 3, 7, 15, 31 and 63 s, and a seed
-// sweep found that with our default 10 s handshake bound about 0.2% of
-// handshakes give up (0.05% with 60 s and the 30 s idle timeout) while
-// none did with 70 s for both (20000 seeds). What the interop cases
-// configure: every seed must then complete, with no deadlock and nothing
-// leaked. Real TLS and AEAD, as on the wire.
+// client's Initial goes out at 0, 1, 3, 7, 15, 31 and 63 s. With 70 s for
+// the handshake bound and the idle timeout (what the interop cases give
+// both ends) every seed must complete, with no deadlock and nothing leaked.
+// Real TLS and AEAD, as on the wire. DQUIC_SIM_HANDSHAKE_TIMEOUT_S and
+// DQUIC_SIM_IDLE_TIMEOUT_S measure other settings instead: then a seed may
+// give up, but only by one of those timeouts, and the count is printed
+// (docs/INTEROP.md: 10 s and 30 s, the defaults, gave up on 34 of 20000).
+std::optional<Duration> seconds_from_env(const char* name) {
+  const char* env = std::getenv(name);
+  if (env == nullptr || std::atoll(env) <= 0) return std::nullopt;
+  return std::atoll(env) * kSecond;
+}
+
 TEST(SimHandshakeLoss, ThirtyPercentEachWayCompletesWithSeventySeconds) {
   rte_mempool* pool = loss_pool();
   ASSERT_NE(pool, nullptr);
   std::uint64_t seeds = 2000;
   if (const char* env = std::getenv("DQUIC_SIM_SEEDS"); env != nullptr && std::atoll(env) > 0)
     seeds = static_cast<std::uint64_t>(std::atoll(env));
+  const std::optional<Duration> handshake = seconds_from_env("DQUIC_SIM_HANDSHAKE_TIMEOUT_S");
+  const std::optional<Duration> idle = seconds_from_env("DQUIC_SIM_IDLE_TIMEOUT_S");
+  const bool measuring = handshake.has_value() || idle.has_value();
   std::uint64_t failed = 0;
   Time worst = 0;
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
@@ -194,8 +205,8 @@ TEST(SimHandshakeLoss, ThirtyPercentEachWayCompletesWithSeventySeconds) {
     c.seed = seed;
     c.client_to_server = SimPathConfig::lossy(10'000'000, 15 * kMillisecond, 0.3);
     c.server_to_client = SimPathConfig::lossy(10'000'000, 15 * kMillisecond, 0.3);
-    c.handshake_timeout = 70 * kSecond;
-    c.idle_timeout = 70 * kSecond;
+    c.handshake_timeout = handshake.value_or(70 * kSecond);
+    c.idle_timeout = idle.value_or(70 * kSecond);
     SimFlowConfig f;
     f.streams = 1;
     f.bytes_per_stream = 1000;
@@ -207,21 +218,32 @@ TEST(SimHandshakeLoss, ThirtyPercentEachWayCompletesWithSeventySeconds) {
     ASSERT_EQ(r.flows.size(), 1u);
     EXPECT_EQ(r.mbufs_leaked, 0) << "seed " << seed;
     EXPECT_EQ(r.keys_leaked, 0) << "seed " << seed;
-    if (!r.flows[0].data_complete) {
-      const SimFlowResult& fr = r.flows[0];
-      ADD_FAILURE() << "seed " << seed << ": " << r.failure << "; client "
-                    << (fr.client.close ? fr.client.close->reason : "open") << ", "
+    const SimFlowResult& fr = r.flows[0];
+    if (fr.data_complete) {
+      worst = std::max(worst, fr.done_time);
+      continue;
+    }
+    ++failed;
+    const std::string why = fr.client.close ? fr.client.close->reason : "open";
+    if (!measuring) {
+      ADD_FAILURE() << "seed " << seed << ": " << r.failure << "; client " << why << ", "
                     << fr.client.stats.pto_count << " PTOs; server "
                     << (fr.server.close ? fr.server.close->reason : "open") << ", "
                     << fr.server.stats.pto_count << " PTOs";
-      if (++failed == 5) break;
-      continue;
+      if (failed == 5) break;
+    } else {
+      EXPECT_FALSE(r.deadlock) << "seed " << seed << ": " << r.failure;
+      EXPECT_TRUE(why == "handshake timeout" || why == "idle timeout")
+          << "seed " << seed << ": client " << why;
     }
-    worst = std::max(worst, r.flows[0].done_time);
   }
-  std::printf("handshakes at 30%% loss each way: %llu seeds, %llu failed, slowest %.3f s\n",
-              static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(failed),
-              static_cast<double>(worst) / kSecond);
+  std::printf(
+      "handshakes at 30%% loss each way, handshake bound %.0f s, idle timeout %.0f s: "
+      "%llu seeds, %llu gave up, slowest completed %.3f s\n",
+      static_cast<double>(handshake.value_or(70 * kSecond)) / kSecond,
+      static_cast<double>(idle.value_or(70 * kSecond)) / kSecond,
+      static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(failed),
+      static_cast<double>(worst) / kSecond);
 }
 
 }  // namespace
