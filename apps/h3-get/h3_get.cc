@@ -75,6 +75,7 @@ ConnectionConfig connection_config(const GetContext& gc) {
   c.tls_client = &gc.tls.config;
   c.max_datagram_size = 1200;  // RFC 9000 §14: no PMTU discovery yet
   c.handshake_timeout = static_cast<Duration>(gc.opts.handshake_timeout_ms) * kMillisecond;
+  c.ecn = gc.opts.runtime.ecn;
   c.wall_clock_ms_at_zero = unix_ms_now();
   c.random = fill_random;
   // Not larger: a stream's RecvBuffer sizes its reassembly index for this

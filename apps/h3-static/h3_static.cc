@@ -403,6 +403,7 @@ ConnectionConfig connection_config(const ServerContext& sc, const TlsServerConfi
   c.tls_server = tls;
   c.max_datagram_size = sc.opts.datagram_size;
   c.handshake_timeout = static_cast<Duration>(sc.opts.handshake_timeout_ms) * kMillisecond;
+  c.ecn = sc.opts.runtime.ecn;
   c.wall_clock_ms_at_zero = unix_ms_now();
   c.random = fill_random;
   c.max_stream_window = 1 << 20;

@@ -118,6 +118,7 @@ ConnectionConfig connection_config(const RunContext& rc, EndpointRole role) {
   c.congestion = o.cc;
   c.max_datagram_size = o.datagram_size;
   c.handshake_timeout = static_cast<Duration>(o.handshake_timeout_ms) * kMillisecond;
+  c.ecn = rc.runtime.ecn;
   c.wall_clock_ms_at_zero = unix_ms_now();
   c.random = fill_random;
   TransportParameters& tp = c.transport;

@@ -50,9 +50,9 @@ std::string quoted(std::string_view v) {
 
 // Options that take a value, and the flags.
 constexpr const char* kValued[] = {
-    "--port",    "--address",  "--address6", "--gateway",       "--udp-port",
-    "--workers", "--aead",     "--hp",       "--crypto-device", "--impair",
-    "--mbufs",   "--drain-ms", "--qlog",     "--pcap",          "--stats-interval",
+    "--port", "--address", "--address6",       "--gateway", "--udp-port", "--workers",
+    "--aead", "--hp",      "--crypto-device",  "--impair",  "--mbufs",    "--drain-ms",
+    "--qlog", "--pcap",    "--stats-interval", "--ecn",
 };
 
 bool is_valued(std::string_view name) {
@@ -199,6 +199,9 @@ RuntimeOptionsResult parse_runtime_options(std::span<const std::string> args) {
     } else if (name == "--pcap") {
       if (value.empty()) return fail(name, "empty file name");
       o.pcap_file.assign(value);
+    } else if (name == "--ecn") {
+      if (value != "on" && value != "off") return fail(name, quoted(value) + " is not on or off");
+      o.ecn = value == "on";
     } else if (name == "--stats-interval") {
       if (!parse_uint(value, 1, kMaxStatsIntervalS, &n))
         return fail(name, quoted(value) + " is not a time in seconds (1.." +
@@ -260,6 +263,9 @@ Options shared by the dquic programs (after --):
   --mbufs N             mbufs per NUMA socket (default: computed from the
                         descriptors, queues and workers)
   --drain-ms N          on SIGINT/SIGTERM, time to send CONNECTION_CLOSE (default 200)
+  --ecn on|off          mark our datagrams ECT(0), validated per path (RFC 9000
+                        §13.4; default on); off: never marked (the peer's
+                        marks are still counted and reported)
   --qlog DIR            a qlog (JSON-SEQ) file per connection in DIR, named by its
                         original destination CID (default: $QLOGDIR when set)
   --pcap FILE           write every frame received and sent to FILE (pcap)

@@ -41,6 +41,7 @@ struct RuntimeOptions {
   std::optional<ImpairmentConfig> impairment;
   std::uint32_t mbufs = 0;       // per NUMA socket; 0 = computed (mbuf_pool_size.h)
   std::uint32_t drain_ms = 200;  // shutdown: time to send the CONNECTION_CLOSEs
+  bool ecn = true;               // ConnectionConfig::ecn for every connection
   // Observability (docs/OPERATIONS.md). qlog: a JSON-SEQ file per connection
   // in this directory; empty = $QLOGDIR when set (qlog_directory()), else off.
   std::string qlog_dir;

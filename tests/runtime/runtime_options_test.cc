@@ -51,7 +51,18 @@ TEST(RuntimeOptions, Defaults) {
   EXPECT_FALSE(o.impairment);
   EXPECT_EQ(o.mbufs, 0u);
   EXPECT_EQ(o.drain_ms, 200u);
+  EXPECT_TRUE(o.ecn);
   EXPECT_FALSE(o.help);
+}
+
+TEST(RuntimeOptions, Ecn) {
+  EXPECT_FALSE(parse({"--ecn", "off"}).options.ecn);
+  EXPECT_FALSE(parse({"--ecn=off"}).options.ecn);
+  EXPECT_TRUE(parse({"--ecn", "off", "--ecn", "on"}).options.ecn);
+  const RuntimeOptionsResult bad = parse({"--ecn", "yes"});
+  EXPECT_EQ(bad.exit_code, kUsageExitCode);
+  EXPECT_EQ(bad.error, "--ecn: 'yes' is not on or off");
+  EXPECT_EQ(parse({"--ecn"}).error, "--ecn: missing value");
 }
 
 TEST(RuntimeOptions, EveryOption) {
