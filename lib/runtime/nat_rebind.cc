@@ -3,23 +3,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "runtime/ethernet.h"
+
 namespace dquic {
 
 namespace {
 
-constexpr std::uint16_t kEtherIpv4 = 0x0800;
-constexpr std::uint16_t kEtherIpv6 = 0x86dd;
-constexpr std::uint16_t kEtherVlan = 0x8100;
-constexpr std::uint16_t kEtherQinQ = 0x88a8;
 constexpr std::uint8_t kUdp = 17;
-
-std::uint16_t get16(const std::uint8_t* p) {
-  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
-}
-void put16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
 
 struct UdpView {
   IpFamily family = IpFamily::kNone;
@@ -38,22 +28,22 @@ UdpView udp_view(rte_mbuf* m) {
   const std::uint32_t len = m->data_len;
   std::uint32_t off = 12;
   if (len < off + 2) return {};
-  std::uint16_t type = get16(p + off);
-  for (int tags = 0; (type == kEtherVlan || type == kEtherQinQ) && tags < 2; ++tags) {
+  std::uint16_t type = load_be16(p + off);
+  for (int tags = 0; (type == kEtherTypeVlan || type == kEtherTypeQinQ) && tags < 2; ++tags) {
     off += 4;
     if (len < off + 2) return {};
-    type = get16(p + off);
+    type = load_be16(p + off);
   }
   off += 2;
   UdpView v;
   v.ip = p + off;
-  if (type == kEtherIpv4) {
+  if (type == kEtherTypeIpv4) {
     if (len < off + 20 || p[off + 9] != kUdp) return {};
     // A later fragment has no UDP header.
-    if ((get16(p + off + 6) & 0x1fff) != 0) return {};
+    if ((load_be16(p + off + 6) & 0x1fff) != 0) return {};
     v.family = IpFamily::kIpv4;
     off += (p[off] & 0x0f) * 4u;
-  } else if (type == kEtherIpv6) {
+  } else if (type == kEtherTypeIpv6) {
     if (len < off + 40 || p[off + 6] != kUdp) return {};
     v.family = IpFamily::kIpv6;
     off += 40;
@@ -70,19 +60,19 @@ UdpView udp_view(rte_mbuf* m) {
 // a computed 0 is sent as all ones (RFC 768).
 void update_checksum(std::uint8_t* sum, const std::uint8_t* at, const std::uint8_t* to,
                      std::size_t n, bool udp) {
-  std::uint16_t hc = get16(sum);
+  std::uint16_t hc = load_be16(sum);
   if (udp && hc == 0) return;
   for (std::size_t i = 0; i < n; i += 2)
-    hc = internet_checksum_update(hc, get16(at + i), get16(to + i));
+    hc = internet_checksum_update(hc, load_be16(at + i), load_be16(to + i));
   if (udp && hc == 0) hc = 0xffff;
-  put16(sum, hc);
+  store_be16(sum, hc);
 }
 
 // Moves the port at `at` (a UDP header field) to `to`, keeping the checksum
 // valid.
 void rewrite_port(const UdpView& v, std::uint8_t* at, std::uint16_t to) {
   std::uint8_t word[2];
-  put16(word, to);
+  store_be16(word, to);
   update_checksum(v.udp + 6, at, word, 2, true);
   std::memcpy(at, word, 2);
 }
@@ -162,7 +152,7 @@ bool NatRebind::on_receive(rte_mbuf* m, Time now) {
   if (!active(now)) return false;
   switch (kind_) {
     case RebindKind::kLocalPort: {
-      const auto original = static_cast<std::uint16_t>(get16(v.udp + 2) - kPortShift);
+      const auto original = static_cast<std::uint16_t>(load_be16(v.udp + 2) - kPortShift);
       if (std::find(moved_.begin(), moved_.begin() + moved_count_, original) ==
           moved_.begin() + moved_count_)
         return false;  // not a moved port (the old one included): as it is
